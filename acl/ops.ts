@@ -1,0 +1,387 @@
+/**
+ * Registry op validation. Every payload read from the registry log is untrusted: it may
+ * come from a thief, a buggy peer or a newer version. `parseOp` accepts exactly the
+ * shapes in acl/types.ts and nothing else, and returns a fresh copy that shares no
+ * objects with its input. Pure and browser-ready: no Node APIs.
+ */
+import { InvalidOperationError } from '../src/errors.ts'
+import { MODES, ROLES } from '../src/types.ts'
+import type { DeviceId, Mode, Role } from '../src/types.ts'
+import type {
+  AddOp,
+  DeviceDescriptor,
+  GenesisOp,
+  Lockboxes,
+  RegistryOp,
+  RegistryOpType,
+  RenameOp,
+  RevokeOp,
+  RotateOp
+} from './types.ts'
+
+export const OP_VERSION = 1
+export const OP_TYPES: readonly RegistryOpType[] = ['genesis', 'add', 'revoke', 'rotate', 'rename']
+/** 'd' followed by 24 lowercase base32 characters (120 bits). */
+export const DEVICE_ID_PATTERN = /^d[a-z2-7]{24}$/
+export const DATA_LOG_PREFIX = '/orbitdb/'
+
+export const LIMITS = {
+  nameLength: 64,
+  dataLogLength: 200,
+  lockboxLength: 4096,
+  lockboxCount: 1000,
+  cutLength: 1000,
+  cutItemLength: 100,
+  /** A 32-byte key is 43 base64url characters without padding. */
+  keyLength: 43
+} as const
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/
+const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+/**
+ * Not printable: C0/C1 controls, lone surrogates, line/paragraph separators and the
+ * bidi embedding/override/isolate controls (used to spoof names). Only stable Unicode
+ * properties, so every device agrees whatever its Unicode version.
+ */
+const NOT_PRINTABLE = /[\p{Cc}\p{Cs}\u2028\u2029\u202A-\u202E\u2066-\u2069]/u
+const NOT_BLANK = /\S/u
+/** Printable ASCII without spaces: OrbitDB addresses and entry hashes. */
+const VISIBLE_ASCII = /^[\x21-\x7e]+$/
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
+
+const fail = (path: string, problem: string): never => {
+  throw new InvalidOperationError(`invalid registry op: "${path}" ${problem}`)
+}
+
+/** A short, safe rendering of an untrusted value for error messages. */
+const preview = (value: unknown): string => {
+  if (typeof value === 'string') return value.length > 32 ? `a string of ${value.length} chars` : JSON.stringify(value)
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : 'a non-finite number'
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`
+}
+
+// ---------------------------------------------------------------------------------------
+// Field readers: each takes an untrusted value and a path, returns a checked copy.
+
+/**
+ * An untrusted plain object's own data properties. Rejects arrays, class instances,
+ * prototype tricks (`__proto__` and friends as own keys, odd prototypes), symbol keys and
+ * accessors, so reading a value never runs foreign code through a getter.
+ */
+const readPlainObject = (value: unknown, path: string): Map<string, unknown> => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return fail(path, `must be a plain object, got ${preview(value)}`)
+  }
+  const proto: unknown = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return fail(path, 'must be a plain object (unexpected prototype)')
+  const fields = new Map<string, unknown>()
+  const keys = Reflect.ownKeys(value)
+  for (const key of keys) {
+    if (typeof key !== 'string') return fail(path, 'must not have symbol keys')
+    if (FORBIDDEN_KEYS.has(key)) return fail(`${path}.${key}`, 'is a forbidden key')
+  }
+  for (const key of keys as string[]) {
+    const descriptor = Object.getOwnPropertyDescriptor(value, key)
+    if (descriptor === undefined || !('value' in descriptor) || descriptor.enumerable !== true) {
+      return fail(`${path}.${key}`, 'must be a plain data property')
+    }
+    fields.set(key, descriptor.value)
+  }
+  return fields
+}
+
+/** A plain object with exactly the given fields (extra and missing fields both rejected). */
+const readFields = (value: unknown, path: string, expected: readonly string[]): Map<string, unknown> =>
+  checkFields(readPlainObject(value, path), path, expected)
+
+const checkFields = (fields: Map<string, unknown>, path: string, expected: readonly string[]): Map<string, unknown> => {
+  const prefix = path === 'op' ? '' : `${path}.`
+  const unexpected = [...fields.keys()].filter(k => !expected.includes(k)).sort()
+  if (unexpected[0] !== undefined) return fail(`${prefix}${unexpected[0]}`, 'is not an allowed field')
+  for (const key of expected) {
+    if (!fields.has(key)) return fail(`${prefix}${key}`, 'is missing')
+  }
+  return fields
+}
+
+const readString = (value: unknown, path: string): string => {
+  if (typeof value !== 'string') return fail(path, `must be a string, got ${preview(value)}`)
+  return value
+}
+
+export const isDeviceId = (value: unknown): value is DeviceId =>
+  typeof value === 'string' && DEVICE_ID_PATTERN.test(value)
+
+const readDeviceId = (value: unknown, path: string): DeviceId => {
+  if (!isDeviceId(value)) return fail(path, `must be a device id ('d' + 24 base32 chars), got ${preview(value)}`)
+  return value
+}
+
+/**
+ * Unpadded base64url whose unused trailing bits are zero, so that each byte string has
+ * exactly one encoding (two spellings of one key must not count as two keys).
+ */
+export const isCanonicalBase64url = (value: string): boolean => {
+  if (!BASE64URL.test(value)) return false
+  const rest = value.length % 4
+  if (rest === 1) return false
+  if (rest === 0) return true
+  const last = BASE64URL_ALPHABET.indexOf(value[value.length - 1] ?? '')
+  return rest === 2 ? (last & 0x0f) === 0 : (last & 0x03) === 0
+}
+
+const readKey = (value: unknown, path: string): string => {
+  const s = readString(value, path)
+  if (s.length !== LIMITS.keyLength || !isCanonicalBase64url(s)) {
+    return fail(path, `must be base64url of exactly 32 bytes (${LIMITS.keyLength} chars), got ${preview(s)}`)
+  }
+  return s
+}
+
+/** Base64url of `min`..`max` chars. */
+const readBase64url = (value: unknown, path: string, min: number, max: number): string => {
+  const s = readString(value, path)
+  if (s.length < min || s.length > max) return fail(path, `must be ${min}..${max} base64url chars, got ${s.length}`)
+  if (!isCanonicalBase64url(s)) return fail(path, 'must be canonical unpadded base64url')
+  return s
+}
+
+export const isValidName = (value: unknown): value is string => {
+  if (typeof value !== 'string' || value.length === 0 || value.length > LIMITS.nameLength * 2) return false
+  const chars = [...value].length
+  return chars <= LIMITS.nameLength && !NOT_PRINTABLE.test(value) && NOT_BLANK.test(value)
+}
+
+const readName = (value: unknown, path: string): string => {
+  const s = readString(value, path)
+  if (!isValidName(s)) {
+    return fail(path, `must be 1..${LIMITS.nameLength} chars of printable text without control chars, got ${preview(s)}`)
+  }
+  return s
+}
+
+const readMode = (value: unknown, path: string): Mode => {
+  const mode = MODES.find(m => m === value)
+  if (mode === undefined) return fail(path, `must be one of ${MODES.join(', ')}, got ${preview(value)}`)
+  return mode
+}
+
+const readRole = (value: unknown, path: string): Role => {
+  const role = ROLES.find(r => r === value)
+  if (role === undefined) return fail(path, `must be one of ${ROLES.join(', ')}, got ${preview(value)}`)
+  return role
+}
+
+const readEpoch = (value: unknown, path: string): number => {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    return fail(path, `must be a non-negative safe integer, got ${preview(value)}`)
+  }
+  return value === 0 ? 0 : value // normalizes -0
+}
+
+const readDataLog = (value: unknown, path: string): string => {
+  const s = readString(value, path)
+  if (s.length > LIMITS.dataLogLength || !s.startsWith(DATA_LOG_PREFIX) || s.length === DATA_LOG_PREFIX.length ||
+      !VISIBLE_ASCII.test(s)) {
+    return fail(path, `must be an OrbitDB address ('${DATA_LOG_PREFIX}...', printable ASCII, up to ${LIMITS.dataLogLength} chars), got ${preview(s)}`)
+  }
+  return s
+}
+
+const readLockboxes = (value: unknown, path: string): Lockboxes => {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value) &&
+      Reflect.ownKeys(value).length > LIMITS.lockboxCount) {
+    return fail(path, `must have at most ${LIMITS.lockboxCount} entries`)
+  }
+  const fields = readPlainObject(value, path)
+  const lockboxes: Lockboxes = {}
+  for (const key of [...fields.keys()].sort()) {
+    readDeviceId(key, `${path} key`)
+    lockboxes[key] = readBase64url(fields.get(key), `${path}.${key}`, 1, LIMITS.lockboxLength)
+  }
+  return lockboxes
+}
+
+const readCut = (value: unknown, path: string): string[] => {
+  if (!Array.isArray(value)) return fail(path, `must be an array, got ${preview(value)}`)
+  const items: unknown[] = value
+  if (items.length > LIMITS.cutLength) return fail(path, `must have at most ${LIMITS.cutLength} items`)
+  const keys = Reflect.ownKeys(items)
+  if (keys.length !== items.length + 1) return fail(path, 'must be a dense array without extra properties')
+  const cut: string[] = []
+  for (let i = 0; i < items.length; i++) {
+    const descriptor = Object.getOwnPropertyDescriptor(items, i)
+    if (descriptor === undefined || !('value' in descriptor)) return fail(`${path}[${i}]`, 'must be a plain data item')
+    const s = readString(descriptor.value, `${path}[${i}]`)
+    if (s.length > LIMITS.cutItemLength || !VISIBLE_ASCII.test(s)) {
+      return fail(`${path}[${i}]`, `must be 1..${LIMITS.cutItemLength} printable ASCII chars, got ${preview(s)}`)
+    }
+    if (cut.includes(s)) return fail(`${path}[${i}]`, 'is a duplicate')
+    cut.push(s)
+  }
+  return cut
+}
+
+const readDescriptor = (value: unknown, path: string): DeviceDescriptor => {
+  const f = readFields(value, path, ['device', 'name', 'signingKey', 'boxKey'])
+  return {
+    device: readDeviceId(f.get('device'), `${path}.device`),
+    name: readName(f.get('name'), `${path}.name`),
+    signingKey: readKey(f.get('signingKey'), `${path}.signingKey`),
+    boxKey: readKey(f.get('boxKey'), `${path}.boxKey`)
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Op parsers.
+
+const FIELDS: { readonly [T in RegistryOpType]: readonly string[] } = {
+  genesis: ['type', 'v', 'mode', 'founder', 'dataLog', 'lockboxes'],
+  add: ['type', 'v', 'device', 'role', 'epoch', 'lockbox'],
+  revoke: ['type', 'v', 'device'],
+  rotate: ['type', 'v', 'epoch', 'dataLog', 'lockboxes', 'cut'],
+  rename: ['type', 'v', 'device', 'name']
+}
+
+const readType = (value: unknown): RegistryOpType => {
+  const type = OP_TYPES.find(t => t === value)
+  if (type === undefined) return fail('type', `must be one of ${OP_TYPES.join(', ')}, got ${preview(value)}`)
+  return type
+}
+
+/**
+ * Validates an untrusted registry payload and returns a fresh, fully typed copy.
+ * @throws InvalidOperationError naming the offending field.
+ */
+export const parseOp = (payload: unknown): RegistryOp => {
+  const root = readPlainObject(payload, 'op')
+  if (!root.has('type')) return fail('type', 'is missing')
+  const type = readType(root.get('type'))
+  const f = checkFields(root, 'op', FIELDS[type])
+  if (f.get('v') !== OP_VERSION) return fail('v', `must be ${OP_VERSION}, got ${preview(f.get('v'))}`)
+  switch (type) {
+    case 'genesis': {
+      const op: GenesisOp = {
+        type,
+        v: OP_VERSION,
+        mode: readMode(f.get('mode'), 'mode'),
+        founder: readDescriptor(f.get('founder'), 'founder'),
+        dataLog: readDataLog(f.get('dataLog'), 'dataLog'),
+        lockboxes: readLockboxes(f.get('lockboxes'), 'lockboxes')
+      }
+      return op
+    }
+    case 'add': {
+      const op: AddOp = {
+        type,
+        v: OP_VERSION,
+        device: readDescriptor(f.get('device'), 'device'),
+        role: readRole(f.get('role'), 'role'),
+        epoch: readEpoch(f.get('epoch'), 'epoch'),
+        lockbox: readBase64url(f.get('lockbox'), 'lockbox', 0, LIMITS.lockboxLength)
+      }
+      return op
+    }
+    case 'revoke': {
+      const op: RevokeOp = { type, v: OP_VERSION, device: readDeviceId(f.get('device'), 'device') }
+      return op
+    }
+    case 'rotate': {
+      const op: RotateOp = {
+        type,
+        v: OP_VERSION,
+        epoch: readEpoch(f.get('epoch'), 'epoch'),
+        dataLog: readDataLog(f.get('dataLog'), 'dataLog'),
+        lockboxes: readLockboxes(f.get('lockboxes'), 'lockboxes'),
+        cut: readCut(f.get('cut'), 'cut')
+      }
+      return op
+    }
+    case 'rename': {
+      const op: RenameOp = {
+        type,
+        v: OP_VERSION,
+        device: readDeviceId(f.get('device'), 'device'),
+        name: readName(f.get('name'), 'name')
+      }
+      return op
+    }
+    default: {
+      const unhandled: never = type
+      throw new Error(`unhandled op type ${String(unhandled)}`)
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Builders: typed, validated ops for the local device to append.
+
+type OpOf<T extends RegistryOpType> = Extract<RegistryOp, { type: T }>
+
+const parseAs = <T extends RegistryOpType>(type: T, payload: Record<string, unknown>): OpOf<T> => {
+  const op = parseOp(payload)
+  if (op.type !== type) throw new Error(`parseOp returned a ${op.type} op for a ${type} payload`)
+  return op as OpOf<T>
+}
+
+/** Only the descriptor fields, so a DeviceRecord can be passed as a descriptor. */
+const descriptor = (d: DeviceDescriptor): DeviceDescriptor =>
+  ({ device: d.device, name: d.name, signingKey: d.signingKey, boxKey: d.boxKey })
+
+export interface GenesisInput {
+  mode: Mode
+  founder: DeviceDescriptor
+  dataLog: string
+  /** Defaults to none (public mode). */
+  lockboxes?: Lockboxes
+}
+
+export const genesisOp = (input: GenesisInput): GenesisOp => parseAs('genesis', {
+  type: 'genesis',
+  v: OP_VERSION,
+  mode: input.mode,
+  founder: descriptor(input.founder),
+  dataLog: input.dataLog,
+  lockboxes: { ...input.lockboxes }
+})
+
+export interface AddInput {
+  device: DeviceDescriptor
+  role: Role
+  epoch: number
+  /** Defaults to '' (public mode). */
+  lockbox?: string
+}
+
+export const addOp = (input: AddInput): AddOp => parseAs('add', {
+  type: 'add',
+  v: OP_VERSION,
+  device: descriptor(input.device),
+  role: input.role,
+  epoch: input.epoch,
+  lockbox: input.lockbox ?? ''
+})
+
+export const renameOp = (input: { device: DeviceId, name: string }): RenameOp =>
+  parseAs('rename', { type: 'rename', v: OP_VERSION, device: input.device, name: input.name })
+
+export const revokeOp = (input: { device: DeviceId }): RevokeOp =>
+  parseAs('revoke', { type: 'revoke', v: OP_VERSION, device: input.device })
+
+export interface RotateInput {
+  epoch: number
+  dataLog: string
+  lockboxes: Lockboxes
+  cut: readonly string[]
+}
+
+export const rotateOp = (input: RotateInput): RotateOp => parseAs('rotate', {
+  type: 'rotate',
+  v: OP_VERSION,
+  epoch: input.epoch,
+  dataLog: input.dataLog,
+  lockboxes: { ...input.lockboxes },
+  cut: [...input.cut]
+})

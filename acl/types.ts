@@ -1,0 +1,132 @@
+/**
+ * The registry: a log of signed membership operations. These are the types shared by
+ * the pure reducer (acl/reducer.ts), the op validators (acl/ops.ts) and the OrbitDB
+ * plumbing. Binary values inside ops are base64url strings without padding.
+ */
+import type { DeviceId, Epoch, Mode, Role } from '../src/types.ts'
+
+/** A device's public description, as carried in genesis and add ops. */
+export interface DeviceDescriptor {
+  device: DeviceId
+  name: string
+  /** Ed25519 public key, base64url (32 bytes). */
+  signingKey: string
+  /** X25519 public key, base64url (32 bytes). */
+  boxKey: string
+}
+
+/** Lockboxes of one epoch's group key, one per device: DeviceId -> sealed box (base64url). */
+export type Lockboxes = Record<string, string>
+
+export interface GenesisOp {
+  type: 'genesis'
+  v: 1
+  mode: Mode
+  founder: DeviceDescriptor
+  /** Address of the epoch-0 data log. */
+  dataLog: string
+  /** Lockbox of the epoch-0 key for the founder (empty in public mode). */
+  lockboxes: Lockboxes
+}
+
+export interface AddOp {
+  type: 'add'
+  v: 1
+  device: DeviceDescriptor
+  role: Role
+  /** The epoch whose key is sealed in `lockbox` (the adder's current epoch). */
+  epoch: number
+  /** The epoch key sealed to the new device's box key (empty string in public mode). */
+  lockbox: string
+}
+
+export interface RevokeOp {
+  type: 'revoke'
+  v: 1
+  device: DeviceId
+}
+
+export interface RotateOp {
+  type: 'rotate'
+  v: 1
+  epoch: number
+  dataLog: string
+  lockboxes: Lockboxes
+  /** Heads of the previous epoch's data log that the rotating admin had seen. */
+  cut: string[]
+}
+
+export interface RenameOp {
+  type: 'rename'
+  v: 1
+  device: DeviceId
+  name: string
+}
+
+export type RegistryOp = GenesisOp | AddOp | RevokeOp | RotateOp | RenameOp
+export type RegistryOpType = RegistryOp['type']
+
+/**
+ * One registry log entry as the reducer sees it. `author` has already been checked by
+ * the log layer (valid signature by that device's key); `payload` is untrusted.
+ */
+export interface RegistryEntry {
+  hash: string
+  author: DeviceId
+  /** Direct causal parents (OrbitDB `next` plus `refs`: every one is an ancestor). */
+  next: readonly string[]
+  clock: { id: string, time: number }
+  payload: unknown
+}
+
+/** The fixed parameters of an account, committed to by its address. */
+export interface AccountParams {
+  founder: DeviceId
+  /** Ed25519 public key of the founder, base64url. */
+  founderSigningKey: string
+  mode: Mode
+}
+
+export type DeviceStatus = 'active' | 'revoked'
+
+export interface DeviceRecord extends DeviceDescriptor {
+  role: Role
+  status: DeviceStatus
+  /** Who admitted it; null for the founder. */
+  addedBy: DeviceId | null
+  /** Hash of the genesis or add entry that admitted it. */
+  admittedIn: string
+  /** 0 for the founder, then 1, 2, ... in the deterministic order admissions were applied. */
+  seniority: number
+  /** Hash of the entry that revoked it, when revoked. */
+  revokedIn?: string
+}
+
+export interface EpochRecord {
+  epoch: Epoch
+  dataLog: string
+  lockboxes: Lockboxes
+  /** Hash of the genesis or rotate entry that started it. */
+  startedIn: string
+  startedBy: DeviceId
+  cut: string[]
+}
+
+export interface IgnoredOp {
+  hash: string
+  reason: string
+}
+
+export interface AccountState {
+  params: AccountParams
+  /** False until a valid genesis by the founder has been seen. */
+  initialized: boolean
+  devices: Record<string, DeviceRecord>
+  /** The current epoch (highest valid one); null before genesis. */
+  epoch: EpochRecord | null
+  epochs: EpochRecord[]
+  /** Extra lockboxes for devices added after an epoch started: epoch -> device -> box. */
+  addedLockboxes: Record<string, Lockboxes>
+  /** Ops that do not count, with the reason (malformed, unauthorized, ...). */
+  ignored: IgnoredOp[]
+}

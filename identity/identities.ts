@@ -1,0 +1,141 @@
+/**
+ * OrbitDB identities for devices, on Ed25519 (OrbitDB's own keystore signs with
+ * secp256k1, which verifies ~15x slower). An identity is self-certifying: its id is
+ * derived from its signing key, and it signs its id and key with that key. Whether a
+ * device belongs to an account is decided by the access controllers, not here.
+ */
+import * as Block from 'multiformats/block'
+import * as dagCbor from '@ipld/dag-cbor'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { base58btc } from 'multiformats/bases/base58'
+import { ComposedStorage, IPFSBlockStorage, LRUStorage } from '../src/orbit/orbitdb.ts'
+import type { HeliaNode, OrbitIdentities, OrbitIdentity, StorageBackend } from '../src/orbit/orbitdb.ts'
+import { base64urlDecode, base64urlEncode, utf8Encode } from '../src/crypto/bytes.ts'
+import { deviceIdFromSigningKey, signBytes, verifyBytes } from './keys.ts'
+import type { KeyPair } from './keys.ts'
+import { InvalidArgumentError } from '../src/errors.ts'
+
+export const DEVICE_IDENTITY_TYPE = 'orbit-account/ed25519'
+
+/** How long to wait for an unknown identity block from the network. */
+const IDENTITY_FETCH_TIMEOUT_MS = 10_000
+
+interface IdentityFields {
+  id: string
+  publicKey: string
+  signatures: { id: string, publicKey: string }
+  type: string
+}
+
+const toBytes = (data: Uint8Array | string): Uint8Array => typeof data === 'string' ? utf8Encode(data) : data
+
+/** Verifies an Ed25519 signature given as base64url strings; never throws. */
+export const verifySignature = (signature: string, publicKey: string, data: Uint8Array | string): boolean => {
+  try {
+    return verifyBytes(base64urlDecode(signature, 'signature'), base64urlDecode(publicKey, 'publicKey'), toBytes(data))
+  } catch {
+    return false
+  }
+}
+
+const isFields = (v: unknown): v is IdentityFields => {
+  if (typeof v !== 'object' || v === null) return false
+  const o = v as Record<string, unknown>
+  const s = o.signatures as Record<string, unknown> | undefined
+  return typeof o.id === 'string' && typeof o.publicKey === 'string' && typeof o.type === 'string' &&
+    typeof s === 'object' && s !== null && typeof s.id === 'string' && typeof s.publicKey === 'string'
+}
+
+/** Checks the identity's self-certification: id from key, both signatures valid. */
+export const isValidDeviceIdentity = (identity: IdentityFields): boolean => {
+  if (identity.type !== DEVICE_IDENTITY_TYPE) return false
+  let key: Uint8Array
+  try {
+    key = base64urlDecode(identity.publicKey, 'publicKey')
+    if (key.length !== 32) return false
+  } catch {
+    return false
+  }
+  if (deviceIdFromSigningKey(key) !== identity.id) return false
+  return verifySignature(identity.signatures.id, identity.publicKey, identity.id) &&
+    verifySignature(identity.signatures.publicKey, identity.publicKey, identity.publicKey + identity.signatures.id)
+}
+
+export interface DeviceIdentities {
+  identities: OrbitIdentities
+  /** The identity of this device, when it has a signing key. */
+  identity?: OrbitIdentity
+}
+
+/**
+ * Makes the `identities` object OrbitDB uses, and (given a signing key pair) this
+ * device's identity. Identity blocks are stored in and fetched from IPFS.
+ */
+export const createDeviceIdentities = async (options: { ipfs: HeliaNode, signing?: KeyPair }): Promise<DeviceIdentities> => {
+  const storage: StorageBackend = await ComposedStorage(
+    await LRUStorage({ size: 1000 }),
+    await IPFSBlockStorage({ ipfs: options.ipfs, pin: true, timeout: IDENTITY_FETCH_TIMEOUT_MS })
+  )
+  const verified = new Map<string, boolean>()
+  const signing = options.signing
+  const ownPublicKey = signing !== undefined ? base64urlEncode(signing.publicKey) : undefined
+
+  const sign = async (identity: OrbitIdentity, data: Uint8Array | string): Promise<string> => {
+    if (signing === undefined || identity.publicKey !== ownPublicKey) {
+      throw new InvalidArgumentError('this node holds no signing key for that identity')
+    }
+    return base64urlEncode(signBytes(signing.secretKey, toBytes(data)))
+  }
+  const verify = async (signature: string, publicKey: string, data: Uint8Array | string): Promise<boolean> =>
+    verifySignature(signature, publicKey, data)
+
+  const build = async (fields: IdentityFields): Promise<OrbitIdentity> => {
+    const value = { id: fields.id, publicKey: fields.publicKey, signatures: { id: fields.signatures.id, publicKey: fields.signatures.publicKey }, type: fields.type }
+    const { cid, bytes } = await Block.encode({ value, codec: dagCbor, hasher: sha256 })
+    return { ...value, hash: cid.toString(base58btc), bytes: Uint8Array.from(bytes), sign, verify }
+  }
+
+  const getIdentity = async (hash: string): Promise<OrbitIdentity | undefined> => {
+    let bytes: Uint8Array | undefined
+    try {
+      bytes = await storage.get(hash)
+    } catch {
+      return undefined
+    }
+    if (bytes === undefined) return undefined
+    try {
+      const { value } = await Block.decode({ bytes, codec: dagCbor, hasher: sha256 })
+      if (!isFields(value)) return undefined
+      const identity = await build(value)
+      return identity.hash === hash ? identity : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  const verifyIdentity = async (identity: OrbitIdentity): Promise<boolean> => {
+    if (!isFields(identity) || typeof identity.hash !== 'string') return false
+    const cached = verified.get(identity.hash)
+    if (cached !== undefined) return cached
+    const rebuilt = await build(identity)
+    const ok = rebuilt.hash === identity.hash && isValidDeviceIdentity(identity)
+    verified.set(identity.hash, ok)
+    return ok
+  }
+
+  const identities: OrbitIdentities = {
+    getIdentity,
+    verifyIdentity,
+    sign,
+    verify,
+    keystore: { close: async () => {} }
+  }
+
+  if (signing === undefined || ownPublicKey === undefined) return { identities }
+  const id = deviceIdFromSigningKey(signing.publicKey)
+  const idSignature = base64urlEncode(signBytes(signing.secretKey, utf8Encode(id)))
+  const keySignature = base64urlEncode(signBytes(signing.secretKey, utf8Encode(ownPublicKey + idSignature)))
+  const identity = await build({ id, publicKey: ownPublicKey, signatures: { id: idSignature, publicKey: keySignature }, type: DEVICE_IDENTITY_TYPE })
+  await storage.put(identity.hash, identity.bytes)
+  return { identities, identity }
+}

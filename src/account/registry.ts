@@ -1,0 +1,70 @@
+/**
+ * The registry database: an OrbitDB log of signed membership ops whose meaning is the
+ * pure reducer's `reduce(params, entries)`. The state is recomputed whenever the log
+ * changes (the registry is small: one op per admission, revocation or rotation).
+ */
+import { Database } from '../orbit/orbitdb.ts'
+import type { BaseDatabase, DatabaseArgs, LogEntry, OrbitIdentities } from '../orbit/orbitdb.ts'
+import { entryWriter } from '../../acl/access.ts'
+import { reduce } from '../../acl/reducer.ts'
+import type { AccountParams, AccountState, RegistryEntry, RegistryOp } from '../../acl/types.ts'
+import type { DeviceId } from '../types.ts'
+
+export const REGISTRY_TYPE = 'orbit-account-registry'
+
+export interface RegistryDatabase extends BaseDatabase {
+  type: typeof REGISTRY_TYPE
+  state: () => AccountState
+  append: (op: RegistryOp) => Promise<string>
+  onState: (listener: (state: AccountState) => void) => () => void
+}
+
+export interface RegistryOptions {
+  params: AccountParams
+  identities: OrbitIdentities
+}
+
+export const RegistryDatabaseType = ({ params, identities }: RegistryOptions) => async (args: DatabaseArgs): Promise<RegistryDatabase> => {
+  const authors = new Map<string, DeviceId | null>()
+  const listeners = new Set<(state: AccountState) => void>()
+  let state = reduce(params, [])
+  let db: BaseDatabase | undefined
+
+  const authorOf = async (entry: LogEntry): Promise<DeviceId | null> => {
+    const known = authors.get(entry.identity)
+    if (known !== undefined) return known
+    const writer = await entryWriter(identities, entry)
+    const device = writer?.device ?? null
+    authors.set(entry.identity, device)
+    return device
+  }
+
+  const recompute = async (): Promise<void> => {
+    if (db === undefined) return
+    const entries: RegistryEntry[] = []
+    for (const entry of await db.log.values()) {
+      const author = await authorOf(entry)
+      if (author === null) continue
+      entries.push({ hash: entry.hash, author, next: [...entry.next, ...entry.refs], clock: entry.clock, payload: entry.payload })
+    }
+    state = reduce(params, entries)
+    for (const listener of listeners) listener(state)
+  }
+
+  db = await Database({ ...args, onUpdate: recompute })
+  await recompute()
+
+  return {
+    ...db,
+    type: REGISTRY_TYPE,
+    state: () => state,
+    append: async (op) => {
+      const hash = await (db as BaseDatabase).addOperation(op)
+      return hash
+    },
+    onState: (listener) => {
+      listeners.add(listener)
+      return () => { listeners.delete(listener) }
+    }
+  }
+}

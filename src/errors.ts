@@ -1,0 +1,72 @@
+/**
+ * Named error classes with stable codes. Callers branch on `.code` (or `.name`),
+ * never on message text. The CLI maps `code` to `{"error":{"code","message"}}`.
+ */
+export type ErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'DECRYPTION_FAILED'
+  | 'INVALID_CIPHERTEXT'
+  | 'WRONG_PASSPHRASE'
+  | 'PASSPHRASE_REQUIRED'
+  | 'KEYSTORE_CORRUPT'
+  | 'KEYSTORE_PERMISSIONS'
+  | 'KEYSTORE_MISSING'
+  | 'NO_ACCOUNT'
+  | 'ACCOUNT_EXISTS'
+  | 'STORE_LOCKED'
+  | 'INVALID_OPERATION'
+  | 'NOT_AUTHORIZED'
+  | 'INVALID_JSON'
+  | 'VALUE_TOO_LARGE'
+  | 'NOT_IMPLEMENTED'
+  | 'DAEMON_UNREACHABLE'
+  | 'PROTOCOL_ERROR'
+  | 'TIMEOUT'
+  | 'INTERNAL'
+
+export class OrbitAccountError extends Error {
+  readonly code: ErrorCode
+  constructor (code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+    this.name = new.target.name
+  }
+}
+
+const defineError = (code: ErrorCode, name: string): new (message: string, options?: { cause?: unknown }) => OrbitAccountError => {
+  const cls = class extends OrbitAccountError {
+    constructor (message: string, options?: { cause?: unknown }) {
+      super(code, message, options)
+      this.name = name
+    }
+  }
+  Object.defineProperty(cls, 'name', { value: name })
+  return cls
+}
+
+/** A caller passed a value of the wrong type, size or shape. */
+export const InvalidArgumentError = defineError('INVALID_ARGUMENT', 'InvalidArgumentError')
+/** Authenticated decryption failed: wrong key, wrong associated data or tampered bytes. */
+export const DecryptionError = defineError('DECRYPTION_FAILED', 'DecryptionError')
+/** Ciphertext is structurally invalid (too short, wrong version). */
+export const InvalidCiphertextError = defineError('INVALID_CIPHERTEXT', 'InvalidCiphertextError')
+export const WrongPassphraseError = defineError('WRONG_PASSPHRASE', 'WrongPassphraseError')
+export const PassphraseRequiredError = defineError('PASSPHRASE_REQUIRED', 'PassphraseRequiredError')
+export const KeystoreCorruptError = defineError('KEYSTORE_CORRUPT', 'KeystoreCorruptError')
+export const KeystorePermissionsError = defineError('KEYSTORE_PERMISSIONS', 'KeystorePermissionsError')
+/** No keystore file exists at the expected path. */
+export const KeystoreMissingError = defineError('KEYSTORE_MISSING', 'KeystoreMissingError')
+export const NoAccountError = defineError('NO_ACCOUNT', 'NoAccountError')
+export const AccountExistsError = defineError('ACCOUNT_EXISTS', 'AccountExistsError')
+export const StoreLockedError = defineError('STORE_LOCKED', 'StoreLockedError')
+/** A registry or data operation is malformed. */
+export const InvalidOperationError = defineError('INVALID_OPERATION', 'InvalidOperationError')
+export const NotAuthorizedError = defineError('NOT_AUTHORIZED', 'NotAuthorizedError')
+export const InvalidJsonError = defineError('INVALID_JSON', 'InvalidJsonError')
+export const ValueTooLargeError = defineError('VALUE_TOO_LARGE', 'ValueTooLargeError')
+export const NotImplementedError = defineError('NOT_IMPLEMENTED', 'NotImplementedError')
+export const DaemonUnreachableError = defineError('DAEMON_UNREACHABLE', 'DaemonUnreachableError')
+export const ProtocolError = defineError('PROTOCOL_ERROR', 'ProtocolError')
+export const TimeoutError = defineError('TIMEOUT', 'TimeoutError')
+
+export const isOrbitAccountError = (e: unknown): e is OrbitAccountError => e instanceof OrbitAccountError

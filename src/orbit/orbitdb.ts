@@ -1,0 +1,181 @@
+/**
+ * The one typed door to @orbitdb/core, which ships no types. Everything else in the
+ * project imports OrbitDB through this file, so the untyped surface stays here.
+ */
+// @ts-expect-error: @orbitdb/core ships no type declarations; they are given below.
+import * as core from '@orbitdb/core'
+
+/** A Helia node as OrbitDB uses it. */
+export interface HeliaNode {
+  libp2p: Libp2pNode
+  blockstore: {
+    get: (cid: unknown, options?: { signal?: AbortSignal }) => AsyncIterable<Uint8Array> | Promise<Uint8Array>
+    has: (cid: unknown) => Promise<boolean>
+  }
+  stop: () => Promise<void>
+}
+
+/** The libp2p surface this project uses. */
+export interface Libp2pNode {
+  peerId: { toString: () => string }
+  getMultiaddrs: () => Array<{ toString: () => string }>
+  getPeers: () => Array<{ toString: () => string }>
+  dial: (addr: unknown, options?: { signal?: AbortSignal }) => Promise<unknown>
+  addEventListener: (type: string, fn: (event: CustomEvent) => void) => void
+  removeEventListener: (type: string, fn: (event: CustomEvent) => void) => void
+  services: Record<string, unknown>
+  status: string
+  stop: () => Promise<void>
+}
+
+export interface LogClock { id: string, time: number }
+
+/** An entry of an OrbitDB log (oplog). */
+export interface LogEntry<P = unknown> {
+  hash: string
+  id: string
+  payload: P
+  next: string[]
+  refs: string[]
+  clock: LogClock
+  v: number
+  /** The writer's public key (as in its identity). */
+  key: string
+  /** Hash of the writer's identity block. */
+  identity: string
+  sig: string
+}
+
+export interface OrbitLog {
+  heads: () => Promise<LogEntry[]>
+  get: (hash: string) => Promise<LogEntry | undefined>
+  has: (hash: string) => Promise<boolean>
+  iterator: (options?: { amount?: number }) => AsyncIterable<LogEntry>
+  traverse: (roots?: LogEntry[] | null, shouldStop?: (entry: LogEntry) => Promise<boolean> | boolean) => AsyncIterable<LogEntry>
+  values: () => Promise<LogEntry[]>
+}
+
+export interface OrbitIdentity {
+  id: string
+  publicKey: string
+  signatures: { id: string, publicKey: string }
+  type: string
+  hash: string
+  bytes: Uint8Array
+  sign: (identity: OrbitIdentity, data: Uint8Array | string) => Promise<string>
+  verify: (signature: string, publicKey: string, data: Uint8Array | string) => Promise<boolean>
+}
+
+export interface OrbitIdentities {
+  createIdentity?: (options?: unknown) => Promise<OrbitIdentity>
+  getIdentity: (hash: string) => Promise<OrbitIdentity | undefined>
+  verifyIdentity: (identity: OrbitIdentity) => Promise<boolean>
+  sign: (identity: OrbitIdentity, data: Uint8Array | string) => Promise<string>
+  verify: (signature: string, publicKey: string, data: Uint8Array | string) => Promise<boolean>
+  keystore: { close: () => Promise<void> }
+}
+
+export interface OrbitEvents {
+  on: (event: string, fn: (...args: unknown[]) => void) => void
+  off: (event: string, fn: (...args: unknown[]) => void) => void
+  emit: (event: string, ...args: unknown[]) => boolean
+}
+
+/** What the core `Database` function returns; custom database types extend it. */
+export interface BaseDatabase {
+  address: string
+  name: string
+  identity: OrbitIdentity
+  meta: Record<string, unknown>
+  log: OrbitLog
+  events: OrbitEvents
+  sync: { start: () => Promise<void>, stop: () => Promise<void> }
+  peers: Set<string>
+  access: AccessController
+  addOperation: (op: unknown) => Promise<string>
+  close: () => Promise<void>
+  drop: () => Promise<void>
+}
+
+export interface DatabaseArgs {
+  ipfs: HeliaNode
+  identity: OrbitIdentity
+  address: string
+  name: string
+  access: AccessController
+  directory: string
+  meta: Record<string, unknown>
+  syncAutomatically?: boolean
+  headsStorage?: unknown
+  entryStorage?: unknown
+  indexStorage?: unknown
+  referencesCount?: number
+  onUpdate?: (log: OrbitLog, entry: LogEntry) => Promise<void>
+}
+
+export interface AccessController {
+  type: string
+  address: string
+  canAppend: (entry: LogEntry) => Promise<boolean>
+  close?: () => Promise<void>
+}
+
+export interface AccessControllerArgs {
+  orbitdb: { open: OrbitDB['open'], identity: OrbitIdentity, ipfs: HeliaNode }
+  identities: OrbitIdentities
+  address?: string
+  name?: string
+}
+
+export type AccessControllerFactory = ((...args: never[]) => (args: AccessControllerArgs) => Promise<AccessController>) & { type: string }
+
+export interface OpenOptions {
+  type?: string
+  meta?: Record<string, unknown>
+  sync?: boolean
+  Database?: (args: DatabaseArgs) => Promise<BaseDatabase>
+  AccessController?: (args: AccessControllerArgs) => Promise<AccessController>
+  referencesCount?: number
+  signal?: AbortSignal
+}
+
+export interface OrbitDB {
+  id: string
+  open: (address: string, options?: OpenOptions) => Promise<BaseDatabase>
+  stop: () => Promise<void>
+  identity: OrbitIdentity
+  identities: OrbitIdentities
+  ipfs: HeliaNode
+  directory: string
+}
+
+export interface StorageBackend {
+  put: (hash: string, data: Uint8Array) => Promise<void>
+  get: (hash: string) => Promise<Uint8Array | undefined>
+  del?: (hash: string) => Promise<void>
+  close?: () => Promise<void>
+}
+
+interface Core {
+  createOrbitDB: (options: { ipfs: HeliaNode, identity?: OrbitIdentity, identities?: OrbitIdentities, directory?: string, id?: string }) => Promise<OrbitDB>
+  Database: (args: DatabaseArgs) => Promise<BaseDatabase>
+  useAccessController: (ac: AccessControllerFactory) => void
+  isValidAddress: (address: string) => boolean
+  parseAddress: (address: string) => { protocol: string, hash: string, toString: () => string }
+  IPFSBlockStorage: (options: { ipfs: HeliaNode, pin?: boolean, timeout?: number }) => Promise<StorageBackend>
+  LRUStorage: (options: { size: number }) => Promise<StorageBackend>
+  ComposedStorage: (a: StorageBackend, b: StorageBackend) => Promise<StorageBackend>
+  LevelStorage: (options: { path: string, valueEncoding?: string }) => Promise<StorageBackend>
+}
+
+const typed = core as unknown as Core
+
+export const createOrbitDB: Core['createOrbitDB'] = typed.createOrbitDB
+export const Database: Core['Database'] = typed.Database
+export const useAccessController: Core['useAccessController'] = typed.useAccessController
+export const isValidAddress: Core['isValidAddress'] = typed.isValidAddress
+export const parseAddress: Core['parseAddress'] = typed.parseAddress
+export const IPFSBlockStorage: Core['IPFSBlockStorage'] = typed.IPFSBlockStorage
+export const LRUStorage: Core['LRUStorage'] = typed.LRUStorage
+export const ComposedStorage: Core['ComposedStorage'] = typed.ComposedStorage
+export const LevelStorage: Core['LevelStorage'] = typed.LevelStorage

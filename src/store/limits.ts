@@ -1,0 +1,45 @@
+/** Keys, values and their size limits: checked where they enter, typed errors out. */
+import { InvalidArgumentError, InvalidJsonError, ValueTooLargeError } from '../errors.ts'
+import { utf8Encode } from '../crypto/bytes.ts'
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue }
+
+/** A key is 1 to 1,024 bytes of UTF-8 text without control characters. */
+export const MAX_KEY_BYTES = 1024
+/** A value is at most 256 KiB of JSON text. */
+export const MAX_VALUE_BYTES = 256 * 1024
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/
+
+export const checkKey = (key: string): string => {
+  if (typeof key !== 'string' || key.length === 0) throw new InvalidArgumentError('key must be a non-empty string')
+  if (CONTROL.test(key)) throw new InvalidArgumentError('key must not contain control characters')
+  const n = utf8Encode(key).length
+  if (n > MAX_KEY_BYTES) throw new ValueTooLargeError(`key is ${n} bytes; the limit is ${MAX_KEY_BYTES}`)
+  return key
+}
+
+/** Checks that a value is plain JSON within the size limit; returns its JSON text. */
+export const checkValue = (value: JsonValue): string => {
+  if (value === undefined) throw new InvalidJsonError('value must be a JSON value, got undefined')
+  let text: string
+  try {
+    text = JSON.stringify(value)
+  } catch (err) {
+    throw new InvalidJsonError(`value is not serializable as JSON: ${(err as Error).message}`)
+  }
+  if (typeof text !== 'string') throw new InvalidJsonError('value is not a JSON value')
+  const n = utf8Encode(text).length
+  if (n > MAX_VALUE_BYTES) throw new ValueTooLargeError(`value is ${n} bytes of JSON; the limit is ${MAX_VALUE_BYTES}`)
+  return text
+}
+
+/** Parses JSON text given by a person (a CLI argument or stdin). */
+export const parseJsonValue = (text: string): JsonValue => {
+  try {
+    return JSON.parse(text) as JsonValue
+  } catch (err) {
+    throw new InvalidJsonError(`value is not valid JSON: ${(err as Error).message}. Quote strings, e.g. '"hello"'`)
+  }
+}
