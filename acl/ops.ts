@@ -49,6 +49,9 @@ const NOT_BLANK = /\S/u
 const VISIBLE_ASCII = /^[\x21-\x7e]+$/
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
 
+/** The path of a field; top-level fields are named bare ('device', not 'op.device'). */
+const field = (path: string, key: string): string => path === 'op' ? key : `${path}.${key}`
+
 const fail = (path: string, problem: string): never => {
   throw new InvalidOperationError(`invalid registry op: "${path}" ${problem}`)
 }
@@ -80,12 +83,12 @@ const readPlainObject = (value: unknown, path: string): Map<string, unknown> => 
   const keys = Reflect.ownKeys(value)
   for (const key of keys) {
     if (typeof key !== 'string') return fail(path, 'must not have symbol keys')
-    if (FORBIDDEN_KEYS.has(key)) return fail(`${path}.${key}`, 'is a forbidden key')
+    if (FORBIDDEN_KEYS.has(key)) return fail(field(path, key), 'is a forbidden key')
   }
   for (const key of keys as string[]) {
     const descriptor = Object.getOwnPropertyDescriptor(value, key)
     if (descriptor === undefined || !('value' in descriptor) || descriptor.enumerable !== true) {
-      return fail(`${path}.${key}`, 'must be a plain data property')
+      return fail(field(path, key), 'must be a plain data property')
     }
     fields.set(key, descriptor.value)
   }
@@ -97,11 +100,10 @@ const readFields = (value: unknown, path: string, expected: readonly string[]): 
   checkFields(readPlainObject(value, path), path, expected)
 
 const checkFields = (fields: Map<string, unknown>, path: string, expected: readonly string[]): Map<string, unknown> => {
-  const prefix = path === 'op' ? '' : `${path}.`
   const unexpected = [...fields.keys()].filter(k => !expected.includes(k)).sort()
-  if (unexpected[0] !== undefined) return fail(`${prefix}${unexpected[0]}`, 'is not an allowed field')
+  if (unexpected[0] !== undefined) return fail(field(path, unexpected[0]), 'is not an allowed field')
   for (const key of expected) {
-    if (!fields.has(key)) return fail(`${prefix}${key}`, 'is missing')
+    if (!fields.has(key)) return fail(field(path, key), 'is missing')
   }
   return fields
 }

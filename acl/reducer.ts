@@ -77,7 +77,7 @@ const readNode = (entry: RegistryEntry): Node | string => {
 const sameData = (a: unknown, b: unknown, depth = 0): boolean => {
   if (Object.is(a, b)) return true
   if (depth > 32 || typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
-  if (Array.isArray(a) !== Array.isArray(b)) return false
+  if (Array.isArray(a) !== Array.isArray(b) || Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false
   const ka = Object.keys(a)
   const kb = Object.keys(b)
   if (ka.length !== kb.length) return false

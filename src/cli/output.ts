@@ -1,0 +1,48 @@
+/**
+ * What the CLI prints. With --json: one JSON object per line on stdout, errors as
+ * {"error":{"code","message"}} on stderr. Without: short text for a person.
+ */
+import type { CommandName } from './args.ts'
+
+export interface Output {
+  result: (command: CommandName, obj: Record<string, unknown>) => void
+  note: (text: string) => void
+  error: (code: string, message: string) => void
+}
+
+const human = (command: CommandName, o: Record<string, unknown>): string => {
+  switch (command) {
+    case 'create':
+      return `created account ${String(o.account)}\n  device ${String(o.device)} (${String(o.name)}), mode ${String(o.mode)}, epoch ${String(o.epoch)}`
+    case 'get':
+      return JSON.stringify(o.value)
+    case 'put':
+      return `${String(o.key)} = ${JSON.stringify(o.value)}`
+    case 'del':
+      return o.deleted === true ? `deleted ${String(o.key)}` : `${String(o.key)} was not set`
+    case 'list': {
+      const entries = Object.entries(o.entries as Record<string, unknown>)
+      return entries.length === 0 ? '(no entries)' : entries.map(([k, v]) => `${k}\t${JSON.stringify(v)}`).join('\n')
+    }
+    case 'watch':
+      return o.op === 'del' ? `del ${String(o.key)}` : `put ${String(o.key)} = ${JSON.stringify(o.value)}`
+    case 'devices':
+      return (o.devices as Array<Record<string, unknown>>).map((d) =>
+        `${String(d.device)}  ${String(d.name).padEnd(16)} ${String(d.role).padEnd(7)} ${String(d.status).padEnd(8)} ${d.addedBy === null ? 'founder' : `added by ${String(d.addedBy)}`}`).join('\n')
+    case 'status':
+      return [`account  ${String(o.account)}`, `device   ${String(o.device)} (${String(o.name)})`, `mode     ${String(o.mode)}`, `epoch    ${String(o.epoch)}`,
+        `peers    ${(o.peers as string[]).length === 0 ? '(none connected)' : (o.peers as string[]).join(', ')}`].join('\n')
+    case 'daemon':
+      return o.ready === true ? `daemon ready: peer ${String(o.peerId)}\n  listening on ${(o.addrs as string[]).join(', ') || '(no addresses)'}` : JSON.stringify(o)
+    default:
+      return JSON.stringify(o)
+  }
+}
+
+export const makeOutput = (json: boolean, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Output => ({
+  result: (command, obj) => { out.write((json ? JSON.stringify(obj) : human(command, obj)) + '\n') },
+  note: (text) => { err.write(`${text}\n`) },
+  error: (code, message) => {
+    err.write(json ? JSON.stringify({ error: { code, message } }) + '\n' : `error: ${message} (${code})\n`)
+  }
+})

@@ -1,0 +1,54 @@
+/**
+ * Runs one request against an open account, emitting result frames. The daemon runs
+ * it for socket clients; a command with no daemon runs it in its own process.
+ */
+import type { NodeAccount } from '../node/account-dir.ts'
+import type { Frame, Request } from './protocol.ts'
+
+export const statusOf = (account: NodeAccount): Record<string, unknown> => {
+  const info = account.info()
+  return { account: info.account, device: info.device, name: info.name, mode: info.mode, epoch: info.epoch, peers: account.peers() }
+}
+
+/**
+ * Executes `request`. Resolves when the request is done; `watch` runs until `signal`
+ * aborts. Throws typed errors (the caller turns them into an error frame).
+ */
+export const execute = async (account: NodeAccount, request: Request, emit: (frame: Frame) => void, signal?: AbortSignal): Promise<void> => {
+  switch (request.cmd) {
+    case 'put':
+      await account.put(request.key, request.value)
+      emit({ out: { key: request.key, value: request.value } })
+      return
+    case 'get':
+      emit({ out: { key: request.key, value: account.get(request.key) ?? null } })
+      return
+    case 'del': {
+      const existed = await account.del(request.key)
+      emit({ out: { key: request.key, deleted: existed } })
+      return
+    }
+    case 'list':
+      emit({ out: { entries: account.all(request.prefix !== undefined ? { prefix: request.prefix } : {}) } })
+      return
+    case 'status':
+      emit({ out: statusOf(account) })
+      return
+    case 'devices':
+      emit({ out: { devices: account.devices() } })
+      return
+    case 'watch': {
+      if (signal?.aborted === true) return
+      await new Promise<void>((resolve) => {
+        const stop = account.watch((change) => emit({ out: { key: change.key, value: change.value, op: change.op } }))
+        emit({ note: `watching ${account.address}` })
+        signal?.addEventListener('abort', () => { stop(); resolve() }, { once: true })
+      })
+      return
+    }
+    default: {
+      const never: never = request
+      throw new Error(`unhandled request ${JSON.stringify(never)}`)
+    }
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The local socket protocol between the CLI and a running daemon: newline-delimited
+ * JSON. The client sends one request; the server answers with frames:
+ * `{"out":{...}}` (a result line for stdout), `{"note":"..."}` (a human note for
+ * stderr), then exactly one of `{"end":true}` or `{"error":{"code","message"}}`.
+ */
+import type { JsonValue } from '../store/limits.ts'
+
+export const PROTOCOL_VERSION = 1
+/** The longest frame either side accepts (a value is at most 256 KiB of JSON). */
+export const MAX_FRAME_BYTES = 4 * 1024 * 1024
+
+export type Request =
+  | { v: 1, cmd: 'put', key: string, value: JsonValue }
+  | { v: 1, cmd: 'get', key: string }
+  | { v: 1, cmd: 'del', key: string }
+  | { v: 1, cmd: 'list', prefix?: string }
+  | { v: 1, cmd: 'watch' }
+  | { v: 1, cmd: 'status' }
+  | { v: 1, cmd: 'devices' }
+
+export type Frame =
+  | { out: Record<string, unknown> }
+  | { note: string }
+  | { end: true }
+  | { error: { code: string, message: string } }
+
+const CMDS = new Set(['put', 'get', 'del', 'list', 'watch', 'status', 'devices'])
+
+/** Checks the shape of a request read from the socket (the value is checked again by the store). */
+export const parseRequest = (v: unknown): Request | undefined => {
+  if (typeof v !== 'object' || v === null) return undefined
+  const o = v as Record<string, unknown>
+  if (o.v !== PROTOCOL_VERSION || typeof o.cmd !== 'string' || !CMDS.has(o.cmd)) return undefined
+  if ((o.cmd === 'put' || o.cmd === 'get' || o.cmd === 'del') && typeof o.key !== 'string') return undefined
+  if (o.cmd === 'put' && !('value' in o)) return undefined
+  if (o.cmd === 'list' && o.prefix !== undefined && typeof o.prefix !== 'string') return undefined
+  return o as Request
+}
+
+/** Splits a byte stream into lines; refuses a line longer than the limit. */
+export class LineSplitter {
+  #buffer = ''
+  push (chunk: string): string[] {
+    this.#buffer += chunk
+    if (this.#buffer.length > MAX_FRAME_BYTES && !this.#buffer.includes('\n')) {
+      throw new RangeError(`frame longer than ${MAX_FRAME_BYTES} bytes`)
+    }
+    const lines = this.#buffer.split('\n')
+    this.#buffer = lines.pop() ?? ''
+    return lines.filter((l) => l.length > 0)
+  }
+}
