@@ -47,6 +47,7 @@ export interface LogEntry<P = unknown> {
 }
 
 export interface OrbitLog {
+  joinEntry: (entry: LogEntry) => Promise<boolean>
   heads: () => Promise<LogEntry[]>
   get: (hash: string) => Promise<LogEntry | undefined>
   has: (hash: string) => Promise<boolean>
@@ -156,7 +157,14 @@ export interface StorageBackend {
   close?: () => Promise<void>
 }
 
+export interface EntryModule {
+  create: (identity: OrbitIdentity, id: string, payload: unknown, encryptPayloadFn?: unknown, clock?: LogClock | null, next?: string[], refs?: string[]) => Promise<Omit<LogEntry, 'hash'>>
+  encode: (entry: Omit<LogEntry, 'hash'>) => Promise<{ hash: string, bytes: Uint8Array }>
+  decode: (bytes: Uint8Array) => Promise<LogEntry>
+}
+
 interface Core {
+  Entry: EntryModule
   createOrbitDB: (options: { ipfs: HeliaNode, identity?: OrbitIdentity, identities?: OrbitIdentities, directory?: string, id?: string }) => Promise<OrbitDB>
   Database: (args: DatabaseArgs) => Promise<BaseDatabase>
   useAccessController: (ac: AccessControllerFactory) => void
@@ -171,6 +179,7 @@ interface Core {
 const typed = core as unknown as Core
 
 export const createOrbitDB: Core['createOrbitDB'] = typed.createOrbitDB
+export const Entry: EntryModule = typed.Entry
 export const Database: Core['Database'] = typed.Database
 export const useAccessController: Core['useAccessController'] = typed.useAccessController
 export const isValidAddress: Core['isValidAddress'] = typed.isValidAddress

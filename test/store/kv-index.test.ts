@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict'
+import { KvIndex, type Stamp } from '../../src/store/kv-index.ts'
+import type { DataOp } from '../../src/store/codec.ts'
+
+type Op = { op: DataOp, stamp: Stamp }
+
+/** A small seeded PRNG (mulberry32), so failures reproduce. */
+const prng = (seed: number): () => number => () => {
+  seed |= 0; seed = seed + 0x6D2B79F5 | 0
+  let t = Math.imul(seed ^ seed >>> 15, 1 | seed)
+  t = t + Math.imul(t ^ t >>> 7, 61 | t) ^ t
+  return ((t ^ t >>> 14) >>> 0) / 4294967296
+}
+
+const shuffle = <T>(xs: T[], rnd: () => number): T[] => {
+  const out = [...xs]
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1))
+    const tmp = out[i] as T
+    out[i] = out[j] as T
+    out[j] = tmp
+  }
+  return out
+}
+
+describe('store: the materialized index', () => {
+  it('keeps the last writer by (time, clock id, hash)', () => {
+    const index = new KvIndex()
+    assert.deepEqual(index.apply({ op: 'put', key: 'a', value: 1 }, { time: 2, id: 'laptop', hash: 'h2' }), { key: 'a', value: 1, op: 'put' })
+    assert.equal(index.apply({ op: 'put', key: 'a', value: 0 }, { time: 1, id: 'phone', hash: 'h1' }), null, 'an older write loses')
+    index.apply({ op: 'put', key: 'a', value: 3 }, { time: 2, id: 'phone', hash: 'h3' })
+    assert.equal(index.get('a'), 3, 'same time: the higher clock id wins')
+    index.apply({ op: 'del', key: 'a' }, { time: 5, id: 'laptop', hash: 'h4' })
+    assert.equal(index.get('a'), undefined)
+    assert.equal(index.apply({ op: 'put', key: 'a', value: 9 }, { time: 4, id: 'phone', hash: 'h5' }), null, 'a delete is a write too')
+    assert.equal(index.size, 0)
+  })
+
+  it('lists live entries sorted, by prefix', () => {
+    const index = new KvIndex()
+    index.apply({ op: 'put', key: 'b/1', value: 1 }, { time: 1, id: 'x', hash: '1' })
+    index.apply({ op: 'put', key: 'a/1', value: 2 }, { time: 1, id: 'x', hash: '2' })
+    index.apply({ op: 'put', key: 'a/2', value: 3 }, { time: 1, id: 'x', hash: '3' })
+    index.apply({ op: 'del', key: 'a/2' }, { time: 2, id: 'x', hash: '4' })
+    assert.deepEqual(index.entries(), [['a/1', 2], ['b/1', 1]])
+    assert.deepEqual(index.entries('a/'), [['a/1', 2]])
+    assert.equal(index.size, 2)
+  })
+
+  it('reaches the same state for 500 random histories in any order, with duplicates', () => {
+    const rnd = prng(42)
+    for (let run = 0; run < 500; run++) {
+      const ops: Op[] = []
+      const n = 1 + Math.floor(rnd() * 30)
+      for (let i = 0; i < n; i++) {
+        const key = `k${Math.floor(rnd() * 5)}`
+        const stamp = { time: Math.floor(rnd() * 6), id: ['laptop', 'phone', 'tablet'][Math.floor(rnd() * 3)] as string, hash: `h${run}-${i}` }
+        ops.push({ op: rnd() < 0.7 ? { op: 'put', key, value: i } : { op: 'del', key }, stamp })
+      }
+      const reference = new KvIndex()
+      for (const { op, stamp } of ops) reference.apply(op, stamp)
+      for (let k = 0; k < 3; k++) {
+        const other = new KvIndex()
+        for (const { op, stamp } of shuffle([...ops, ...ops.slice(0, 5)], rnd)) other.apply(op, stamp)
+        assert.deepEqual(other.entries(), reference.entries(), `run ${run} order ${k}`)
+        assert.equal(other.size, reference.size)
+      }
+    }
+  })
+})
