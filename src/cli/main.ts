@@ -16,6 +16,8 @@ import type { Mode } from '../types.ts'
 
 const EXIT_ERROR = 1
 const EXIT_USAGE = 2
+/** Where a daemon listens unless told otherwise: every interface, fresh ports (then remembered). */
+const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws']
 
 const readStdin = async (): Promise<string> => {
   const chunks: Buffer[] = []
@@ -78,16 +80,40 @@ const runLocal = async (args: ParsedArgs, dir: string, out: Output, request: Req
   const { execute } = await import('../daemon/commands.ts')
   const passphrase = await passphraseOf(args)
   const isDaemon = request === undefined
-  const listen = isDaemon ? (args.options.listen as string[] | undefined) ?? ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws'] : []
-  const account = await openAccount({ dir, listen, role: isDaemon || request.cmd === 'watch' ? 'daemon' : 'command', ...(passphrase !== undefined ? { passphrase } : {}) })
+  const { readNetworkMemory, writeNetworkMemory, listenAddrsToRemember } = await import('../node/network-memory.ts')
+  const { accountPaths: pathsOf } = await import('../node/paths.ts')
+  const memoryPath = pathsOf(dir).peers
+  const memory = await readNetworkMemory(memoryPath)
+  const given = args.options.listen as string[] | undefined
+  const listen = !isDaemon ? [] : given ?? (memory.listen.length > 0 ? memory.listen : DEFAULT_LISTEN)
+  const open = async (addrs: string[]): Promise<Awaited<ReturnType<typeof openAccount>>> =>
+    await openAccount({ dir, listen: addrs, role: isDaemon || request.cmd === 'watch' ? 'daemon' : 'command', ...(passphrase !== undefined ? { passphrase } : {}) })
+  let account
+  let used = listen
+  try {
+    account = await open(listen)
+  } catch (err) {
+    // A remembered port may be taken now: fall back to fresh ports.
+    if (!isDaemon || given !== undefined || memory.listen.length === 0 || isOrbitAccountError(err)) throw err
+    out.note(`could not listen on ${memory.listen.join(', ')} (${(err as Error).message}); using new ports`)
+    used = DEFAULT_LISTEN
+    account = await open(used)
+  }
   try {
     if (isDaemon) {
       const server = await serveSocket(account, account.paths.socket)
-      for (const peer of (args.options.peer as string[] | undefined) ?? []) {
-        const { multiaddr } = await import('@multiformats/multiaddr')
-        await account.node.libp2p.dial(multiaddr(peer), { signal: AbortSignal.timeout(10_000) })
-          .catch((err: Error) => out.note(`could not reach ${peer}: ${err.message}`))
-      }
+      const { multiaddr } = await import('@multiformats/multiaddr')
+      const peers = [...new Set([...memory.peers, ...((args.options.peer as string[] | undefined) ?? [])])]
+      const reached: string[] = []
+      await Promise.all(peers.map(async (peer) => {
+        try {
+          await account.node.libp2p.dial(multiaddr(peer), { signal: AbortSignal.timeout(10_000) })
+          reached.push(peer)
+        } catch (err) {
+          out.note(`could not reach ${peer}: ${(err as Error).message}`)
+        }
+      }))
+      await writeNetworkMemory(memoryPath, { listen: listenAddrsToRemember(used, account.addrs()), peers: [...memory.peers, ...reached] })
       out.result('daemon', { ready: true, peerId: account.peerId(), addrs: account.addrs() })
       await untilSignal()
       await server.close()

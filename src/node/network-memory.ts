@@ -1,0 +1,47 @@
+/**
+ * What a device remembers about the network between runs (Node.js file adapter):
+ * the addresses it listened on (so its port stays the same across restarts and other
+ * devices find it again) and the peers it reached (dialled again at every start).
+ */
+import { readFile, rename, writeFile } from 'node:fs/promises'
+
+export interface NetworkMemory {
+  listen: string[]
+  peers: string[]
+}
+
+const MAX_PEERS = 64
+
+export const readNetworkMemory = async (path: string): Promise<NetworkMemory> => {
+  try {
+    const o = JSON.parse(await readFile(path, 'utf8')) as Partial<NetworkMemory>
+    const strings = (v: unknown): string[] => Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []
+    return { listen: strings(o.listen), peers: strings(o.peers) }
+  } catch {
+    return { listen: [], peers: [] }
+  }
+}
+
+export const writeNetworkMemory = async (path: string, memory: NetworkMemory): Promise<void> => {
+  const tmp = `${path}.tmp`
+  const peers = [...new Set(memory.peers)].slice(-MAX_PEERS)
+  await writeFile(tmp, JSON.stringify({ listen: [...new Set(memory.listen)], peers }, null, 2) + '\n', { mode: 0o600 })
+  await rename(tmp, path)
+}
+
+/**
+ * The listen addresses to remember: the ones asked for, with each port 0 replaced by
+ * the port the node got for that transport (so the next start keeps the same ports,
+ * whatever the machine's addresses are then).
+ */
+export const listenAddrsToRemember = (asked: string[], bound: string[]): string[] =>
+  asked.map((spec) => {
+    const m = /^(\/ip[46]\/[^/]+\/tcp\/)0(\/ws)?$/.exec(spec)
+    if (m === null) return spec
+    const ws = m[2] !== undefined
+    for (const addr of bound) {
+      const b = /\/tcp\/(\d+)(\/ws)?(\/p2p\/[^/]+)?$/.exec(addr)
+      if (b !== null && (b[2] !== undefined) === ws) return `${m[1] ?? ''}${b[1] ?? '0'}${ws ? '/ws' : ''}`
+    }
+    return spec
+  })
