@@ -1,0 +1,12 @@
+/** The library's public surface. */
+export { createAccount, openAccount, readConfig } from './node/account-dir.ts'
+export type { NodeAccount, DirOptions, AccountConfig } from './node/account-dir.ts'
+export { createAccountCore, openAccountCore } from './account/account.ts'
+export type { Account, AccountInfo, DeviceView, CoreOptions } from './account/account.ts'
+export type { Change } from './store/kv-index.ts'
+export type { JsonValue } from './store/limits.ts'
+export { MAX_KEY_BYTES, MAX_VALUE_BYTES } from './store/limits.ts'
+export * from './errors.ts'
+export type { DeviceId, AccountAddress, Epoch, Role, Mode } from './types.ts'
+export { reduce } from '../acl/reducer.ts'
+export type { AccountState, DeviceRecord, RegistryOp } from '../acl/types.ts'
