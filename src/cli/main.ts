@@ -10,6 +10,7 @@ import { callDaemon } from '../daemon/client.ts'
 import type { Request } from '../daemon/protocol.ts'
 import { accountPaths, defaultDir } from '../node/paths.ts'
 import { readLock } from '../node/lock.ts'
+import { readConfig } from '../node/config.ts'
 import { InvalidArgumentError, NotImplementedError, StoreLockedError, isOrbitAccountError } from '../errors.ts'
 import { checkKey, parseJsonValue } from '../store/limits.ts'
 import type { Mode } from '../types.ts'
@@ -141,6 +142,7 @@ const runLocal = async (args: ParsedArgs, dir: string, out: Output, request: Req
 const runStoreCommand = async (args: ParsedArgs, dir: string, out: Output): Promise<void> => {
   const request = await requestOf(args)
   const paths = accountPaths(dir)
+  await readConfig(paths)
   const stop = new AbortController()
   if (request.cmd === 'watch') void untilSignal().then(() => stop.abort())
   const deadline = Date.now() + 15_000

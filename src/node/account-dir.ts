@@ -3,29 +3,23 @@
  * node and its OrbitDB instance. `createAccount` and `openAccount` are what the CLI,
  * the daemon and Node programs call.
  */
-import { mkdir, readFile, stat, writeFile, rename } from 'node:fs/promises'
+import { mkdir, stat } from 'node:fs/promises'
 import { createAccountCore, openAccountCore, type Account } from '../account/account.ts'
 import { useAccountAccessControllers } from '../account/access-registration.ts'
 import { generateDeviceKeys, deviceIdFromSigningKey } from '../../identity/keys.ts'
 import { createDeviceIdentities } from '../../identity/identities.ts'
 import { decodeKeystore, encodeKeystore, type DeviceSecrets } from '../../identity/keystore.ts'
 import { readKeystoreFile, writeKeystoreFile } from '../../identity/keystore-fs.ts'
-import { AccountExistsError, InvalidArgumentError, NoAccountError, NotImplementedError } from '../errors.ts'
+import { AccountExistsError, InvalidArgumentError, NoAccountError, NotImplementedError, StoreLockedError } from '../errors.ts'
 import { PRIVATE_NOT_YET } from '../account/account.ts'
 import { createOrbitDB } from '../orbit/orbitdb.ts'
 import { startNode, type StartedNode } from '../network/node.ts'
-import type { AccountAddress, DeviceId, Mode } from '../types.ts'
+import type { Mode } from '../types.ts'
 import { MODES } from '../types.ts'
-import { acquireLock, type LockInfo, type StoreLock } from './lock.ts'
+import { acquireLock, isLevelLocked, type LockInfo, type StoreLock } from './lock.ts'
 import { accountPaths, type AccountPaths } from './paths.ts'
-
-export interface AccountConfig {
-  version: 1
-  account: AccountAddress
-  device: DeviceId
-  name: string
-  mode: Mode
-}
+import { readConfig, writeConfig } from './config.ts'
+export { readConfig, type AccountConfig } from './config.ts'
 
 export interface NodeAccount extends Account {
   paths: AccountPaths
@@ -45,27 +39,6 @@ export interface DirOptions {
 
 const NAME_RE = /^[^\u0000-\u001f\u007f]{1,64}$/
 
-export const readConfig = async (paths: AccountPaths): Promise<AccountConfig> => {
-  let text: string
-  try {
-    text = await readFile(paths.config, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new NoAccountError(`no account in ${paths.dir}: create one with \`orbit-account create --name <device>\` or join one with \`orbit-account join <invite> --name <device>\``)
-    }
-    throw err
-  }
-  const config = JSON.parse(text) as AccountConfig
-  if (config.version !== 1 || typeof config.account !== 'string') throw new NoAccountError(`${paths.config} is not an orbit-account config`)
-  return config
-}
-
-const writeConfig = async (paths: AccountPaths, config: AccountConfig): Promise<void> => {
-  const tmp = `${paths.config}.tmp`
-  await writeFile(tmp, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 })
-  await rename(tmp, paths.config)
-}
-
 const exists = async (path: string): Promise<boolean> => {
   try {
     await stat(path)
@@ -77,13 +50,20 @@ const exists = async (path: string): Promise<boolean> => {
 
 const start = async (paths: AccountPaths, secrets: DeviceSecrets, listen: string[]): Promise<{ node: StartedNode, orbitdb: Awaited<ReturnType<typeof createOrbitDB>> }> => {
   useAccountAccessControllers()
-  const node = await startNode({ directory: paths.node, listen })
+  let node: StartedNode
+  try {
+    node = await startNode({ directory: paths.node, listen })
+  } catch (err) {
+    if (isLevelLocked(err)) throw new StoreLockedError(`the account store in ${paths.dir} is open in another process`, { cause: err })
+    throw err
+  }
   try {
     const { identities, identity } = await createDeviceIdentities({ ipfs: node.helia, signing: secrets.signing })
     const orbitdb = await createOrbitDB({ ipfs: node.helia, identities, identity, directory: paths.orbitdb })
     return { node, orbitdb }
   } catch (err) {
     await node.stop()
+    if (isLevelLocked(err)) throw new StoreLockedError(`the account store in ${paths.dir} is open in another process`, { cause: err })
     throw err
   }
 }
@@ -136,6 +116,7 @@ export const createAccount = async (options: DirOptions & { name: string, mode?:
     }
   } catch (err) {
     await lock.release()
+    if (isLevelLocked(err) && !(err instanceof StoreLockedError)) throw new StoreLockedError(`the account store in ${paths.dir} is open in another process`, { cause: err })
     throw err
   }
 }
@@ -158,6 +139,7 @@ export const openAccount = async (options: DirOptions): Promise<NodeAccount> => 
     }
   } catch (err) {
     await lock.release()
+    if (isLevelLocked(err) && !(err instanceof StoreLockedError)) throw new StoreLockedError(`the account store in ${paths.dir} is open in another process`, { cause: err })
     throw err
   }
 }

@@ -3,7 +3,7 @@
  * holding the owner's pid and role; a lock whose process is gone (killed, crashed) is
  * taken over. LevelDB's own lock stays underneath as a second guard.
  */
-import { open, readFile, unlink } from 'node:fs/promises'
+import { link, readFile, unlink, writeFile } from 'node:fs/promises'
 import { StoreLockedError } from '../errors.ts'
 
 export interface LockInfo {
@@ -34,33 +34,52 @@ export const readLock = async (path: string): Promise<LockInfo | undefined> => {
   }
 }
 
+/**
+ * Takes the lock at `path`. The file is written whole under a temporary name and
+ * linked into place (atomic, fails if it exists), so a reader never sees it half-written.
+ */
 export const acquireLock = async (path: string, role: LockInfo['role']): Promise<StoreLock> => {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const handle = await open(path, 'wx', 0o600)
-      const info: LockInfo = { pid: process.pid, role, since: new Date().toISOString() }
-      await handle.writeFile(JSON.stringify(info))
-      await handle.sync()
-      await handle.close()
-      let released = false
-      return {
-        release: async () => {
-          if (released) return
-          released = true
-          const current = await readLock(path)
-          if (current?.pid === process.pid) await unlink(path).catch(() => {})
+  const info: LockInfo = { pid: process.pid, role, since: new Date().toISOString() }
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}`
+  await writeFile(tmp, JSON.stringify(info), { mode: 0o600, flush: true })
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await link(tmp, path)
+        let released = false
+        return {
+          release: async () => {
+            if (released) return
+            released = true
+            const current = await readLock(path)
+            if (current?.pid === process.pid && current.since === info.since) await unlink(path).catch(() => {})
+          }
         }
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      const holder = await readLock(path)
+      if (holder === undefined) {
+        throw new StoreLockedError(`the account store lock ${path} is unreadable; if no orbit-account process uses this directory, delete that file`)
+      }
+      if (holder.pid === process.pid || alive(holder.pid)) {
+        throw new StoreLockedError(`the account store is in use by ${holder.role === 'daemon' ? 'a daemon' : 'another command'} (pid ${holder.pid}${holder.pid === process.pid ? ', this process' : ''}); ` +
+          (holder.role === 'daemon' ? 'commands reach it through its socket' : 'wait for it to finish'))
+      }
+      // A stale lock: its process is gone (killed or crashed). Take it over.
+      await unlink(path).catch(() => {})
     }
-    const holder = await readLock(path)
-    if (holder !== undefined && (holder.pid === process.pid || alive(holder.pid))) {
-      throw new StoreLockedError(`the account store is in use by ${holder.role === 'daemon' ? 'a daemon' : 'another command'} (pid ${holder.pid}${holder.pid === process.pid ? ', this process' : ''}); ` +
-        (holder.role === 'daemon' ? 'commands reach it through its socket' : 'wait for it to finish'))
-    }
-    // A stale lock (its process is gone, or the file is unreadable): take it over.
-    await unlink(path).catch(() => {})
+    throw new StoreLockedError('could not take the account store lock')
+  } finally {
+    await unlink(tmp).catch(() => {})
   }
-  throw new StoreLockedError('could not take the account store lock')
+}
+
+/** LevelDB refuses a second open of its files: that too means the store is in use. */
+export const isLevelLocked = (err: unknown): boolean => {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = (e as Error & { cause?: unknown }).cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'LEVEL_LOCKED' || code === 'LEVEL_DATABASE_NOT_OPEN' || /failed to open/i.test(e.message)) return true
+  }
+  return false
 }

@@ -133,6 +133,14 @@ describe('orbit-account CLI store lock', function () {
     assert.ok(Date.now() - started < 5000, `STORE_LOCKED took ${Date.now() - started} ms`)
     assert.equal((await cli.fail(['put', 'k', '2'], { timeoutMs: 10_000 })).code, 'STORE_LOCKED')
 
+    // A lock file that names a dead process while the store is really open (a reused
+    // or forged pid): the store's own files still refuse, and the answer is STORE_LOCKED.
+    const lockPath = join(cli.dir, 'LOCK')
+    const realLock = await readFile(lockPath, 'utf8')
+    await writeFile(lockPath, JSON.stringify({ pid: 999999, role: 'command', since: 'x' }))
+    assert.equal((await cli.fail(['get', 'k'], { timeoutMs: 10_000 })).code, 'STORE_LOCKED')
+    await writeFile(lockPath, realLock)
+
     holder.proc.stdin?.end()
     assert.deepEqual(await holder.waitForExit(15_000), { code: 0, signal: null })
     assert.deepEqual(holder.lines.stdout.filter((l) => l !== ''), ['open', 'closed'])

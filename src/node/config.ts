@@ -1,0 +1,40 @@
+/** The account directory's public config file (which account, which device). */
+import { readFile, rename, writeFile } from 'node:fs/promises'
+import { NoAccountError } from '../errors.ts'
+import type { AccountAddress, DeviceId, Mode } from '../types.ts'
+import type { AccountPaths } from './paths.ts'
+
+export interface AccountConfig {
+  version: 1
+  account: AccountAddress
+  device: DeviceId
+  name: string
+  mode: Mode
+}
+
+export const readConfig = async (paths: AccountPaths): Promise<AccountConfig> => {
+  let text: string
+  try {
+    text = await readFile(paths.config, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new NoAccountError(`no account in ${paths.dir}: create one with \`orbit-account create --name <device>\` or join one with \`orbit-account join <invite> --name <device>\``)
+    }
+    throw err
+  }
+  let config: AccountConfig
+  try {
+    config = JSON.parse(text) as AccountConfig
+  } catch {
+    throw new NoAccountError(`${paths.config} is not valid JSON: restore it or create the account again`)
+  }
+  if (typeof config !== 'object' || config === null || config.version !== 1 || typeof config.account !== 'string') throw new NoAccountError(`${paths.config} is not an orbit-account config`)
+  return config
+}
+
+export const writeConfig = async (paths: AccountPaths, config: AccountConfig): Promise<void> => {
+  const tmp = `${paths.config}.tmp`
+  await writeFile(tmp, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 })
+  await rename(tmp, paths.config)
+}
+
