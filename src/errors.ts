@@ -22,6 +22,12 @@ export type ErrorCode =
   | 'DAEMON_UNREACHABLE'
   | 'PROTOCOL_ERROR'
   | 'TIMEOUT'
+  | 'INVALID_INVITE'
+  | 'INVITE_EXPIRED'
+  | 'INVITE_USED'
+  | 'INVITE_REJECTED'
+  | 'CONFIRMATION_REJECTED'
+  | 'JOIN_FAILED'
   | 'INTERNAL'
 
 export class OrbitAccountError extends Error {
@@ -68,5 +74,17 @@ export const NotImplementedError = defineError('NOT_IMPLEMENTED', 'NotImplemente
 export const DaemonUnreachableError = defineError('DAEMON_UNREACHABLE', 'DaemonUnreachableError')
 export const ProtocolError = defineError('PROTOCOL_ERROR', 'ProtocolError')
 export const TimeoutError = defineError('TIMEOUT', 'TimeoutError')
+
+/** An invite string that does not parse: garbage, truncated, tampered or of an unknown version. */
+export const InvalidInviteError = defineError('INVALID_INVITE', 'InvalidInviteError')
+export const InviteExpiredError = defineError('INVITE_EXPIRED', 'InviteExpiredError')
+/** The invite was already used: invites are single-use. */
+export const InviteUsedError = defineError('INVITE_USED', 'InviteUsedError')
+/** The inviter refused the join: wrong secret, unknown invite or a bad request. */
+export const InviteRejectedError = defineError('INVITE_REJECTED', 'InviteRejectedError')
+/** A person answered no (or the short codes did not match) when asked to confirm a join. */
+export const ConfirmationRejectedError = defineError('CONFIRMATION_REJECTED', 'ConfirmationRejectedError')
+/** The join could not complete (the inviter unreachable, the sync did not finish...). */
+export const JoinFailedError = defineError('JOIN_FAILED', 'JoinFailedError')
 
 export const isOrbitAccountError = (e: unknown): e is OrbitAccountError => e instanceof OrbitAccountError
