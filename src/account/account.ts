@@ -12,7 +12,8 @@ import { generateKey } from '../crypto/aead.ts'
 import { base64urlDecode, base64urlEncode, randomBytes } from '../crypto/bytes.ts'
 import { lockboxAad, openBox, sealTo } from '../crypto/lockbox.ts'
 import { NoAccountError, NotAuthorizedError, NotImplementedError } from '../errors.ts'
-import { Database, type OrbitDB } from '../orbit/orbitdb.ts'
+import type { OrbitDB } from '../orbit/orbitdb.ts'
+import { ManagedDatabase } from '../orbit/database.ts'
 import { encryptedCodec, plainCodec, type PayloadCodec } from '../store/codec.ts'
 import { KeyValueDatabase, KV_TYPE, type KvDatabase } from '../store/kv-database.ts'
 import type { Change } from '../store/kv-index.ts'
@@ -141,7 +142,7 @@ export const createAccountCore = async (options: CoreOptions & { mode: Mode }): 
     type: KV_TYPE,
     AccessController: DataAccessController({ account, epoch: 0 }),
     // Opened only to fix its address; buildAccount opens it with its codec.
-    Database,
+    Database: ManagedDatabase,
     meta: { account, epoch: 0 }
   })
   const dataLog = data.address

@@ -3,8 +3,8 @@
  * pure reducer's `reduce(params, entries)`. The state is recomputed whenever the log
  * changes (the registry is small: one op per admission, revocation or rotation).
  */
-import { Database } from '../orbit/orbitdb.ts'
-import type { BaseDatabase, DatabaseArgs, LogEntry, OrbitIdentities } from '../orbit/orbitdb.ts'
+import { ManagedDatabase } from '../orbit/database.ts'
+import type { DatabaseArgs, LogEntry, OrbitIdentities } from '../orbit/orbitdb.ts'
 import { entryWriter } from '../../acl/access.ts'
 import { reduce } from '../../acl/reducer.ts'
 import type { AccountParams, AccountState, RegistryEntry, RegistryOp } from '../../acl/types.ts'
@@ -12,7 +12,7 @@ import type { DeviceId } from '../types.ts'
 
 export const REGISTRY_TYPE = 'orbit-account-registry'
 
-export interface RegistryDatabase extends BaseDatabase {
+export interface RegistryDatabase extends ManagedDatabase {
   type: typeof REGISTRY_TYPE
   state: () => AccountState
   append: (op: RegistryOp) => Promise<string>
@@ -28,7 +28,7 @@ export const RegistryDatabaseType = ({ params, identities }: RegistryOptions) =>
   const authors = new Map<string, DeviceId | null>()
   const listeners = new Set<(state: AccountState) => void>()
   let state = reduce(params, [])
-  let db: BaseDatabase | undefined
+  let db: ManagedDatabase | undefined
 
   const authorOf = async (entry: LogEntry): Promise<DeviceId | null> => {
     const known = authors.get(entry.identity)
@@ -51,7 +51,7 @@ export const RegistryDatabaseType = ({ params, identities }: RegistryOptions) =>
     for (const listener of listeners) listener(state)
   }
 
-  db = await Database({ ...args, onUpdate: recompute })
+  db = await ManagedDatabase({ ...args, onUpdate: recompute })
   await recompute()
 
   return {
@@ -59,7 +59,7 @@ export const RegistryDatabaseType = ({ params, identities }: RegistryOptions) =>
     type: REGISTRY_TYPE,
     state: () => state,
     append: async (op) => {
-      const hash = await (db as BaseDatabase).addOperation(op)
+      const hash = await (db as ManagedDatabase).addOperation(op)
       return hash
     },
     onState: (listener) => {

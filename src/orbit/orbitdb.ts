@@ -48,6 +48,9 @@ export interface LogEntry<P = unknown> {
 
 export interface OrbitLog {
   joinEntry: (entry: LogEntry) => Promise<boolean>
+  append: (payload: unknown, options?: { referencesCount?: number }) => Promise<LogEntry>
+  close: () => Promise<void>
+  clear: () => Promise<void>
   heads: () => Promise<LogEntry[]>
   get: (hash: string) => Promise<LogEntry | undefined>
   has: (hash: string) => Promise<boolean>
@@ -90,7 +93,7 @@ export interface BaseDatabase {
   meta: Record<string, unknown>
   log: OrbitLog
   events: OrbitEvents
-  sync: { start: () => Promise<void>, stop: () => Promise<void> }
+  sync: { start: () => Promise<void>, stop: () => Promise<void>, add: (entry: LogEntry) => Promise<void> }
   peers: Set<string>
   access: AccessController
   addOperation: (op: unknown) => Promise<string>
@@ -99,12 +102,12 @@ export interface BaseDatabase {
 }
 
 export interface DatabaseArgs {
+  directory?: string
   ipfs: HeliaNode
   identity: OrbitIdentity
   address: string
   name: string
   access: AccessController
-  directory: string
   meta: Record<string, unknown>
   syncAutomatically?: boolean
   headsStorage?: unknown
@@ -168,6 +171,7 @@ interface Core {
   createOrbitDB: (options: { ipfs: HeliaNode, identity?: OrbitIdentity, identities?: OrbitIdentities, directory?: string, id?: string }) => Promise<OrbitDB>
   Database: (args: DatabaseArgs) => Promise<BaseDatabase>
   useAccessController: (ac: AccessControllerFactory) => void
+  Log: (identity: OrbitIdentity, options: { logId: string, access: AccessController, entryStorage: unknown, headsStorage: unknown, indexStorage: unknown }) => Promise<OrbitLog>
   isValidAddress: (address: string) => boolean
   parseAddress: (address: string) => { protocol: string, hash: string, toString: () => string }
   IPFSBlockStorage: (options: { ipfs: HeliaNode, pin?: boolean, timeout?: number }) => Promise<StorageBackend>
@@ -181,6 +185,7 @@ const typed = core as unknown as Core
 export const createOrbitDB: Core['createOrbitDB'] = typed.createOrbitDB
 export const Entry: EntryModule = typed.Entry
 export const Database: Core['Database'] = typed.Database
+export const Log: Core['Log'] = typed.Log
 export const useAccessController: Core['useAccessController'] = typed.useAccessController
 export const isValidAddress: Core['isValidAddress'] = typed.isValidAddress
 export const parseAddress: Core['parseAddress'] = typed.parseAddress

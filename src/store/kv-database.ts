@@ -4,15 +4,15 @@
  * not decode (wrong key, tampered, malformed) are counted and skipped, never thrown
  * out of the node, and never stop valid entries from being applied.
  */
-import { Database } from '../orbit/orbitdb.ts'
-import type { BaseDatabase, DatabaseArgs, LogEntry, OrbitLog } from '../orbit/orbitdb.ts'
+import { ManagedDatabase } from '../orbit/database.ts'
+import type { DatabaseArgs, LogEntry, OrbitLog } from '../orbit/orbitdb.ts'
 import { KvIndex, type Change } from './kv-index.ts'
 import { checkKey, checkValue, type JsonValue } from './limits.ts'
 import type { PayloadCodec } from './codec.ts'
 
 export const KV_TYPE = 'orbit-account-kv'
 
-export interface KvDatabase extends BaseDatabase {
+export interface KvDatabase extends ManagedDatabase {
   type: typeof KV_TYPE
   put: (key: string, value: JsonValue) => Promise<string>
   del: (key: string) => Promise<string>
@@ -74,7 +74,7 @@ export const KeyValueDatabase = ({ codec }: KvOptions) => async (args: DatabaseA
     await applyFrom(log, [entry])
   }
 
-  const db = await Database({ ...args, onUpdate })
+  const db = await ManagedDatabase({ ...args, onUpdate })
   await applyFrom(db.log, await db.log.heads())
 
   const put = async (key: string, value: JsonValue): Promise<string> => {

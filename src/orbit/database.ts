@@ -1,0 +1,117 @@
+/**
+ * The base of our OrbitDB databases: a typed port of @orbitdb/core's `Database` with
+ * two fixes. An entry the log refuses (its writer not admitted yet, a bad signature)
+ * is not just printed and forgotten: it is reported and kept (bounded) so it can be
+ * retried when the registry learns of an admission. And sync errors go to a listener
+ * instead of an unhandled 'error' event, which would crash the process.
+ */
+import { EventEmitter } from 'events'
+import PQueue from 'p-queue'
+// @ts-expect-error: @orbitdb/core ships no types; its Sync is typed where it is used.
+import SyncModule from '@orbitdb/core/src/sync.js'
+// @ts-expect-error: as above.
+import pathJoinModule from '@orbitdb/core/src/utils/path-join.js'
+import { ComposedStorage, IPFSBlockStorage, LevelStorage, Log, LRUStorage } from './orbitdb.ts'
+import type { BaseDatabase, DatabaseArgs, LogEntry, OrbitEvents, OrbitLog } from './orbitdb.ts'
+
+type SyncFactory = (args: { ipfs: unknown, log: OrbitLog, events: OrbitEvents, onSynced: (entry: LogEntry) => Promise<void>, start?: boolean }) => Promise<BaseDatabase['sync']>
+const Sync = SyncModule as SyncFactory
+const pathJoin = pathJoinModule as (...parts: string[]) => string
+
+/** How many refused entries are kept for a retry. */
+const MAX_PENDING = 1000
+const DEFAULT_REFERENCES = 16
+const CACHE_SIZE = 1000
+
+export interface ManagedDatabase extends BaseDatabase {
+  /** Entries refused by the log, kept for a retry (oldest dropped first). */
+  pendingCount: () => number
+  /** Tries the refused entries again (after an admission became known). */
+  retryPending: () => Promise<void>
+}
+
+export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDatabase> => {
+  const { ipfs, identity, address, name, access, onUpdate } = args
+  const directory = pathJoin(args.directory ?? './orbitdb', `./${address}/`)
+  const meta = args.meta ?? {}
+  const referencesCount = Number(args.referencesCount) > -1 ? Number(args.referencesCount) : DEFAULT_REFERENCES
+  const entryStorage = args.entryStorage ?? await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await IPFSBlockStorage({ ipfs, pin: true }))
+  const headsStorage = args.headsStorage ?? await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await LevelStorage({ path: pathJoin(directory, '/log/_heads/') }))
+  const indexStorage = args.indexStorage ?? await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await LevelStorage({ path: pathJoin(directory, '/log/_index/') }))
+  const log = await Log(identity, { logId: address, access, entryStorage, headsStorage, indexStorage })
+  const events = new EventEmitter() as unknown as OrbitEvents & { listenerCount: (e: string) => number }
+  const queue = new PQueue({ concurrency: 1 })
+  const pending = new Map<string, LogEntry>()
+
+  // A sync failure (a peer gone mid-exchange, a timeout) is reported, never thrown.
+  events.on('error', () => {})
+
+  const addOperation = async (op: unknown): Promise<string> => {
+    return await queue.add(async () => {
+      const entry = await log.append(op, { referencesCount })
+      await sync.add(entry)
+      if (onUpdate !== undefined) await onUpdate(log, entry)
+      events.emit('update', entry)
+      return entry.hash
+    }) as string
+  }
+
+  const refuse = (entry: LogEntry, err: unknown): void => {
+    pending.delete(entry.hash)
+    pending.set(entry.hash, entry)
+    if (pending.size > MAX_PENDING) pending.delete(pending.keys().next().value as string)
+    events.emit('rejected', entry, err)
+  }
+
+  const applyOperation = async (entry: LogEntry): Promise<void> => {
+    await queue.add(async () => {
+      if (entry === undefined || entry === null) return
+      try {
+        const updated = await log.joinEntry(entry)
+        pending.delete(entry.hash)
+        if (updated) {
+          if (onUpdate !== undefined) await onUpdate(log, entry)
+          events.emit('update', entry)
+        }
+      } catch (err) {
+        refuse(entry, err)
+      }
+    })
+  }
+
+  const sync = await Sync({ ipfs, log, events, onSynced: applyOperation, start: args.syncAutomatically ?? true })
+
+  const close = async (): Promise<void> => {
+    await sync.stop()
+    await queue.onIdle()
+    await log.close()
+    if (access.close !== undefined) await access.close()
+    events.emit('close')
+  }
+  const drop = async (): Promise<void> => {
+    queue.clear()
+    await log.clear()
+    events.emit('drop')
+  }
+
+  return {
+    address,
+    name,
+    identity,
+    meta,
+    close,
+    drop,
+    addOperation,
+    log,
+    sync,
+    peers: (sync as unknown as { peers: Set<string> }).peers,
+    events,
+    access,
+    pendingCount: () => pending.size,
+    retryPending: async () => {
+      const entries = [...pending.values()]
+      pending.clear()
+      for (const entry of entries) await applyOperation(entry)
+    }
+  }
+}
