@@ -13,11 +13,12 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { CID } from 'multiformats/cid'
 import { base58btc } from 'multiformats/bases/base58'
-import { IPFSBlockStorage } from '../src/orbit/orbitdb.ts'
+import { Entry, IPFSBlockStorage } from '../src/orbit/orbitdb.ts'
 import type { AccessController, AccessControllerArgs, HeliaNode, LogEntry, OrbitIdentities, OrbitIdentity } from '../src/orbit/orbitdb.ts'
 import type { DeviceId } from '../src/types.ts'
 import { MODES } from '../src/types.ts'
 import type { AccountParams } from './types.ts'
+import { parseOp } from './ops.ts'
 import { InvalidOperationError } from '../src/errors.ts'
 
 export const REGISTRY_AC_TYPE = 'orbit-account-registry'
@@ -96,6 +97,57 @@ export const entryWriter = async (identities: OrbitIdentities, entry: LogEntry):
   return { device: identity.id as DeviceId, signingKey: identity.publicKey }
 }
 
+/** How far back, and how deep a chain of admissions, the registry AC looks. */
+const MAX_SEARCH_ENTRIES = 512
+const MAX_CHAIN_DEPTH = 8
+const FETCH_TIMEOUT_MS = 5000
+
+/**
+ * Looks in the causal past of `entry` for an admission of `device` (an `add` op with
+ * this signing key), signed by the founder or by a device itself admitted that way:
+ * the certificate chain back to the founder that lets a peer accept an entry of a
+ * device whose admission reached it in the same batch.
+ */
+const admittedInCausalPast = async (
+  ipfs: HeliaNode, identities: OrbitIdentities, params: AccountParams, known: (device: DeviceId, key: string) => boolean,
+  entry: LogEntry, device: DeviceId, signingKey: string, requireAdmin: boolean, depth = 0
+): Promise<boolean> => {
+  if (depth > MAX_CHAIN_DEPTH) return false
+  const storage = await IPFSBlockStorage({ ipfs, pin: false, timeout: FETCH_TIMEOUT_MS })
+  const seen = new Set<string>()
+  const queue = [...entry.next, ...entry.refs]
+  while (queue.length > 0 && seen.size < MAX_SEARCH_ENTRIES) {
+    const hash = queue.shift() as string
+    if (seen.has(hash)) continue
+    seen.add(hash)
+    let ancestor: LogEntry
+    try {
+      const bytes = await storage.get(hash)
+      if (bytes === undefined) continue
+      ancestor = await Entry.decode(bytes)
+    } catch {
+      continue
+    }
+    if (Array.isArray(ancestor.next)) queue.push(...ancestor.next)
+    if (Array.isArray(ancestor.refs)) queue.push(...ancestor.refs)
+    let op
+    try {
+      op = parseOp(ancestor.payload)
+    } catch {
+      continue
+    }
+    if (op.type !== 'add' || op.device.device !== device || op.device.signingKey !== signingKey) continue
+    if (requireAdmin && op.role !== 'admin') continue
+    if (!(await Entry.verify(identities, ancestor))) continue
+    const adder = await entryWriter(identities, ancestor)
+    if (adder === undefined) continue
+    if (adder.device === params.founder && adder.signingKey === params.founderSigningKey) return true
+    if (known(adder.device, adder.signingKey)) return true
+    if (await admittedInCausalPast(ipfs, identities, params, known, ancestor, adder.device, adder.signingKey, true, depth + 1)) return true
+  }
+  return false
+}
+
 /** The registry's access controller; its params are the account's fixed parameters. */
 export const RegistryAccessController = Object.assign(
   (params?: AccountParams & { nonce: string }) => async ({ orbitdb, identities, address }: AccessControllerArgs): Promise<AccessController & { params: AccountParams }> => {
@@ -113,7 +165,9 @@ export const RegistryAccessController = Object.assign(
       if (writer === undefined) return false
       if (writer.device === p.founder) return writer.signingKey === p.founderSigningKey
       const context = contexts.get(orbitdb.identity)
-      return context !== undefined && context.isAdmitted(writer.device, writer.signingKey)
+      const known = (device: DeviceId, key: string): boolean => context !== undefined && context.isAdmitted(device, key)
+      if (known(writer.device, writer.signingKey)) return true
+      return await admittedInCausalPast(orbitdb.ipfs, identities, p, known, entry, writer.device, writer.signingKey, false)
     }
     return { type: REGISTRY_AC_TYPE, address, params: { founder: p.founder, founderSigningKey: p.founderSigningKey, mode: p.mode }, canAppend }
   },

@@ -4,9 +4,9 @@
  * (the Node adapter in src/node/ opens files, locks and the network).
  */
 import { bindAccessContext, unbindAccessContext, DataAccessController, RegistryAccessController } from '../../acl/access.ts'
-import { genesisOp } from '../../acl/ops.ts'
+import { addOp, genesisOp } from '../../acl/ops.ts'
 import { deviceList } from '../../acl/reducer.ts'
-import type { AccountParams, AccountState, DeviceRecord, EpochRecord } from '../../acl/types.ts'
+import type { AccountParams, AccountState, DeviceDescriptor, DeviceRecord, EpochRecord } from '../../acl/types.ts'
 import type { DeviceSecrets } from '../../identity/keystore.ts'
 import { generateKey } from '../crypto/aead.ts'
 import { base64urlDecode, base64urlEncode, randomBytes } from '../crypto/bytes.ts'
@@ -18,7 +18,7 @@ import { encryptedCodec, plainCodec, type PayloadCodec } from '../store/codec.ts
 import { KeyValueDatabase, KV_TYPE, type KvDatabase } from '../store/kv-database.ts'
 import type { Change } from '../store/kv-index.ts'
 import type { JsonValue } from '../store/limits.ts'
-import type { AccountAddress, DeviceId, Epoch, Mode } from '../types.ts'
+import type { AccountAddress, DeviceId, Epoch, Mode, Role } from '../types.ts'
 import { RegistryDatabaseType, REGISTRY_TYPE, type RegistryDatabase } from './registry.ts'
 
 export interface AccountInfo {
@@ -49,6 +49,15 @@ export interface Account {
   watch: (listener: (change: Change) => void) => () => void
   devices: () => DeviceView[]
   state: () => AccountState
+  /**
+   * Admits a device (this device must be an active admin): appends an `add` with the
+   * current epoch key sealed to the new device. Returns the heads a joiner waits for.
+   */
+  admit: (device: DeviceDescriptor, role: Role) => Promise<{ registryHeads: string[], dataHeads: string[] }>
+  /** Calls `listener` when a peer has exchanged heads with this device (for the registry or the data log). */
+  onSync: (listener: (peerId: string, log: 'registry' | 'data') => void) => () => void
+  /** Heads of the registry and the current data log (what a peer must have to be in sync). */
+  heads: () => Promise<{ registryHeads: string[], dataHeads: string[] }>
   close: () => Promise<void>
 }
 
@@ -59,7 +68,7 @@ export interface CoreOptions {
 
 export const PRIVATE_NOT_YET = 'private mode (a libp2p private network with a swarm key) is not implemented yet; use --mode encrypted or --mode public'
 
-const REGISTRY_NAME = 'orbit-account/registry'
+export const REGISTRY_NAME = 'orbit-account/registry'
 const dataLogName = (epoch: number): string => `orbit-account/data/${epoch}`
 
 /** Opens the key of `epoch` from this device's lockbox in the registry state. */
@@ -71,7 +80,7 @@ const epochKey = (state: AccountState, epoch: EpochRecord, account: string, secr
   return openBox(secrets.box.secretKey, base64urlDecode(box, 'lockbox'), lockboxAad(account, epoch.epoch, secrets.device))
 }
 
-const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, registry: RegistryDatabase, epochKeyOverride?: Uint8Array): Promise<Account> => {
+export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, registry: RegistryDatabase, epochKeyOverride?: Uint8Array): Promise<Account> => {
   const address = registry.address as AccountAddress
   const state = registry.state()
   const epoch = state.epoch
@@ -79,10 +88,23 @@ const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, registry: 
     throw new NoAccountError(`the registry ${address} has no genesis record on this device yet`)
   }
   const mode = state.params.mode
-  const codec: PayloadCodec = mode === 'public'
-    ? plainCodec
-    : encryptedCodec(epochKeyOverride ?? epochKey(state, epoch, address, secrets), address, epoch.epoch)
+  const key = mode === 'public' ? undefined : epochKeyOverride ?? epochKey(state, epoch, address, secrets)
+  const codec: PayloadCodec = key === undefined ? plainCodec : encryptedCodec(key, address, epoch.epoch)
   const data = await orbitdb.open(epoch.dataLog, { type: KV_TYPE, Database: KeyValueDatabase({ codec }) }) as KvDatabase
+
+  // Entries refused because their writer's admission had not arrived yet are retried
+  // as soon as the registry admits someone new.
+  let knownDevices = Object.keys(state.devices).length
+  const stopRetry = registry.onState((next) => {
+    const n = Object.keys(next.devices).length
+    if (n === knownDevices) return
+    knownDevices = n
+    void registry.retryPending().then(async () => { await data.retryPending() })
+  })
+  const heads = async (): Promise<{ registryHeads: string[], dataHeads: string[] }> => ({
+    registryHeads: (await registry.log.heads()).map((e) => e.hash),
+    dataHeads: (await data.log.heads()).map((e) => e.hash)
+  })
 
   const self = (): DeviceRecord | undefined => registry.state().devices[secrets.device]
   return {
@@ -100,7 +122,32 @@ const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, registry: 
     watch: (listener) => data.onChange(listener),
     devices: () => deviceList(registry.state()).map((d) => ({ device: d.device, name: d.name, role: d.role, status: d.status, addedBy: d.addedBy })),
     state: () => registry.state(),
+    heads,
+    onSync: (listener) => {
+      const onRegistry = (peerId: unknown): void => listener(String(peerId), 'registry')
+      const onData = (peerId: unknown): void => listener(String(peerId), 'data')
+      registry.events.on('join', onRegistry)
+      data.events.on('join', onData)
+      return () => {
+        registry.events.off('join', onRegistry)
+        data.events.off('join', onData)
+      }
+    },
+    admit: async (device, role) => {
+      const now = registry.state()
+      const me = now.devices[secrets.device]
+      if (me === undefined || me.status !== 'active' || me.role !== 'admin') {
+        throw new NotAuthorizedError('only an active admin device can admit devices')
+      }
+      if (now.devices[device.device] !== undefined) throw new NotAuthorizedError(`device ${device.device} is already known to this account`)
+      const lockbox = key === undefined
+        ? ''
+        : base64urlEncode(sealTo(base64urlDecode(device.boxKey, 'boxKey'), key, lockboxAad(address, epoch.epoch, device.device)))
+      await registry.append(addOp({ device, role, epoch: epoch.epoch, lockbox }))
+      return await heads()
+    },
     close: async () => {
+      stopRetry()
       await data.close()
       await registry.close()
       unbindAccessContext(orbitdb.identity)
@@ -109,7 +156,7 @@ const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, registry: 
 }
 
 /** Binds who-may-write knowledge for this account to the node's identity (see acl/access.ts). */
-const bindContext = (orbitdb: OrbitDB, registryAddress: () => string | undefined, state: () => AccountState | undefined): void => {
+export const bindContext = (orbitdb: OrbitDB, registryAddress: () => string | undefined, state: () => AccountState | undefined): void => {
   const isAdmitted = (device: DeviceId, signingKey: string): boolean => {
     const record = state()?.devices[device]
     return record !== undefined && record.signingKey === signingKey
@@ -160,14 +207,13 @@ export const createAccountCore = async (options: CoreOptions & { mode: Mode }): 
   return await buildAccount(orbitdb, secrets, registry, key)
 }
 
-/** Opens an account this device belongs to, by its registry address. */
-export const openAccountCore = async (options: CoreOptions & { address: string }): Promise<Account> => {
-  const { orbitdb, secrets, address } = options
-  // The params are read from the registry's access controller when it opens; until
-  // the registry is open nobody but the founder is known to be admitted.
+/** Opens the registry of the account at `address` (its params come from its access controller). */
+export const openRegistry = async (orbitdb: OrbitDB, address: string, signal?: AbortSignal): Promise<RegistryDatabase> => {
+  // Until the registry is open nobody but the founder is known to be admitted.
   let registry: RegistryDatabase | undefined
   bindContext(orbitdb, () => registry?.address, () => registry?.state())
   registry = await orbitdb.open(address, {
+    ...(signal !== undefined ? { signal } : {}),
     Database: async (args) => {
       const ac = args.access as typeof args.access & { params?: AccountParams }
       if (ac.params === undefined) throw new NoAccountError(`${address} is not an orbit-account registry`)
@@ -175,5 +221,11 @@ export const openAccountCore = async (options: CoreOptions & { address: string }
     }
   }) as RegistryDatabase
   if (registry.type !== REGISTRY_TYPE) throw new NoAccountError(`${address} is not an orbit-account registry`)
-  return await buildAccount(orbitdb, secrets, registry)
+  return registry
+}
+
+/** Opens an account this device belongs to, by its registry address. */
+export const openAccountCore = async (options: CoreOptions & { address: string }): Promise<Account> => {
+  const { orbitdb, secrets, address } = options
+  return await buildAccount(orbitdb, secrets, await openRegistry(orbitdb, address))
 }

@@ -20,8 +20,8 @@ const GLOBAL: Options = {
 const SPECS: Record<CommandName, { options: Options, positionals: [number, number], usage: string }> = {
   create: { options: { name: { type: 'string' }, mode: { type: 'string' } }, positionals: [0, 0], usage: 'create --name <device> [--mode encrypted|public|private]' },
   daemon: { options: { listen: { type: 'string', multiple: true }, peer: { type: 'string', multiple: true } }, positionals: [0, 0], usage: 'daemon [--listen <multiaddr>...] [--peer <multiaddr>...]' },
-  invite: { options: { ttl: { type: 'string' }, role: { type: 'string' }, confirm: { type: 'boolean' }, 'no-qr': { type: 'boolean' } }, positionals: [0, 0], usage: 'invite [--ttl 10m] [--role member|admin] [--confirm] [--no-qr]' },
-  join: { options: { name: { type: 'string' }, peer: { type: 'string', multiple: true } }, positionals: [1, 1], usage: 'join <invite> --name <device>' },
+  invite: { options: { ttl: { type: 'string' }, role: { type: 'string' }, confirm: { type: 'boolean' }, 'no-qr': { type: 'boolean' }, listen: { type: 'string', multiple: true } }, positionals: [0, 0], usage: 'invite [--ttl 10m] [--role member|admin] [--confirm] [--no-qr] [--listen <multiaddr>...]' },
+  join: { options: { name: { type: 'string' } }, positionals: [1, 1], usage: 'join <invite> --name <device>' },
   put: { options: {}, positionals: [2, 2], usage: 'put <key> <json|->' },
   get: { options: {}, positionals: [1, 1], usage: 'get <key>' },
   del: { options: {}, positionals: [1, 1], usage: 'del <key>' },

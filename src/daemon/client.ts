@@ -3,7 +3,7 @@
  * daemon never loads libp2p, Helia or OrbitDB.
  */
 import { connect } from 'node:net'
-import { LineSplitter, type Frame, type Request } from './protocol.ts'
+import { LineSplitter, type Frame, type Question, type Request } from './protocol.ts'
 import { ProtocolError } from '../errors.ts'
 
 export type DaemonResult = { reached: false } | { reached: true, error?: { code: string, message: string } }
@@ -12,7 +12,9 @@ export type DaemonResult = { reached: false } | { reached: true, error?: { code:
  * Sends `request` to the daemon at `socketPath` and hands every out/note frame to
  * `onFrame`. Resolves `{reached:false}` when no daemon listens there.
  */
-export const callDaemon = async (socketPath: string, request: Request, onFrame: (frame: Frame) => void, signal?: AbortSignal): Promise<DaemonResult> =>
+export const callDaemon = async (
+  socketPath: string, request: Request, onFrame: (frame: Frame) => void, signal?: AbortSignal, ask?: (q: Question) => Promise<boolean>
+): Promise<DaemonResult> =>
   await new Promise<DaemonResult>((resolve, reject) => {
     const socket = connect(socketPath)
     const splitter = new LineSplitter()
@@ -51,7 +53,12 @@ export const callDaemon = async (socketPath: string, request: Request, onFrame: 
         }
         if ('end' in frame) finish({ reached: true })
         else if ('error' in frame) finish({ reached: true, error: frame.error })
-        else onFrame(frame)
+        else if ('ask' in frame) {
+          const question = frame.ask
+          void (ask?.(question) ?? Promise.resolve(false)).then((answer) => {
+            if (!socket.destroyed) socket.write(JSON.stringify({ answer }) + '\n')
+          })
+        } else onFrame(frame)
       }
     })
     socket.on('error', (err: NodeJS.ErrnoException) => {

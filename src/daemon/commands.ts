@@ -3,7 +3,7 @@
  * it for socket clients; a command with no daemon runs it in its own process.
  */
 import type { NodeAccount } from '../node/account-dir.ts'
-import type { Frame, Request } from './protocol.ts'
+import type { Frame, Question, Request } from './protocol.ts'
 
 export const statusOf = (account: NodeAccount): Record<string, unknown> => {
   const info = account.info()
@@ -14,7 +14,7 @@ export const statusOf = (account: NodeAccount): Record<string, unknown> => {
  * Executes `request`. Resolves when the request is done; `watch` runs until `signal`
  * aborts. Throws typed errors (the caller turns them into an error frame).
  */
-export const execute = async (account: NodeAccount, request: Request, emit: (frame: Frame) => void, signal?: AbortSignal): Promise<void> => {
+export const execute = async (account: NodeAccount, request: Request, emit: (frame: Frame) => void, signal?: AbortSignal, ask?: (q: Question) => Promise<boolean>): Promise<void> => {
   switch (request.cmd) {
     case 'put':
       await account.put(request.key, request.value)
@@ -44,6 +44,25 @@ export const execute = async (account: NodeAccount, request: Request, emit: (fra
         emit({ note: `watching ${account.address}` })
         signal?.addEventListener('abort', () => { stop(); resolve() }, { once: true })
       })
+      return
+    }
+    case 'invite': {
+      const confirm = request.confirm
+        ? async (q: Question): Promise<boolean> => {
+          emit({ out: { confirm: q } })
+          return ask !== undefined && await ask(q)
+        }
+        : undefined
+      const open = await account.invite({ ttlMs: request.ttlMs, role: request.role, ...(confirm !== undefined ? { confirm } : {}) })
+      emit({ out: { invite: open.text, expires: open.expires.toISOString() } })
+      const onAbort = (): void => open.cancel()
+      signal?.addEventListener('abort', onAbort, { once: true })
+      try {
+        const admitted = await open.admitted
+        emit({ out: { admitted } })
+      } finally {
+        signal?.removeEventListener('abort', onAbort)
+      }
       return
     }
     default: {

@@ -2,7 +2,9 @@
  * The local socket protocol between the CLI and a running daemon: newline-delimited
  * JSON. The client sends one request; the server answers with frames:
  * `{"out":{...}}` (a result line for stdout), `{"note":"..."}` (a human note for
- * stderr), then exactly one of `{"end":true}` or `{"error":{"code","message"}}`.
+ * stderr), `{"ask":{...}}` (a question for the person at the client, answered by one
+ * `{"answer":true|false}` line), then exactly one of `{"end":true}` or
+ * `{"error":{"code","message"}}`.
  */
 import type { JsonValue } from '../store/limits.ts'
 
@@ -18,14 +20,19 @@ export type Request =
   | { v: 1, cmd: 'watch' }
   | { v: 1, cmd: 'status' }
   | { v: 1, cmd: 'devices' }
+  | { v: 1, cmd: 'invite', ttlMs: number, role: 'admin' | 'member', confirm: boolean }
+
+/** What the person at the client is asked: admit this device, whose short code is this? */
+export interface Question { device: string, name: string, code: string }
 
 export type Frame =
   | { out: Record<string, unknown> }
   | { note: string }
+  | { ask: Question }
   | { end: true }
   | { error: { code: string, message: string } }
 
-const CMDS = new Set(['put', 'get', 'del', 'list', 'watch', 'status', 'devices'])
+const CMDS = new Set(['put', 'get', 'del', 'list', 'watch', 'status', 'devices', 'invite'])
 
 /** Checks the shape of a request read from the socket (the value is checked again by the store). */
 export const parseRequest = (v: unknown): Request | undefined => {
@@ -35,6 +42,8 @@ export const parseRequest = (v: unknown): Request | undefined => {
   if ((o.cmd === 'put' || o.cmd === 'get' || o.cmd === 'del') && typeof o.key !== 'string') return undefined
   if (o.cmd === 'put' && !('value' in o)) return undefined
   if (o.cmd === 'list' && o.prefix !== undefined && typeof o.prefix !== 'string') return undefined
+  if (o.cmd === 'invite' && (typeof o.ttlMs !== 'number' || !Number.isSafeInteger(o.ttlMs) || o.ttlMs <= 0 ||
+    (o.role !== 'admin' && o.role !== 'member') || typeof o.confirm !== 'boolean')) return undefined
   return o as Request
 }
 

@@ -9,7 +9,7 @@ import { connect } from 'node:net'
 import { isOrbitAccountError } from '../errors.ts'
 import type { NodeAccount } from '../node/account-dir.ts'
 import { execute } from './commands.ts'
-import { LineSplitter, parseRequest, type Frame } from './protocol.ts'
+import { LineSplitter, parseRequest, type Frame, type Question } from './protocol.ts'
 
 export interface SocketServer {
   close: () => Promise<void>
@@ -36,14 +36,32 @@ const handle = (account: NodeAccount, socket: Socket, closing: AbortSignal): voi
     if (!socket.destroyed) socket.write(JSON.stringify(frame) + '\n')
   }
   let started = false
+  // Answers to questions (a person confirming a join), in the order they come.
+  const answers: Array<(answer: boolean) => void> = []
+  const ask = async (question: Question): Promise<boolean> => await new Promise<boolean>((resolve) => {
+    answers.push(resolve)
+    send({ ask: question })
+    done.signal.addEventListener('abort', () => resolve(false), { once: true })
+  })
   socket.on('data', (chunk: string) => {
-    if (started) return
     let lines: string[]
     try {
       lines = splitter.push(chunk)
     } catch (err) {
       send({ error: { code: 'PROTOCOL_ERROR', message: (err as Error).message } })
       socket.end()
+      return
+    }
+    if (started) {
+      for (const l of lines) {
+        let answer: unknown
+        try {
+          answer = (JSON.parse(l) as { answer?: unknown }).answer
+        } catch {
+          answer = false
+        }
+        answers.shift()?.(answer === true)
+      }
       return
     }
     const line = lines[0]
@@ -60,7 +78,7 @@ const handle = (account: NodeAccount, socket: Socket, closing: AbortSignal): voi
       socket.end()
       return
     }
-    execute(account, request, send, done.signal)
+    execute(account, request, send, done.signal, ask)
       .then(() => send({ end: true }), (err: unknown) => send(errorFrame(err)))
       .finally(() => {
         closing.removeEventListener('abort', stop)

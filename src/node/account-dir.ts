@@ -1,24 +1,32 @@
 /**
- * The Node.js side of an account: its directory (keystore, config, lock), its network
- * node and its OrbitDB instance. `createAccount` and `openAccount` are what the CLI,
- * the daemon and Node programs call.
+ * The Node.js side of an account: its directory (keystore, config, lock, what it
+ * remembers of the network), its network node and its OrbitDB instance.
+ * `createAccount`, `joinAccount` and `openAccount` are what the CLI, the daemon and
+ * Node programs call.
  */
-import { mkdir, stat } from 'node:fs/promises'
-import { createAccountCore, openAccountCore, type Account } from '../account/account.ts'
+import { mkdir, rm, stat } from 'node:fs/promises'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createAccountCore, openAccountCore, PRIVATE_NOT_YET, type Account } from '../account/account.ts'
+import { joinAccountCore } from '../account/join.ts'
 import { useAccountAccessControllers } from '../account/access-registration.ts'
 import { generateDeviceKeys, deviceIdFromSigningKey } from '../../identity/keys.ts'
 import { createDeviceIdentities } from '../../identity/identities.ts'
 import { decodeKeystore, encodeKeystore, type DeviceSecrets } from '../../identity/keystore.ts'
 import { readKeystoreFile, writeKeystoreFile } from '../../identity/keystore-fs.ts'
-import { AccountExistsError, InvalidArgumentError, NoAccountError, NotImplementedError, StoreLockedError } from '../errors.ts'
-import { PRIVATE_NOT_YET } from '../account/account.ts'
-import { createOrbitDB } from '../orbit/orbitdb.ts'
+import { base64urlEncode } from '../crypto/bytes.ts'
+import { AccountExistsError, InvalidArgumentError, NotImplementedError, StoreLockedError } from '../errors.ts'
+import { createOrbitDB, type OrbitDB } from '../orbit/orbitdb.ts'
 import { startNode, type StartedNode } from '../network/node.ts'
+import { createJoinService, type InviteOptions, type JoinService, type OpenInvite } from '../join/inviter.ts'
+import { requestAdmission } from '../join/joiner.ts'
+import { parseInvite } from '../invite/invite.ts'
 import type { Mode } from '../types.ts'
 import { MODES } from '../types.ts'
 import { acquireLock, isLevelLocked, type LockInfo, type StoreLock } from './lock.ts'
 import { accountPaths, type AccountPaths } from './paths.ts'
 import { readConfig, writeConfig } from './config.ts'
+import { rememberPeers } from './network-memory.ts'
 export { readConfig, type AccountConfig } from './config.ts'
 
 export interface NodeAccount extends Account {
@@ -27,6 +35,10 @@ export interface NodeAccount extends Account {
   peerId: () => string
   addrs: () => string[]
   peers: () => string[]
+  /** Opens an invite served by this device until it is used or expires. */
+  invite: (options: InviteOptions) => Promise<OpenInvite>
+  /** Dials `addrs` and waits (at most `ms`) until the reachable ones have exchanged heads with this device. */
+  syncWith: (addrs: string[], ms: number) => Promise<string[]>
 }
 
 export interface DirOptions {
@@ -37,6 +49,7 @@ export interface DirOptions {
   role?: LockInfo['role']
 }
 
+// eslint-disable-next-line no-control-regex
 const NAME_RE = /^[^\u0000-\u001f\u007f]{1,64}$/
 
 const exists = async (path: string): Promise<boolean> => {
@@ -48,75 +61,169 @@ const exists = async (path: string): Promise<boolean> => {
   }
 }
 
-const start = async (paths: AccountPaths, secrets: DeviceSecrets, listen: string[]): Promise<{ node: StartedNode, orbitdb: Awaited<ReturnType<typeof createOrbitDB>> }> => {
+const lockedError = (paths: AccountPaths, err: unknown): unknown =>
+  isLevelLocked(err) && !(err instanceof StoreLockedError)
+    ? new StoreLockedError(`the account store in ${paths.dir} is open in another process`, { cause: err })
+    : err
+
+interface Started { node: StartedNode, orbitdb: OrbitDB }
+
+const startServices = async (paths: AccountPaths, secrets: DeviceSecrets, listen: string[]): Promise<Started> => {
   useAccountAccessControllers()
-  let node: StartedNode
-  try {
-    node = await startNode({ directory: paths.node, listen })
-  } catch (err) {
-    if (isLevelLocked(err)) throw new StoreLockedError(`the account store in ${paths.dir} is open in another process`, { cause: err })
-    throw err
-  }
+  const node = await startNode({ directory: paths.node, listen })
   try {
     const { identities, identity } = await createDeviceIdentities({ ipfs: node.helia, signing: secrets.signing })
     const orbitdb = await createOrbitDB({ ipfs: node.helia, identities, identity, directory: paths.orbitdb })
     return { node, orbitdb }
   } catch (err) {
     await node.stop()
-    if (isLevelLocked(err)) throw new StoreLockedError(`the account store in ${paths.dir} is open in another process`, { cause: err })
     throw err
   }
 }
 
-const wrap = (account: Account, paths: AccountPaths, node: StartedNode, orbitdb: Awaited<ReturnType<typeof createOrbitDB>>, lock: StoreLock): NodeAccount => ({
-  ...account,
-  paths,
-  node,
-  peerId: () => node.libp2p.peerId.toString(),
-  addrs: () => node.libp2p.getMultiaddrs().map((a) => a.toString()),
-  peers: () => node.libp2p.getPeers().map((p) => p.toString()),
-  close: async () => {
+/** Takes the lock, starts the node and OrbitDB, runs `open`; undoes all of it if anything fails. */
+const withServices = async (
+  paths: AccountPaths, options: DirOptions, secrets: () => Promise<DeviceSecrets>, open: (s: Started, secrets: DeviceSecrets) => Promise<Account>
+): Promise<NodeAccount> => {
+  const lock = await acquireLock(paths.lock, options.role ?? 'command')
+  try {
+    const deviceSecrets = await secrets()
+    const started = await startServices(paths, deviceSecrets, options.listen ?? [])
     try {
-      await account.close()
-      await orbitdb.stop()
-      await node.stop()
-    } finally {
-      await lock.release()
+      return wrap(await open(started, deviceSecrets), paths, started, deviceSecrets, lock)
+    } catch (err) {
+      await started.orbitdb.stop().catch(() => {})
+      await started.node.stop().catch(() => {})
+      throw err
+    }
+  } catch (err) {
+    await lock.release()
+    throw lockedError(paths, err)
+  }
+}
+
+const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: DeviceSecrets, lock: StoreLock): NodeAccount => {
+  const { node, orbitdb } = started
+  const libp2p = node.libp2p
+  const addrs = (): string[] => libp2p.getMultiaddrs().map((a) => a.toString())
+  let joins: JoinService | undefined
+  // Peers that hold this account are remembered, so devices find each other after restarts.
+  const stopRemembering = account.onSync((peerId) => {
+    void libp2p.peerStore.get(peerIdFromString(peerId))
+      .then(async (peer) => { await rememberPeers(paths.peers, peer.addresses.map((a) => `${a.multiaddr.toString()}/p2p/${peerId}`)) })
+      .catch(() => {})
+  })
+  return {
+    ...account,
+    paths,
+    node,
+    peerId: () => libp2p.peerId.toString(),
+    addrs,
+    peers: () => libp2p.getPeers().map((p) => p.toString()),
+    invite: async (options) => {
+      joins ??= await createJoinService({
+        libp2p,
+        account,
+        signingKey: base64urlEncode(secrets.signing.publicKey),
+        addrs: () => addrs().map((a) => a.replace(/\/p2p\/[^/]+$/, ''))
+      })
+      return await joins.invite(options)
+    },
+    syncWith: async (targets, ms) => {
+      const synced = new Set<string>()
+      const stop = account.onSync((peerId, log) => { if (log === 'data') synced.add(peerId) })
+      try {
+        const reached = (await Promise.all(targets.map(async (t) => {
+          try {
+            const conn = await libp2p.dial(multiaddr(t), { signal: AbortSignal.timeout(ms) }) as { remotePeer: { toString: () => string } }
+            return conn.remotePeer.toString()
+          } catch {
+            return undefined
+          }
+        }))).filter((p): p is string => p !== undefined)
+        const deadline = Date.now() + ms
+        while (reached.some((p) => !synced.has(p)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+        return [...new Set(reached)]
+      } finally {
+        stop()
+      }
+    },
+    close: async () => {
+      try {
+        stopRemembering()
+        await joins?.stop()
+        await account.close()
+        await orbitdb.stop()
+        await node.stop()
+      } finally {
+        await lock.release()
+      }
     }
   }
-})
+}
+
+const checkName = (name: string): void => {
+  if (typeof name !== 'string' || !NAME_RE.test(name)) {
+    throw new InvalidArgumentError('device name must be 1 to 64 characters without control characters')
+  }
+}
+
+const newSecrets = async (paths: AccountPaths, name: string, passphrase: string | undefined): Promise<DeviceSecrets> => {
+  const keys = generateDeviceKeys()
+  const secrets: DeviceSecrets = { version: 1, device: deviceIdFromSigningKey(keys.signing.publicKey), name, signing: keys.signing, box: keys.box }
+  await writeKeystoreFile(paths.keystore, await encodeKeystore(secrets, passphrase !== undefined ? { passphrase } : {}))
+  return secrets
+}
+
+const checkNoAccount = async (paths: AccountPaths): Promise<void> => {
+  if (await exists(paths.config)) throw new AccountExistsError(`an account already exists in ${paths.dir}`)
+}
 
 /** Creates an account in `dir` with this machine as its first device. */
 export const createAccount = async (options: DirOptions & { name: string, mode?: Mode }): Promise<NodeAccount> => {
   const paths = accountPaths(options.dir)
   const mode = options.mode ?? 'encrypted'
   if (!(MODES as readonly string[]).includes(mode)) throw new InvalidArgumentError(`mode must be one of ${MODES.join(', ')}`)
-  if (typeof options.name !== 'string' || !NAME_RE.test(options.name)) {
-    throw new InvalidArgumentError('device name must be 1 to 64 characters without control characters')
-  }
+  checkName(options.name)
   if (mode === 'private') throw new NotImplementedError(PRIVATE_NOT_YET)
-  if (await exists(paths.config)) throw new AccountExistsError(`an account already exists in ${paths.dir}`)
+  await checkNoAccount(paths)
   await mkdir(paths.dir, { recursive: true, mode: 0o700 })
-  const lock = await acquireLock(paths.lock, options.role ?? 'command')
+  return await withServices(paths, options, async () => {
+    await checkNoAccount(paths)
+    return await newSecrets(paths, options.name, options.passphrase)
+  }, async ({ orbitdb }, secrets) => {
+    const account = await createAccountCore({ orbitdb, secrets, mode })
+    const info = account.info()
+    await writeConfig(paths, { version: 1, account: info.account, device: info.device, name: info.name, mode })
+    return account
+  })
+}
+
+/** Joins the account of `invite` with this machine as a new device, and syncs it. */
+export const joinAccount = async (options: DirOptions & { invite: string, name: string, signal?: AbortSignal, onCode?: (code: string) => void, onProgress?: (message: string) => void }): Promise<NodeAccount> => {
+  const paths = accountPaths(options.dir)
+  const invite = parseInvite(options.invite, { now: Date.now() })
+  checkName(options.name)
+  if (invite.mode === 'private') throw new NotImplementedError(PRIVATE_NOT_YET)
+  await checkNoAccount(paths)
+  await mkdir(paths.dir, { recursive: true, mode: 0o700 })
+  const signal = AbortSignal.any([options.signal ?? new AbortController().signal, AbortSignal.timeout(Math.max(60_000, invite.expires * 1000 - Date.now() + 60_000))])
   try {
-    if (await exists(paths.config)) throw new AccountExistsError(`an account already exists in ${paths.dir}`)
-    const keys = generateDeviceKeys()
-    const secrets: DeviceSecrets = { version: 1, device: deviceIdFromSigningKey(keys.signing.publicKey), name: options.name, signing: keys.signing, box: keys.box }
-    await writeKeystoreFile(paths.keystore, await encodeKeystore(secrets, options.passphrase !== undefined ? { passphrase: options.passphrase } : {}))
-    const { node, orbitdb } = await start(paths, secrets, options.listen ?? [])
-    try {
-      const account = await createAccountCore({ orbitdb, secrets, mode })
-      const info = account.info()
-      await writeConfig(paths, { version: 1, account: info.account, device: info.device, name: info.name, mode })
-      return wrap(account, paths, node, orbitdb, lock)
-    } catch (err) {
-      await orbitdb.stop().catch(() => {})
-      await node.stop().catch(() => {})
-      throw err
-    }
+    return await withServices(paths, options, async () => {
+      await checkNoAccount(paths)
+      return await newSecrets(paths, options.name, options.passphrase)
+    }, async ({ node, orbitdb }, secrets) => {
+      options.onProgress?.(`asking ${invite.peerId} to admit this device`)
+      const device = { device: secrets.device, name: secrets.name, signingKey: base64urlEncode(secrets.signing.publicKey), boxKey: base64urlEncode(secrets.box.publicKey) }
+      const admission = await requestAdmission({ libp2p: node.libp2p, invite, device, signal, ...(options.onCode !== undefined ? { onCode: options.onCode } : {}) })
+      await rememberPeers(paths.peers, invite.addrs.map((a) => `${a}/p2p/${invite.peerId}`))
+      const account = await joinAccountCore({ orbitdb, secrets, address: invite.account, registryHeads: admission.registryHeads, dataHeads: admission.dataHeads, signal, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}) })
+      await writeConfig(paths, { version: 1, account: invite.account, device: secrets.device, name: secrets.name, mode: invite.mode })
+      return account
+    })
   } catch (err) {
-    await lock.release()
-    if (isLevelLocked(err) && !(err instanceof StoreLockedError)) throw new StoreLockedError(`the account store in ${paths.dir} is open in another process`, { cause: err })
+    // Nothing was admitted here: leave the directory as it was, so a join can be tried again.
+    if (!(await exists(paths.config))) await rm(paths.keystore, { force: true })
     throw err
   }
 }
@@ -125,21 +232,7 @@ export const createAccount = async (options: DirOptions & { name: string, mode?:
 export const openAccount = async (options: DirOptions): Promise<NodeAccount> => {
   const paths = accountPaths(options.dir)
   const config = await readConfig(paths)
-  const lock = await acquireLock(paths.lock, options.role ?? 'command')
-  try {
-    const secrets = await decodeKeystore(await readKeystoreFile(paths.keystore), options.passphrase)
-    const { node, orbitdb } = await start(paths, secrets, options.listen ?? [])
-    try {
-      const account = await openAccountCore({ orbitdb, secrets, address: config.account })
-      return wrap(account, paths, node, orbitdb, lock)
-    } catch (err) {
-      await orbitdb.stop().catch(() => {})
-      await node.stop().catch(() => {})
-      throw err
-    }
-  } catch (err) {
-    await lock.release()
-    if (isLevelLocked(err) && !(err instanceof StoreLockedError)) throw new StoreLockedError(`the account store in ${paths.dir} is open in another process`, { cause: err })
-    throw err
-  }
+  return await withServices(paths, options,
+    async () => await decodeKeystore(await readKeystoreFile(paths.keystore), options.passphrase),
+    async ({ orbitdb }, secrets) => await openAccountCore({ orbitdb, secrets, address: config.account }))
 }

@@ -45,3 +45,27 @@ export const listenAddrsToRemember = (asked: string[], bound: string[]): string[
     }
     return spec
   })
+
+let writing: Promise<void> = Promise.resolve()
+
+/** Adds peers (full multiaddrs with /p2p/) to what is remembered; writes are serialized. */
+export const rememberPeers = async (path: string, peers: string[]): Promise<void> => {
+  const task = writing.then(async () => {
+    const memory = await readNetworkMemory(path)
+    const fresh = peers.filter((p) => !memory.peers.includes(p))
+    if (fresh.length === 0) return
+    await writeNetworkMemory(path, { listen: memory.listen, peers: [...memory.peers, ...fresh] })
+  })
+  writing = task.catch(() => {})
+  await task
+}
+
+/** Replaces the remembered listen addresses. */
+export const rememberListen = async (path: string, listen: string[]): Promise<void> => {
+  const task = writing.then(async () => {
+    const memory = await readNetworkMemory(path)
+    await writeNetworkMemory(path, { listen, peers: memory.peers })
+  })
+  writing = task.catch(() => {})
+  await task
+}

@@ -2,6 +2,8 @@
  * The one typed door to @orbitdb/core, which ships no types. Everything else in the
  * project imports OrbitDB through this file, so the untyped surface stays here.
  */
+import type { PeerId, Stream, StreamHandler } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 // @ts-expect-error: @orbitdb/core ships no type declarations; they are given below.
 import * as core from '@orbitdb/core'
 
@@ -17,6 +19,10 @@ export interface HeliaNode {
 
 /** The libp2p surface this project uses. */
 export interface Libp2pNode {
+  handle: (protocol: string, handler: StreamHandler, options?: { maxInboundStreams?: number }) => Promise<void>
+  unhandle: (protocol: string) => Promise<void>
+  peerStore: { get: (peerId: PeerId) => Promise<{ addresses: Array<{ multiaddr: Multiaddr }> }> }
+  dialProtocol: (peer: Multiaddr | Multiaddr[], protocol: string, options?: { signal?: AbortSignal }) => Promise<Stream>
   peerId: { toString: () => string }
   getMultiaddrs: () => Array<{ toString: () => string }>
   getPeers: () => Array<{ toString: () => string }>
@@ -164,6 +170,7 @@ export interface EntryModule {
   create: (identity: OrbitIdentity, id: string, payload: unknown, encryptPayloadFn?: unknown, clock?: LogClock | null, next?: string[], refs?: string[]) => Promise<Omit<LogEntry, 'hash'>>
   encode: (entry: Omit<LogEntry, 'hash'>) => Promise<{ hash: string, bytes: Uint8Array }>
   decode: (bytes: Uint8Array) => Promise<LogEntry>
+  verify: (identities: { verify: OrbitIdentities['verify'] }, entry: LogEntry) => Promise<boolean>
 }
 
 interface Core {

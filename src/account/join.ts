@@ -1,0 +1,60 @@
+/**
+ * The joining device's side after the inviter admitted it: open the registry by
+ * address, wait until this device's admission (and the heads the inviter named) have
+ * arrived, then open the data log and wait until it holds the inviter's heads, so
+ * everything written before the join is readable when `join` returns.
+ */
+import type { OrbitDB } from '../orbit/orbitdb.ts'
+import type { DeviceSecrets } from '../../identity/keystore.ts'
+import { JoinFailedError } from '../errors.ts'
+import { buildAccount, openRegistry, type Account } from './account.ts'
+
+export interface JoinCoreOptions {
+  orbitdb: OrbitDB
+  secrets: DeviceSecrets
+  address: string
+  registryHeads: string[]
+  dataHeads: string[]
+  signal: AbortSignal
+  onProgress?: (message: string) => void
+}
+
+const poll = async (check: () => Promise<boolean> | boolean, signal: AbortSignal, what: string): Promise<void> => {
+  while (!(await check())) {
+    if (signal.aborted) throw new JoinFailedError(`gave up waiting for ${what}: ${String(signal.reason ?? 'aborted')}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+const hasAll = async (log: { has: (hash: string) => Promise<boolean> }, hashes: string[]): Promise<boolean> => {
+  for (const hash of hashes) if (!(await log.has(hash))) return false
+  return true
+}
+
+export const joinAccountCore = async (options: JoinCoreOptions): Promise<Account> => {
+  const { orbitdb, secrets, address, signal } = options
+  options.onProgress?.('syncing the device registry')
+  const registry = await openRegistry(orbitdb, address, signal)
+  try {
+    await poll(async () => {
+      const state = registry.state()
+      return state.initialized && state.devices[secrets.device] !== undefined && await hasAll(registry.log, options.registryHeads)
+    }, signal, 'this device\'s admission in the registry')
+  } catch (err) {
+    await registry.close().catch(() => {})
+    throw err
+  }
+  options.onProgress?.('syncing app data')
+  const account = await buildAccount(orbitdb, secrets, registry)
+  try {
+    const epoch = account.state().epoch
+    if (epoch !== null) {
+      const data = await orbitdb.open(epoch.dataLog)
+      await poll(async () => await hasAll(data.log, options.dataHeads), signal, 'the data written before the join')
+    }
+    return account
+  } catch (err) {
+    await account.close().catch(() => {})
+    throw err
+  }
+}

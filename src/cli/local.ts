@@ -1,0 +1,123 @@
+/**
+ * Commands that open the store in this process: the daemon, and any command when no
+ * daemon runs. A process that stays up (daemon, watch, invite) serves the socket so
+ * other commands reach the store through it.
+ */
+import type { ParsedArgs } from './args.ts'
+import type { Output } from './output.ts'
+import type { Frame, Question, Request } from '../daemon/protocol.ts'
+import { openAccount, type NodeAccount } from '../node/account-dir.ts'
+import { serveSocket } from '../daemon/server.ts'
+import { execute } from '../daemon/commands.ts'
+import { readPassphrase } from '../../identity/keystore-fs.ts'
+import { accountPaths } from '../node/paths.ts'
+import { listenAddrsToRemember, readNetworkMemory, rememberListen, rememberPeers } from '../node/network-memory.ts'
+import { isOrbitAccountError } from '../errors.ts'
+import { multiaddr } from '@multiformats/multiaddr'
+
+/** Where a node listens unless told otherwise: every interface, fresh ports (then remembered). */
+export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws']
+/** How long a one-shot command gives the peers it knows to sync. */
+const BRIEF_SYNC_MS = 3000
+
+export const passphraseOf = async (args: ParsedArgs): Promise<string | undefined> =>
+  await readPassphrase(args.passphraseFile !== undefined ? { passphraseFile: args.passphraseFile } : {})
+
+/** Resolves on SIGINT/SIGTERM. */
+export const untilSignal = async (): Promise<void> => await new Promise((resolve) => {
+  process.once('SIGINT', () => resolve())
+  process.once('SIGTERM', () => resolve())
+})
+
+export const frameWriter = (args: ParsedArgs, out: Output) => (frame: Frame): void => {
+  if ('out' in frame) out.result(args.command, frame.out)
+  else if ('note' in frame) out.note(frame.note)
+}
+
+/** Opens the account; a node that stays up listens (on remembered ports when it can). */
+const open = async (args: ParsedArgs, dir: string, out: Output, stays: boolean): Promise<{ account: NodeAccount, peers: string[] }> => {
+  const passphrase = await passphraseOf(args)
+  const memoryPath = accountPaths(dir).peers
+  const memory = await readNetworkMemory(memoryPath)
+  const given = args.options.listen as string[] | undefined
+  const listen = !stays ? [] : given ?? (memory.listen.length > 0 ? memory.listen : DEFAULT_LISTEN)
+  const openOn = async (addrs: string[]): Promise<NodeAccount> =>
+    await openAccount({ dir, listen: addrs, role: stays ? 'daemon' : 'command', ...(passphrase !== undefined ? { passphrase } : {}) })
+  let account: NodeAccount
+  let used = listen
+  try {
+    account = await openOn(listen)
+  } catch (err) {
+    // A remembered port may be taken now: fall back to fresh ports.
+    if (given !== undefined || listen !== memory.listen || isOrbitAccountError(err)) throw err
+    out.note(`could not listen on ${memory.listen.join(', ')} (${(err as Error).message}); using new ports`)
+    used = DEFAULT_LISTEN
+    account = await openOn(used)
+  }
+  if (stays) await rememberListen(memoryPath, listenAddrsToRemember(used, account.addrs()))
+  const extra = (args.options.peer as string[] | undefined) ?? []
+  for (const p of extra) {
+    try {
+      multiaddr(p)
+    } catch {
+      await account.close()
+      const { InvalidArgumentError } = await import('../errors.ts')
+      throw new InvalidArgumentError(`--peer ${p} is not a multiaddr (like /ip4/192.168.1.20/tcp/4001/p2p/12D3Koo...)`)
+    }
+  }
+  return { account, peers: [...new Set([...memory.peers, ...extra])] }
+}
+
+/** Dials `peers`, waits briefly for them to sync, and remembers those that answered. */
+const reach = async (account: NodeAccount, peers: string[], out: Output, ms: number): Promise<void> => {
+  if (peers.length === 0) return
+  const reached = await account.syncWith(peers, ms)
+  if (reached.length === 0) out.note(`none of the ${peers.length} known peer address(es) answered; working offline`)
+  await rememberPeers(account.paths.peers, peers.filter((p) => reached.some((id) => p.endsWith(`/p2p/${id}`))))
+}
+
+/** The daemon: serves the socket and the network until SIGINT/SIGTERM. */
+export const runDaemon = async (args: ParsedArgs, dir: string, out: Output): Promise<void> => {
+  const { account, peers } = await open(args, dir, out, true)
+  try {
+    const server = await serveSocket(account, account.paths.socket)
+    await reach(account, peers, out, 10_000)
+    out.result('daemon', { ready: true, peerId: account.peerId(), addrs: account.addrs() })
+    await untilSignal()
+    await server.close()
+  } finally {
+    await account.close()
+  }
+}
+
+/** Runs one request with the store opened here. */
+export const runLocal = async (args: ParsedArgs, dir: string, out: Output, request: Request, ask: (q: Question) => Promise<boolean>): Promise<void> => {
+  const stays = request.cmd === 'watch' || request.cmd === 'invite'
+  const { account, peers } = await open(args, dir, out, stays)
+  const write = frameWriter(args, out)
+  try {
+    if (stays) {
+      // This process holds the store, so it serves the socket for other commands.
+      const server = await serveSocket(account, account.paths.socket)
+      const stop = new AbortController()
+      void untilSignal().then(() => stop.abort())
+      try {
+        await reach(account, peers, out, BRIEF_SYNC_MS)
+        await execute(account, request, write, stop.signal, ask)
+      } finally {
+        await server.close()
+      }
+      return
+    }
+    const writes = request.cmd === 'put' || request.cmd === 'del'
+    if (!writes) await reach(account, peers, out, BRIEF_SYNC_MS)
+    await execute(account, request, write)
+    if (writes && peers.length > 0) {
+      await reach(account, peers, out, BRIEF_SYNC_MS)
+      // Give the peers a moment to fetch the new entry from this node before it stops.
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    }
+  } finally {
+    await account.close()
+  }
+}

@@ -1,0 +1,43 @@
+/** Reading what a person types: a whole value from stdin, or a yes/no answer. */
+import { createInterface, type Interface } from 'node:readline'
+
+export const readStdin = async (): Promise<string> => {
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+let lines: Interface | undefined
+const pending: Array<(line: string | null) => void> = []
+const buffered: string[] = []
+let closed = false
+
+const nextLine = async (): Promise<string | null> => {
+  if (lines === undefined) {
+    lines = createInterface({ input: process.stdin, terminal: false })
+    lines.on('line', (line) => {
+      const waiter = pending.shift()
+      if (waiter !== undefined) waiter(line)
+      else buffered.push(line)
+    })
+    lines.on('close', () => {
+      closed = true
+      for (const waiter of pending.splice(0)) waiter(null)
+    })
+  }
+  const line = buffered.shift()
+  if (line !== undefined) return line
+  if (closed) return null
+  return await new Promise((resolve) => pending.push(resolve))
+}
+
+/** Asks on stderr and reads one line: 'y' or 'yes' (any case) is yes; anything else, or no input, is no. */
+export const askYesNo = async (question: string): Promise<boolean> => {
+  process.stderr.write(`${question} [y/N] `)
+  const answer = await nextLine()
+  if (answer === null) process.stderr.write('\n')
+  return answer !== null && /^\s*y(es)?\s*$/i.test(answer)
+}
+
+/** Stops reading stdin so the process can exit. */
+export const closePrompt = (): void => { lines?.close() }

@@ -1,0 +1,60 @@
+/** The commands that make an account directory: `create` and `join`. */
+import type { ParsedArgs } from './args.ts'
+import { usageOf } from './args.ts'
+import type { Output } from './output.ts'
+import { passphraseOf } from './local.ts'
+import { InvalidArgumentError } from '../errors.ts'
+import type { Mode } from '../types.ts'
+
+const requireName = (args: ParsedArgs): string => {
+  const name = args.options.name
+  if (typeof name !== 'string') throw new InvalidArgumentError(`${args.command}: --name <device> is required\nusage: ${usageOf(args.command)}`)
+  return name
+}
+
+export const runCreate = async (args: ParsedArgs, dir: string, out: Output): Promise<void> => {
+  const name = requireName(args)
+  const mode = (args.options.mode as string | undefined) ?? 'encrypted'
+  if (!['encrypted', 'public', 'private'].includes(mode)) throw new InvalidArgumentError(`--mode must be encrypted, public or private, not '${mode}'`)
+  const { createAccount } = await import('../node/account-dir.ts')
+  const passphrase = await passphraseOf(args)
+  const account = await createAccount({ dir, name, mode: mode as Mode, ...(passphrase !== undefined ? { passphrase } : {}) })
+  try {
+    out.result('create', { ...account.info() })
+  } finally {
+    await account.close()
+  }
+}
+
+export const runJoin = async (args: ParsedArgs, dir: string, out: Output): Promise<void> => {
+  const name = requireName(args)
+  const { parseInvite } = await import('../invite/invite.ts')
+  const text = args.positionals[0] as string
+  parseInvite(text, { now: Date.now() })
+  const { joinAccount } = await import('../node/account-dir.ts')
+  const passphrase = await passphraseOf(args)
+  const stop = new AbortController()
+  const onSignal = (): void => stop.abort(new Error('interrupted'))
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  try {
+    const account = await joinAccount({
+      dir,
+      invite: text,
+      name,
+      signal: stop.signal,
+      ...(passphrase !== undefined ? { passphrase } : {}),
+      onProgress: (m) => out.note(m),
+      onCode: (code) => out.note(`confirmation code: ${code} (check that the inviting device shows the same code)`)
+    })
+    try {
+      const info = account.info()
+      out.result('join', { account: info.account, device: info.device, name: info.name, epoch: info.epoch })
+    } finally {
+      await account.close()
+    }
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The joining device's side of the join protocol: dial the inviter, prove the invite
+ * secret, show the short code when the inviter asks a person to confirm, and check
+ * the inviter's proof before trusting its answer.
+ */
+import { multiaddr } from '@multiformats/multiaddr'
+import type { DeviceDescriptor } from '../../acl/types.ts'
+import { base64urlEncode, randomBytes } from '../crypto/bytes.ts'
+import {
+  ConfirmationRejectedError, InviteExpiredError, InviteRejectedError, InviteUsedError, JoinFailedError, OrbitAccountError, ProtocolError
+} from '../errors.ts'
+import type { Libp2pNode } from '../orbit/orbitdb.ts'
+import type { Role } from '../types.ts'
+import { inviteId, type Invite } from '../invite/invite.ts'
+import { admittedMac, JOIN_PROTOCOL, macEquals, NONCE_BYTES, requestMac, shortCode, type JoinErrorCode, type Transcript } from './messages.ts'
+import { messageChannel } from './stream.ts'
+
+export interface Admission {
+  role: Role
+  registryHeads: string[]
+  dataHeads: string[]
+  inviter: { device: string, signingKey: string }
+}
+
+export interface JoinRequestOptions {
+  libp2p: Libp2pNode
+  invite: Invite
+  device: DeviceDescriptor
+  signal: AbortSignal
+  /** Called with the short code when the inviter asks a person to confirm. */
+  onCode?: (code: string) => void
+}
+
+const STEP_TIMEOUT_MS = 30_000
+
+const remoteError = (code: JoinErrorCode, message: string): OrbitAccountError => {
+  switch (code) {
+    case 'INVITE_REJECTED': return new InviteRejectedError(`the inviter refused: ${message}`)
+    case 'INVITE_EXPIRED': return new InviteExpiredError(`the inviter refused: ${message}`)
+    case 'INVITE_USED': return new InviteUsedError(`the inviter refused: ${message}`)
+    case 'CONFIRMATION_REJECTED': return new ConfirmationRejectedError(`the inviter refused: ${message}`)
+    case 'PROTOCOL_ERROR': return new ProtocolError(`the inviter refused: ${message}`)
+    default: return new JoinFailedError(`the inviter refused: ${message}`)
+  }
+}
+
+export const requestAdmission = async (options: JoinRequestOptions): Promise<Admission> => {
+  const { libp2p, invite, device, signal } = options
+  const step = (ms = STEP_TIMEOUT_MS): AbortSignal => AbortSignal.any([signal, AbortSignal.timeout(ms)])
+  const targets = invite.addrs.map((a) => multiaddr(`${a}/p2p/${invite.peerId}`))
+  let stream
+  try {
+    stream = await libp2p.dialProtocol(targets, JOIN_PROTOCOL, { signal: step() })
+  } catch (err) {
+    throw new JoinFailedError(`could not reach the inviting device at ${invite.addrs.join(', ')}: ${(err as Error).message}. Is it still showing the invite?`, { cause: err })
+  }
+  const channel = messageChannel(stream)
+  try {
+    const id = inviteId(invite.secret)
+    await channel.send({ t: 'hello', v: 1, invite: id }, step())
+    const challenge = await channel.receive(step())
+    if (challenge.t === 'error') throw remoteError(challenge.code, challenge.message)
+    if (challenge.t !== 'challenge') throw new ProtocolError('the inviter sent no challenge')
+    if (challenge.account !== invite.account) throw new JoinFailedError('the device at that address belongs to another account than the invite names')
+    const nonce = base64urlEncode(randomBytes(NONCE_BYTES))
+    const transcript: Transcript = { inviteId: id, account: invite.account, inviterDevice: challenge.inviter.device, inviterNonce: challenge.nonce, joinerNonce: nonce, joiner: device }
+    await channel.send({ t: 'request', nonce, device, mac: requestMac(invite.secret, transcript) }, step())
+    // A person may be reading the code: wait until the invite expires.
+    const waitMs = Math.max(STEP_TIMEOUT_MS, invite.expires * 1000 - Date.now() + 5000)
+    let answer = await channel.receive(step(waitMs))
+    if (answer.t === 'confirming') {
+      options.onCode?.(shortCode(invite.secret, challenge.inviter.signingKey, device.signingKey))
+      answer = await channel.receive(step(waitMs))
+    }
+    if (answer.t === 'error') throw remoteError(answer.code, answer.message)
+    if (answer.t !== 'admitted') throw new ProtocolError('the inviter sent no admission')
+    if (!macEquals(answer.mac, admittedMac(invite.secret, transcript, answer.role))) {
+      throw new JoinFailedError('the inviting device could not prove it holds the invite secret')
+    }
+    return { role: answer.role, registryHeads: answer.registryHeads, dataHeads: answer.dataHeads, inviter: challenge.inviter }
+  } catch (err) {
+    if (err instanceof OrbitAccountError) throw err
+    throw new JoinFailedError(`the join protocol failed: ${(err as Error).message}`, { cause: err })
+  } finally {
+    await channel.close()
+  }
+}
