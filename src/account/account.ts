@@ -54,6 +54,8 @@ export interface Account {
    * current epoch key sealed to the new device. Returns the heads a joiner waits for.
    */
   admit: (device: DeviceDescriptor, role: Role) => Promise<{ registryHeads: string[], dataHeads: string[] }>
+  /** Entries the logs refused since the account opened (outsiders, forgeries), and those kept for a retry. */
+  rejected: () => { registry: number, data: number, pending: number }
   /** Calls `listener` when a peer has exchanged heads with this device (for the registry or the data log). */
   onSync: (listener: (peerId: string, log: 'registry' | 'data') => void) => () => void
   /** Heads of the registry and the current data log (what a peer must have to be in sync). */
@@ -101,6 +103,9 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
     knownDevices = n
     void registry.retryPending().then(async () => { await data.retryPending() })
   })
+  const refused = { registry: 0, data: 0 }
+  registry.events.on('rejected', () => { refused.registry++ })
+  data.events.on('rejected', () => { refused.data++ })
   const heads = async (): Promise<{ registryHeads: string[], dataHeads: string[] }> => ({
     registryHeads: (await registry.log.heads()).map((e) => e.hash),
     dataHeads: (await data.log.heads()).map((e) => e.hash)
@@ -123,6 +128,7 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
     devices: () => deviceList(registry.state()).map((d) => ({ device: d.device, name: d.name, role: d.role, status: d.status, addedBy: d.addedBy })),
     state: () => registry.state(),
     heads,
+    rejected: () => ({ ...refused, pending: registry.pendingCount() + data.pendingCount() }),
     onSync: (listener) => {
       const onRegistry = (peerId: unknown): void => listener(String(peerId), 'registry')
       const onData = (peerId: unknown): void => listener(String(peerId), 'data')
@@ -227,5 +233,11 @@ export const openRegistry = async (orbitdb: OrbitDB, address: string, signal?: A
 /** Opens an account this device belongs to, by its registry address. */
 export const openAccountCore = async (options: CoreOptions & { address: string }): Promise<Account> => {
   const { orbitdb, secrets, address } = options
-  return await buildAccount(orbitdb, secrets, await openRegistry(orbitdb, address))
+  const registry = await openRegistry(orbitdb, address)
+  try {
+    return await buildAccount(orbitdb, secrets, registry)
+  } catch (err) {
+    await registry.close().catch(() => {})
+    throw err
+  }
 }

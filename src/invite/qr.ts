@@ -13,6 +13,11 @@
  * (qrcode-terminal's setErrorLevel('M') is also a no-op, because M is 0 and it
  * tests `QRErrorCorrectLevel[level] || this.error`.)
  *
+ * Sizes (columns x lines, margin included): a typical 208-character invite
+ * 57x29; 8 addresses with a swarm key (~480) 81x41. qrcode-terminal's QR
+ * library only has byte mode, so the uppercase base32 of the invite does not
+ * shrink the code here (it would with a generator that uses alphanumeric mode).
+ *
  * qrcode-terminal draws light modules with glyphs (so the code shows correctly
  * on a dark-background terminal) and leaves only a 1-module light margin; we
  * widen it to 2 modules on every side, since the dark terminal background

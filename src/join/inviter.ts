@@ -69,6 +69,8 @@ export interface JoinServiceInit {
 export const createJoinService = async (init: JoinServiceInit): Promise<JoinService> => {
   const { libp2p, account } = init
   const pending = new Map<string, Pending>()
+  /** Spent invites (id -> expiry, ms), so a reuse is told so rather than "unknown". */
+  const spent = new Map<string, number>()
   let active = 0
 
   const handle = async (stream: Stream, _connection: Connection): Promise<void> => {
@@ -88,7 +90,9 @@ export const createJoinService = async (init: JoinServiceInit): Promise<JoinServ
       const hello = await channel.receive(step())
       if (hello.t !== 'hello') return await refuse('PROTOCOL_ERROR', 'expected hello')
       entry = pending.get(hello.invite)
-      if (entry === undefined) return await refuse('INVITE_REJECTED', 'this device has no such invite: a wrong or mistyped invite')
+      for (const [id, expires] of spent) if (expires < Date.now()) spent.delete(id)
+      if (entry === undefined && spent.has(hello.invite)) return await refuse('INVITE_USED', 'the invite was already used: invites are single-use')
+      if (entry === undefined) return await refuse('INVITE_REJECTED', 'this device has no such invite: a wrong, mistyped or expired invite')
       if (Date.now() > entry.invite.expires * 1000) return await refuse('INVITE_EXPIRED', 'the invite has expired: ask for a new one')
       if (entry.state !== 'open') {
         entry = undefined
@@ -134,6 +138,7 @@ export const createJoinService = async (init: JoinServiceInit): Promise<JoinServ
       if (entry?.state === 'used') {
         clearTimeout(entry.timer)
         pending.delete(inviteId(entry.invite.secret))
+        spent.set(inviteId(entry.invite.secret), entry.invite.expires * 1000)
         // No-op when the device was admitted; otherwise the invite is spent without one.
         entry.reject(new JoinFailedError('the invite was spent without admitting a device (wrong proofs, a refused confirmation or a failed admission)'))
       }

@@ -97,9 +97,10 @@ describe('orbit-account CLI on bad input', function () {
     }
   })
 
-  it('reports NOT_IMPLEMENTED for invite, join, revoke and serve', async () => {
-    await failsWith(['invite'], 'NOT_IMPLEMENTED')
-    await failsWith(['join', 'x', '--name', 'p'], 'NOT_IMPLEMENTED')
+  it('reports NOT_IMPLEMENTED for revoke and serve; invite needs an account, join a valid invite', async () => {
+    await failsWith(['invite'], 'NO_ACCOUNT')
+    await failsWith(['join', 'x', '--name', 'p'], 'INVALID_INVITE')
+    await failsWith(['join', 'x'], 'INVALID_ARGUMENT')
     await failsWith(['revoke', 'x'], 'NOT_IMPLEMENTED')
     await failsWith(['serve', 'x'], 'NOT_IMPLEMENTED')
   })

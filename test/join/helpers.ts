@@ -1,0 +1,64 @@
+/** Devices of one account, each a real node on loopback with its own directory. */
+import { createAccount, joinAccount, openAccount, type NodeAccount } from '../../src/node/account-dir.ts'
+import type { Role } from '../../src/types.ts'
+import { removeDir, tempDir } from '../helpers/device.ts'
+
+export const LOOPBACK = ['/ip4/127.0.0.1/tcp/0']
+
+export class Devices {
+  readonly dirs = new Map<string, string>()
+  readonly open = new Map<string, NodeAccount>()
+
+  async dir (name: string): Promise<string> {
+    let dir = this.dirs.get(name)
+    if (dir === undefined) {
+      dir = await tempDir(name)
+      this.dirs.set(name, dir)
+    }
+    return dir
+  }
+
+  get (name: string): NodeAccount {
+    const account = this.open.get(name)
+    if (account === undefined) throw new Error(`${name} is not open`)
+    return account
+  }
+
+  async create (name: string): Promise<NodeAccount> {
+    const account = await createAccount({ dir: await this.dir(name), name, listen: LOOPBACK })
+    this.open.set(name, account)
+    return account
+  }
+
+  /** `inviter` invites, `name` joins. */
+  async join (name: string, inviter: string, role: Role = 'member'): Promise<NodeAccount> {
+    const invite = await this.get(inviter).invite({ ttlMs: 60_000, role })
+    const account = await joinAccount({ dir: await this.dir(name), invite: invite.text, name, listen: LOOPBACK })
+    await invite.admitted
+    this.open.set(name, account)
+    return account
+  }
+
+  async stop (name: string): Promise<void> {
+    await this.open.get(name)?.close()
+    this.open.delete(name)
+  }
+
+  async start (name: string): Promise<NodeAccount> {
+    const account = await openAccount({ dir: await this.dir(name), listen: LOOPBACK })
+    this.open.set(name, account)
+    return account
+  }
+
+  /** Dials `to` from `from` and waits until they have synced. */
+  async connect (from: string, to: string): Promise<void> {
+    const target = this.get(to)
+    const reached = await this.get(from).syncWith(target.addrs(), 15_000)
+    if (!reached.includes(target.peerId())) throw new Error(`${from} could not reach ${to}`)
+  }
+
+  async cleanup (): Promise<void> {
+    for (const name of [...this.open.keys()]) await this.stop(name).catch(() => {})
+    for (const dir of this.dirs.values()) await removeDir(dir)
+  }
+}
