@@ -1,75 +1,73 @@
 /**
- * `npm run demo`: an account created and used on one device, through the real CLI and a
- * real daemon, in a throw-away directory. Every step prints the command and its answer.
+ * `npm run demo`: a laptop and a phone (two directories, separate processes, real
+ * daemons on loopback) sharing one account: create, write, invite with a QR code,
+ * join, and writes flowing both ways. Everything goes through the real CLI.
  */
-import { spawn, spawnSync } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { createInterface } from 'node:readline'
+import { join } from 'node:path'
+import { bold, dim, run, sleep, start, stop, type Running } from './demo-kit.ts'
 
-const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.ts')
-const dir = await mkdtemp(join(tmpdir(), 'orbit-account-demo-'))
-const bold = (s: string): string => process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s
-const dim = (s: string): string => process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s
+const root = await mkdtemp(join(tmpdir(), 'orbit-account-demo-'))
+const laptopDir = join(root, 'laptop')
+const phoneDir = join(root, 'phone')
+const LISTEN = ['--listen', '/ip4/127.0.0.1/tcp/0']
+const running: Running[] = []
 
-const run = (title: string, args: string[], options: { input?: string, expectError?: boolean } = {}): string => {
-  console.log(`\n${bold(title)}\n${dim('$ orbit-account ' + args.map((a) => /[\s{}"']/.test(a) ? `'${a}'` : a).join(' '))}`)
-  const started = Date.now()
-  const r = spawnSync(process.execPath, [cli, ...args, '--dir', dir], { encoding: 'utf8', input: options.input })
-  process.stdout.write(r.stdout)
-  if (r.stderr !== '') process.stdout.write(dim(r.stderr))
-  console.log(dim(`(${Date.now() - started} ms, exit ${String(r.status)})`))
-  if ((r.status !== 0) !== (options.expectError === true)) throw new Error(`step failed: ${title}`)
-  return r.stdout
+/** Polls `get` (quietly) until the value arrives. */
+const waitForValue = async (who: string, dir: string, key: string, expected: unknown): Promise<void> => {
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    const out = run(who, dir, '', ['get', key, '--json'], { quiet: true })
+    if (JSON.stringify((JSON.parse(out) as { value: unknown }).value) === JSON.stringify(expected)) return
+    if (Date.now() > deadline) throw new Error(`${who} never saw ${key}`)
+    await sleep(300)
+  }
 }
 
-console.log(bold('orbit-account demo: one device'))
-console.log(`account directory: ${dir}`)
-let daemon: ReturnType<typeof spawn> | undefined
+console.log(bold('orbit-account demo: a laptop and a phone'))
+console.log(`directories: ${laptopDir} and ${phoneDir} (loopback network only)`)
 try {
-  run('1. Create an account on this laptop (encrypted by default)', ['create', '--name', 'laptop'])
-  run('2. Write app state with no daemon running: the command opens the store itself', ['put', 'settings/theme', '"dark"'])
-  run('   Values are JSON', ['put', 'todo/1', '{"title":"buy milk","done":false}'])
-  run('   ... also from stdin', ['put', 'todo/2', '-'], { input: '{"title":"call mum","done":true}' })
+  run('laptop', laptopDir, '1. Create an account on the laptop (encrypted by default)', ['create', '--name', 'laptop'])
+  run('laptop', laptopDir, '2. Write app state; with no daemon the command opens the store itself', ['put', 'todo/1', '{"title":"buy milk","done":false}'])
+  run('laptop', laptopDir, '', ['put', 'settings/theme', '"dark"'])
 
-  console.log(`\n${bold('3. Start the daemon (loopback only in this demo)')}`)
-  console.log(dim('$ orbit-account daemon --listen /ip4/127.0.0.1/tcp/0 --json'))
-  daemon = spawn(process.execPath, [cli, 'daemon', '--listen', '/ip4/127.0.0.1/tcp/0', '--json', '--dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const lines = createInterface({ input: daemon.stdout as NodeJS.ReadableStream })
-  const ready = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('daemon did not start in 20 s')), 20_000)
-    lines.once('line', (line) => { clearTimeout(timer); resolve(line) })
-  })
-  console.log(ready)
+  console.log(`\n${bold('3. Start the laptop daemon: other commands now go through its owner-only socket')}`)
+  const laptop = start('laptop', laptopDir, ['daemon', ...LISTEN, '--json'])
+  running.push(laptop)
+  console.log(await laptop.next('ready line'))
 
-  const watcher = spawn(process.execPath, [cli, 'watch', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] })
-  const watched: string[] = []
-  createInterface({ input: watcher.stdout as NodeJS.ReadableStream }).on('line', (l) => watched.push(l))
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('watch did not start in 10 s')), 10_000)
-    createInterface({ input: watcher.stderr as NodeJS.ReadableStream }).once('line', () => { clearTimeout(timer); resolve() })
-  })
+  console.log(`\n${bold('4. On the laptop: invite a device. This is what the phone scans')}`)
+  const invite = start('laptop', laptopDir, ['invite', '--ttl', '5m'])
+  running.push(invite)
+  const lines: string[] = []
+  for (;;) {
+    const line = await invite.next('invite')
+    lines.push(line)
+    if (line.startsWith('  orbit-account join ')) break
+  }
+  console.log(lines.join('\n'))
+  const text = (lines.at(-1) as string).trim().split(/\s+/)[2] as string
 
-  run('4. Commands now go through the daemon over its owner-only socket (fast: no libp2p in the client)', ['get', 'settings/theme'])
-  run('   ', ['put', 'todo/1', '{"title":"buy milk","done":true}'])
-  run('   ', ['del', 'todo/2'])
-  run('   ', ['list', '--prefix', 'todo/'])
-  run('5. Devices in the account: this laptop is the founder and an admin', ['devices'])
-  run('6. Status', ['status'])
-  await new Promise((resolve) => setTimeout(resolve, 300))
-  console.log(`\n${bold('7. Meanwhile `orbit-account watch` saw every change:')}`)
-  for (const l of watched) console.log(`  ${l}`)
-  watcher.kill('SIGINT')
+  run('phone', phoneDir, '5. On the phone: join with the scanned (or pasted) invite', ['join', text, '--name', 'phone'])
+  console.log(dim(`[laptop] ${await invite.next('admission')}`))
+  run('phone', phoneDir, '   The phone already has what the laptop wrote before', ['list'])
+  run('phone', phoneDir, '   Both devices are in the account', ['devices'])
 
-  run('8. Bad input gets a clear error and changes nothing', ['put', 'x', '{not json', '--json'], { expectError: true })
-  daemon.kill('SIGTERM')
-  await new Promise((resolve) => daemon?.once('exit', resolve))
-  daemon = undefined
-  run('9. The daemon is stopped; the values are still there, read from disk', ['list', '--json'])
-  console.log(`\n${bold('Done.')} Next: ${dim('npm test')} runs the test suite; README.md explains the CLI and the threat model.`)
+  console.log(`\n${bold('6. Start the phone daemon: it finds the laptop by the address it remembered')}`)
+  const phone = start('phone', phoneDir, ['daemon', ...LISTEN, '--json'])
+  running.push(phone)
+  console.log(await phone.next('ready line'))
+
+  run('phone', phoneDir, '7. Writes flow both ways: the phone writes...', ['put', 'todo/1', '{"title":"buy milk","done":true}'])
+  await waitForValue('laptop', laptopDir, 'todo/1', { title: 'buy milk', done: true })
+  run('laptop', laptopDir, '   ...and the laptop reads it', ['get', 'todo/1'])
+  run('laptop', laptopDir, '   the laptop writes...', ['put', 'settings/theme', '"light"'])
+  await waitForValue('phone', phoneDir, 'settings/theme', 'light')
+  run('phone', phoneDir, '   ...and the phone reads it', ['get', 'settings/theme'])
+  run('phone', phoneDir, '8. Bad input gets a clear error and changes nothing', ['join', 'OA1NOTANINVITE', '--name', 'x', '--json'], { expectError: true })
+  console.log(`\n${bold('Done.')} ${dim('npm test')} runs the test suite; README.md explains the CLI and the threat model.`)
 } finally {
-  daemon?.kill('SIGKILL')
-  await rm(dir, { recursive: true, force: true })
+  for (const r of running.reverse()) await stop(r)
+  await rm(root, { recursive: true, force: true })
 }

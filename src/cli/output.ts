@@ -32,6 +32,16 @@ const human = (command: CommandName, o: Record<string, unknown>): string => {
     case 'status':
       return [`account  ${String(o.account)}`, `device   ${String(o.device)} (${String(o.name)})`, `mode     ${String(o.mode)}`, `epoch    ${String(o.epoch)}`,
         `peers    ${(o.peers as string[]).length === 0 ? '(none connected)' : (o.peers as string[]).join(', ')}`].join('\n')
+    case 'join':
+      return `joined account ${String(o.account)}\n  as device ${String(o.device)} (${String(o.name)}), epoch ${String(o.epoch)}`
+    case 'invite': {
+      if (typeof o.invite === 'string') return `invite valid until ${String(o.expires)}`
+      const admitted = o.admitted as Record<string, unknown> | undefined
+      if (admitted !== undefined) return `admitted ${String(admitted.name)} (${String(admitted.device)}) as ${String(admitted.role)}`
+      const confirm = o.confirm as Record<string, unknown> | undefined
+      if (confirm !== undefined) return `'${String(confirm.name)}' (${String(confirm.device)}) asks to join; its code: ${String(confirm.code)}`
+      return JSON.stringify(o)
+    }
     case 'daemon':
       return o.ready === true ? `daemon ready: peer ${String(o.peerId)}\n  listening on ${(o.addrs as string[]).join(', ') || '(no addresses)'}` : JSON.stringify(o)
     default:
