@@ -160,8 +160,22 @@ export class Persona {
     return joined
   }
 
+  /**
+   * A join that must fail: non-zero exit, nothing on stdout, and exactly one
+   * `{"error":{code,message}}` line on stderr (progress notes may precede it).
+   */
   async failJoin (invite: string, name = this.name): Promise<CliError> {
-    return await this.box.fail(['join', invite, '--name', name], { timeoutMs: 60_000 })
+    const r = await this.box.run(['join', invite, '--name', name], { timeoutMs: 60_000 })
+    const what = `join as ${name}`
+    assert.notEqual(r.code, 0, `${what} should have failed; stdout: ${r.stdout}`)
+    assert.notEqual(r.code, null, `${what} was killed (${String(r.signal)}); stderr: ${r.stderr}`)
+    assert.equal(r.stdout, '', `${what} printed on stdout although it failed`)
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('{"error"'))
+    assert.equal(errors.length, 1, `${what}: expected one error line on stderr, got: ${r.stderr}`)
+    const parsed = JSON.parse(errors[0] as string) as { error: { code: string, message: string } }
+    assert.equal(typeof parsed.error.code, 'string')
+    assert.ok(typeof parsed.error.message === 'string' && parsed.error.message.length > 0)
+    return { exit: r.code as number, code: parsed.error.code, message: parsed.error.message }
   }
 
   async devices (): Promise<DeviceRow[]> {
