@@ -100,6 +100,8 @@ export interface DeviceRecord extends DeviceDescriptor {
   seniority: number
   /** Hash of the entry that revoked it, when revoked. */
   revokedIn?: string
+  /** Author of the revocation `revokedIn`, when revoked. */
+  revokedBy?: DeviceId
 }
 
 export interface EpochRecord {
@@ -127,6 +129,19 @@ export interface AccountState {
   epochs: EpochRecord[]
   /** Extra lockboxes for devices added after an epoch started: epoch -> device -> box. */
   addedLockboxes: Record<string, Lockboxes>
-  /** Ops that do not count, with the reason (malformed, unauthorized, ...). */
+  /**
+   * Valid rotations that lost to a concurrent rotation to the same epoch number, by epoch
+   * then hash. Devices that wrote to one of their data logs must carry those writes forward.
+   */
+  supersededEpochs: EpochRecord[]
+  /**
+   * True when the current epoch's key (in public mode: its membership marker) reached a
+   * device that is no longer an active member, or an active device has no lockbox for it.
+   * The account layer then starts a new rotation.
+   */
+  needsRotation: boolean
+  /** Why `needsRotation` is true (the first reason found); null when it is false. */
+  rotationReason: string | null
+  /** Ops that do not count, with the reason (malformed, unauthorized, voided, ...). */
   ignored: IgnoredOp[]
 }

@@ -28,6 +28,8 @@ export type ErrorCode =
   | 'INVITE_REJECTED'
   | 'CONFIRMATION_REJECTED'
   | 'JOIN_FAILED'
+  | 'UNKNOWN_DEVICE'
+  | 'ALREADY_REVOKED'
   | 'INTERNAL'
 
 export class OrbitAccountError extends Error {
@@ -86,5 +88,9 @@ export const InviteRejectedError = defineError('INVITE_REJECTED', 'InviteRejecte
 export const ConfirmationRejectedError = defineError('CONFIRMATION_REJECTED', 'ConfirmationRejectedError')
 /** The join could not complete (the inviter unreachable, the sync did not finish...). */
 export const JoinFailedError = defineError('JOIN_FAILED', 'JoinFailedError')
+
+/** No device of that id or name in the account. */
+export const UnknownDeviceError = defineError('UNKNOWN_DEVICE', 'UnknownDeviceError')
+export const AlreadyRevokedError = defineError('ALREADY_REVOKED', 'AlreadyRevokedError')
 
 export const isOrbitAccountError = (e: unknown): e is OrbitAccountError => e instanceof OrbitAccountError

@@ -4,18 +4,20 @@
  * (the Node adapter in src/node/ opens files, locks and the network).
  */
 import { bindAccessContext, unbindAccessContext, DataAccessController, RegistryAccessController } from '../../acl/access.ts'
-import { addOp, genesisOp } from '../../acl/ops.ts'
+import { addOp, genesisOp, revokeOp } from '../../acl/ops.ts'
 import { deviceList } from '../../acl/reducer.ts'
 import type { AccountParams, AccountState, DeviceDescriptor, DeviceRecord, EpochRecord } from '../../acl/types.ts'
 import type { DeviceSecrets } from '../../identity/keystore.ts'
 import { generateKey } from '../crypto/aead.ts'
 import { base64urlDecode, base64urlEncode, randomBytes } from '../crypto/bytes.ts'
-import { lockboxAad, openBox, sealTo } from '../crypto/lockbox.ts'
+import { lockboxAad, sealTo } from '../crypto/lockbox.ts'
 import { NoAccountError, NotAuthorizedError, NotImplementedError } from '../errors.ts'
 import type { OrbitDB } from '../orbit/orbitdb.ts'
 import { ManagedDatabase } from '../orbit/database.ts'
-import { encryptedCodec, plainCodec, type PayloadCodec } from '../store/codec.ts'
-import { KeyValueDatabase, KV_TYPE, type KvDatabase } from '../store/kv-database.ts'
+import { KV_TYPE, type KvDatabase } from '../store/kv-database.ts'
+import { lockboxOf, openEpochs, PUBLIC_LOCKBOX, type Epochs } from './epochs.ts'
+import { rotate, type RotationProgress } from '../rotation/rotate.ts'
+import { checkRevoke, resolveDevice } from '../rotation/revoke.ts'
 import type { Change } from '../store/kv-index.ts'
 import type { JsonValue } from '../store/limits.ts'
 import type { AccountAddress, DeviceId, Epoch, Mode, Role } from '../types.ts'
@@ -56,10 +58,19 @@ export interface Account {
   admit: (device: DeviceDescriptor, role: Role) => Promise<{ registryHeads: string[], dataHeads: string[] }>
   /** Entries the logs refused since the account opened (outsiders, forgeries), and those kept for a retry. */
   rejected: () => { registry: number, data: number, pending: number }
+  /** Peers that have exchanged heads of the registry or the current data log with this device and are still there. */
+  syncedPeers: (log: 'registry' | 'data') => string[]
   /** Calls `listener` when a peer has exchanged heads with this device (for the registry or the data log). */
   onSync: (listener: (peerId: string, log: 'registry' | 'data') => void) => () => void
   /** Heads of the registry and the current data log (what a peer must have to be in sync). */
   heads: () => Promise<{ registryHeads: string[], dataHeads: string[] }>
+  /**
+   * Revokes a device (by id or name): appends `revoke`, then (on an admin) rotates the
+   * group key into a new epoch that the revoked device holds no key for.
+   */
+  revoke: (idOrName: string, options?: { onProgress?: (p: RotationProgress) => void }) => Promise<{ revoked: DeviceId, epoch: Epoch }>
+  /** Starts a new epoch without a revocation (compaction: the new log starts from a snapshot). */
+  rotate: (options?: { onProgress?: (p: RotationProgress) => void }) => Promise<Epoch>
   close: () => Promise<void>
 }
 
@@ -73,70 +84,133 @@ export const PRIVATE_NOT_YET = 'private mode (a libp2p private network with a sw
 export const REGISTRY_NAME = 'orbit-account/registry'
 const dataLogName = (epoch: number): string => `orbit-account/data/${epoch}`
 
-/** Opens the key of `epoch` from this device's lockbox in the registry state. */
-const epochKey = (state: AccountState, epoch: EpochRecord, account: string, secrets: DeviceSecrets): Uint8Array => {
-  const box = epoch.lockboxes[secrets.device] ?? state.addedLockboxes[String(epoch.epoch)]?.[secrets.device]
-  if (box === undefined || box === '') {
-    throw new NotAuthorizedError(`this device holds no key for epoch ${epoch.epoch} of ${account}`)
-  }
-  return openBox(secrets.box.secretKey, base64urlDecode(box, 'lockbox'), lockboxAad(account, epoch.epoch, secrets.device))
+export interface BuildOptions {
+  /** The epoch key, when the caller has it (the founder at creation). */
+  knownKey?: Uint8Array
+  /** The data log this device used last. */
+  previous?: string
+  /** Told when this device moves to a new epoch (to remember where it is). */
+  onEpoch?: (epoch: EpochRecord) => void
 }
 
-export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, registry: RegistryDatabase, epochKeyOverride?: Uint8Array): Promise<Account> => {
+/** How long a less senior admin waits before it finishes a rotation the registry asks for. */
+const ROTATION_GRACE_MS = 20_000
+
+export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, registry: RegistryDatabase, options: BuildOptions = {}): Promise<Account> => {
   const address = registry.address as AccountAddress
   const state = registry.state()
-  const epoch = state.epoch
-  if (!state.initialized || epoch === null) {
+  if (!state.initialized || state.epoch === null) {
     throw new NoAccountError(`the registry ${address} has no genesis record on this device yet`)
   }
   const mode = state.params.mode
-  const key = mode === 'public' ? undefined : epochKeyOverride ?? epochKey(state, epoch, address, secrets)
-  const codec: PayloadCodec = key === undefined ? plainCodec : encryptedCodec(key, address, epoch.epoch)
-  const data = await orbitdb.open(epoch.dataLog, { type: KV_TYPE, Database: KeyValueDatabase({ codec }) }) as KvDatabase
+  const current = state.epoch
+  const mine = lockboxOf(state, current, secrets.device)
+  if (mine === undefined && options.previous === undefined) {
+    throw new NotAuthorizedError(`this device holds no key for epoch ${current.epoch} of ${address}`)
+  }
+  const watchers = new Set<(change: Change) => void>()
+  const moved = new Set<() => void>()
+  const epochs = await openEpochs({
+    orbitdb, secrets, registry, address, mode,
+    ...(options.previous !== undefined ? { previous: options.previous } : {}),
+    ...(options.knownKey !== undefined ? { knownKey: options.knownKey } : {}),
+    onEpoch: (record) => {
+      options.onEpoch?.(record)
+      for (const m of moved) m()
+    },
+    onChange: (change) => { for (const w of watchers) w(change) }
+  })
+  const data = (): KvDatabase => epochs.current()
+
+  // Rotations: one at a time; finished by this device when the registry asks for one
+  // (a revocation without its rotation, e.g. after a crash) and this device is an admin.
+  let rotating: Promise<number> | undefined
+  let graceTimer: ReturnType<typeof setTimeout> | undefined
+  let closed = false
+  let revoking = false
+  /** Rotates, one rotation at a time; `onlyIfNeeded`: skip it when the registry no longer asks for one. */
+  const runRotation = async (onlyIfNeeded: boolean, onProgress?: (p: RotationProgress) => void): Promise<number> => {
+    while (rotating !== undefined) await rotating.catch(() => {})
+    if (onlyIfNeeded && registry.state().needsRotation !== true) return registry.state().epoch?.epoch ?? 0
+    rotating = rotate({ orbitdb, registry, address, mode, device: secrets.device, current: data(), ...(onProgress !== undefined ? { onProgress } : {}) })
+    try {
+      return await rotating
+    } finally {
+      rotating = undefined
+    }
+  }
+  const maybeFinishRotation = (): void => {
+    const now = registry.state()
+    const me = now.devices[secrets.device]
+    if (closed || revoking || now.needsRotation !== true || me?.status !== 'active' || me.role !== 'admin' || rotating !== undefined || graceTimer !== undefined) return
+    const admins = Object.values(now.devices).filter((d) => d.status === 'active' && d.role === 'admin').sort((a, b) => a.seniority - b.seniority)
+    const rank = admins.findIndex((d) => d.device === secrets.device)
+    graceTimer = setTimeout(() => {
+      graceTimer = undefined
+      if (!closed) void runRotation(true).catch(() => {})
+    }, rank <= 0 ? 0 : ROTATION_GRACE_MS * rank)
+  }
 
   // Entries refused because their writer's admission had not arrived yet are retried
-  // as soon as the registry admits someone new.
+  // as soon as the registry admits someone new; a new epoch is followed.
   let knownDevices = Object.keys(state.devices).length
-  const stopRetry = registry.onState((next) => {
+  const stopFollowing = registry.onState((next) => {
     const n = Object.keys(next.devices).length
-    if (n === knownDevices) return
-    knownDevices = n
-    void registry.retryPending().then(async () => { await data.retryPending() })
+    if (n !== knownDevices) {
+      knownDevices = n
+      void registry.retryPending().then(async () => { await data().retryPending() })
+    }
+    void epochs.follow().catch(() => {})
+    maybeFinishRotation()
   })
+  maybeFinishRotation()
+
   const refused = { registry: 0, data: 0 }
   registry.events.on('rejected', () => { refused.registry++ })
-  data.events.on('rejected', () => { refused.data++ })
   const heads = async (): Promise<{ registryHeads: string[], dataHeads: string[] }> => ({
     registryHeads: (await registry.log.heads()).map((e) => e.hash),
-    dataHeads: (await data.log.heads()).map((e) => e.hash)
+    dataHeads: (await data().log.heads()).map((e) => e.hash)
   })
-
   const self = (): DeviceRecord | undefined => registry.state().devices[secrets.device]
+  const epochNow = (): number => data().epoch
+
   return {
     address,
     device: secrets.device,
-    info: () => ({ account: address, device: secrets.device, name: self()?.name ?? secrets.name, mode, epoch: epoch.epoch }),
-    put: async (key, value) => { await data.put(key, value) },
-    get: (key) => data.get(key),
+    info: () => ({ account: address, device: secrets.device, name: self()?.name ?? secrets.name, mode, epoch: epochNow() as Epoch }),
+    put: async (key, value) => { await data().put(key, value) },
+    get: (key) => data().get(key),
     del: async (key) => {
-      const existed = data.get(key) !== undefined
-      await data.del(key)
+      const existed = data().get(key) !== undefined
+      await data().del(key)
       return existed
     },
-    all: (options) => Object.fromEntries(data.entries(options?.prefix)),
-    watch: (listener) => data.onChange(listener),
+    all: (options) => Object.fromEntries(data().entries(options?.prefix)),
+    watch: (listener) => {
+      watchers.add(listener)
+      return () => { watchers.delete(listener) }
+    },
     devices: () => deviceList(registry.state()).map((d) => ({ device: d.device, name: d.name, role: d.role, status: d.status, addedBy: d.addedBy })),
     state: () => registry.state(),
     heads,
-    rejected: () => ({ ...refused, pending: registry.pendingCount() + data.pendingCount() }),
+    rejected: () => ({ ...refused, data: refused.data + data().rejectedCount(), pending: registry.pendingCount() + data().pendingCount() }),
+    syncedPeers: (log) => [...(log === 'registry' ? registry.peers : data().peers)],
     onSync: (listener) => {
       const onRegistry = (peerId: unknown): void => listener(String(peerId), 'registry')
       const onData = (peerId: unknown): void => listener(String(peerId), 'data')
       registry.events.on('join', onRegistry)
-      data.events.on('join', onData)
+      let db = data()
+      db.events.on('join', onData)
+      const follow = (): void => {
+        db.events.off('join', onData)
+        db = data()
+        db.events.on('join', onData)
+      }
+      moved.add(follow)
       return () => {
+        moved.delete(follow)
         registry.events.off('join', onRegistry)
-        data.events.off('join', onData)
+        db.events.off('join', onData)
       }
     },
     admit: async (device, role) => {
@@ -146,31 +220,73 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
         throw new NotAuthorizedError('only an active admin device can admit devices')
       }
       if (now.devices[device.device] !== undefined) throw new NotAuthorizedError(`device ${device.device} is already known to this account`)
+      const key = epochs.key()
+      const epoch = epochNow()
       const lockbox = key === undefined
-        ? ''
-        : base64urlEncode(sealTo(base64urlDecode(device.boxKey, 'boxKey'), key, lockboxAad(address, epoch.epoch, device.device)))
-      await registry.append(addOp({ device, role, epoch: epoch.epoch, lockbox }))
+        ? PUBLIC_LOCKBOX
+        : base64urlEncode(sealTo(base64urlDecode(device.boxKey, 'boxKey'), key, lockboxAad(address, epoch, device.device)))
+      await registry.append(addOp({ device, role, epoch, lockbox }))
       return await heads()
     },
+    revoke: async (idOrName, options) => {
+      const now = registry.state()
+      const target = resolveDevice(now, idOrName)
+      checkRevoke(now, secrets.device, target)
+      revoking = true
+      try {
+        await registry.append(revokeOp({ device: target.device }))
+        const me = registry.state().devices[secrets.device]
+        if (target.device === secrets.device || me?.role !== 'admin') return { revoked: target.device, epoch: epochNow() as Epoch }
+        const epoch = await runRotation(true, options?.onProgress)
+        await waitForEpoch(epochs, epoch)
+        return { revoked: target.device, epoch: epoch as Epoch }
+      } finally {
+        revoking = false
+        maybeFinishRotation()
+      }
+    },
+    rotate: async (options) => {
+      const epoch = await runRotation(false, options?.onProgress)
+      await waitForEpoch(epochs, epoch)
+      return epoch as Epoch
+    },
     close: async () => {
-      stopRetry()
-      await data.close()
+      closed = true
+      if (graceTimer !== undefined) clearTimeout(graceTimer)
+      stopFollowing()
+      await rotating?.catch(() => {})
+      await epochs.close()
       await registry.close()
       unbindAccessContext(orbitdb.identity)
     }
   }
 }
 
+/** Resolves once this device reads and writes `epoch` (its own rotation: the snapshot is local). */
+const waitForEpoch = async (epochs: Epochs, epoch: number): Promise<void> => {
+  for (let i = 0; i < 600 && epochs.current().epoch < epoch; i++) {
+    await epochs.follow()
+    if (epochs.current().epoch < epoch) await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
 /** Binds who-may-write knowledge for this account to the node's identity (see acl/access.ts). */
 export const bindContext = (orbitdb: OrbitDB, registryAddress: () => string | undefined, state: () => AccountState | undefined): void => {
+  const self = orbitdb.identity.id
   const isAdmitted = (device: DeviceId, signingKey: string): boolean => {
     const record = state()?.devices[device]
     return record !== undefined && record.signingKey === signingKey
   }
   bindAccessContext(orbitdb.identity, {
     isAdmitted,
-    canWriteData: (account, epoch, device, signingKey) =>
-      account === registryAddress() && (state()?.epochs ?? []).some((e) => e.epoch === epoch) && isAdmitted(device, signingKey)
+    // A member of that epoch: it holds a lockbox of it (a rule that stays true forever).
+    canWriteData: (account, epoch, device, signingKey) => {
+      const s = state()
+      if (s === undefined || account !== registryAddress() || !isAdmitted(device, signingKey)) return false
+      // This device's own writes: a rotation writes its snapshot before the registry names the new epoch.
+      if (device === self) return true
+      return [...s.epochs, ...(s.supersededEpochs ?? [])].some((e) => e.epoch === epoch && lockboxOf(s, e, device) !== undefined)
+    }
   })
 }
 
@@ -202,7 +318,7 @@ export const createAccountCore = async (options: CoreOptions & { mode: Mode }): 
   await data.close()
   const key = mode === 'public' ? undefined : generateKey()
   const lockboxes: Record<string, string> = key === undefined
-    ? {}
+    ? { [secrets.device]: PUBLIC_LOCKBOX }
     : { [secrets.device]: base64urlEncode(sealTo(secrets.box.publicKey, key, lockboxAad(account, 0, secrets.device))) }
   await registry.append(genesisOp({
     mode,
@@ -210,7 +326,7 @@ export const createAccountCore = async (options: CoreOptions & { mode: Mode }): 
     dataLog,
     lockboxes
   }))
-  return await buildAccount(orbitdb, secrets, registry, key)
+  return await buildAccount(orbitdb, secrets, registry, key !== undefined ? { knownKey: key } : {})
 }
 
 /** Opens the registry of the account at `address` (its params come from its access controller). */
@@ -231,11 +347,11 @@ export const openRegistry = async (orbitdb: OrbitDB, address: string, signal?: A
 }
 
 /** Opens an account this device belongs to, by its registry address. */
-export const openAccountCore = async (options: CoreOptions & { address: string }): Promise<Account> => {
+export const openAccountCore = async (options: CoreOptions & { address: string } & BuildOptions): Promise<Account> => {
   const { orbitdb, secrets, address } = options
   const registry = await openRegistry(orbitdb, address)
   try {
-    return await buildAccount(orbitdb, secrets, registry)
+    return await buildAccount(orbitdb, secrets, registry, options)
   } catch (err) {
     await registry.close().catch(() => {})
     throw err

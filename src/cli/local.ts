@@ -17,6 +17,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 
 /** Where a node listens unless told otherwise: every interface, fresh ports (then remembered). */
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws']
+/** How often a daemon dials remembered peers it is not connected to. */
+const REDIAL_MS = 15_000
 /** How long a one-shot command gives the peers it knows to sync. */
 const BRIEF_SYNC_MS = 3000
 
@@ -51,7 +53,8 @@ const open = async (args: ParsedArgs, dir: string, out: Output, stays: boolean):
     // A remembered port may be taken now: fall back to fresh ports.
     if (given !== undefined || listen !== memory.listen || isOrbitAccountError(err)) throw err
     out.note(`could not listen on ${memory.listen.join(', ')} (${(err as Error).message}); using new ports`)
-    used = DEFAULT_LISTEN
+    // Same interfaces, new ports: a device kept on loopback stays on loopback.
+    used = memory.listen.map((a) => a.replace(/\/tcp\/\d+/, '/tcp/0'))
     account = await openOn(used)
   }
   if (stays) await rememberListen(memoryPath, listenAddrsToRemember(used, account.addrs()))
@@ -83,8 +86,20 @@ export const runDaemon = async (args: ParsedArgs, dir: string, out: Output): Pro
     const server = await serveSocket(account, account.paths.socket)
     await reach(account, peers, out, 10_000)
     out.result('daemon', { ready: true, peerId: account.peerId(), addrs: account.addrs() })
-    await untilSignal()
-    await server.close()
+    // Devices come and go: dial the remembered peers that are not connected, now and then.
+    const redial = setInterval(() => {
+      void readNetworkMemory(account.paths.peers).then(async (memory) => {
+        const connected = new Set(account.peers())
+        const missing = memory.peers.filter((p) => ![...connected].some((id) => p.endsWith(`/p2p/${id}`)))
+        if (missing.length > 0) await account.syncWith(missing, 5000)
+      }).catch(() => {})
+    }, REDIAL_MS)
+    try {
+      await untilSignal()
+    } finally {
+      clearInterval(redial)
+      await server.close()
+    }
   } finally {
     await account.close()
   }
@@ -109,7 +124,7 @@ export const runLocal = async (args: ParsedArgs, dir: string, out: Output, reque
       }
       return
     }
-    const writes = request.cmd === 'put' || request.cmd === 'del'
+    const writes = request.cmd === 'put' || request.cmd === 'del' || request.cmd === 'revoke'
     if (!writes) await reach(account, peers, out, BRIEF_SYNC_MS)
     await execute(account, request, write)
     if (writes && peers.length > 0) {

@@ -36,6 +36,7 @@ const requestOf = async (args: ParsedArgs): Promise<Request> => {
     case 'watch': return { v: 1, cmd: 'watch' }
     case 'status': return { v: 1, cmd: 'status' }
     case 'devices': return { v: 1, cmd: 'devices' }
+    case 'revoke': return { v: 1, cmd: 'revoke', device: a as string }
     case 'invite': {
       const role = (args.options.role as string | undefined) ?? 'member'
       if (role !== 'member' && role !== 'admin') throw new InvalidArgumentError(`--role must be member or admin, not '${role}'`)
@@ -108,8 +109,8 @@ export const main = async (argv: string[]): Promise<number> => {
       case 'create': await (await import('./setup.ts')).runCreate(args, dir, out); break
       case 'join': await (await import('./setup.ts')).runJoin(args, dir, out); break
       case 'daemon': await (await import('./local.ts')).runDaemon(args, dir, out); break
-      case 'revoke': case 'serve':
-        throw new NotImplementedError(`'${args.command}' is not implemented yet in this version (it comes with revocation and the blind replica)`)
+      case 'serve':
+        throw new NotImplementedError(`'${args.command}' is not implemented yet in this version (it comes with the blind replica)`)
       default: await runStoreCommand(args, dir, out)
     }
     return 0

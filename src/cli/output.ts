@@ -32,6 +32,8 @@ const human = (command: CommandName, o: Record<string, unknown>): string => {
     case 'status':
       return [`account  ${String(o.account)}`, `device   ${String(o.device)} (${String(o.name)})`, `mode     ${String(o.mode)}`, `epoch    ${String(o.epoch)}`,
         `peers    ${(o.peers as string[]).length === 0 ? '(none connected)' : (o.peers as string[]).join(', ')}`].join('\n')
+    case 'revoke':
+      return `revoked ${String(o.revoked)}; the account is now in epoch ${String(o.epoch)}`
     case 'join':
       return `joined account ${String(o.account)}\n  as device ${String(o.device)} (${String(o.name)}), epoch ${String(o.epoch)}`
     case 'invite': {

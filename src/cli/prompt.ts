@@ -35,7 +35,8 @@ const nextLine = async (): Promise<string | null> => {
 export const askYesNo = async (question: string): Promise<boolean> => {
   process.stderr.write(`${question} [y/N] `)
   const answer = await nextLine()
-  if (answer === null) process.stderr.write('\n')
+  // A terminal echoes the answer and its newline; a pipe does not: end the line ourselves.
+  if (answer === null || process.stdin.isTTY !== true) process.stderr.write('\n')
   return answer !== null && /^\s*y(es)?\s*$/i.test(answer)
 }
 

@@ -46,6 +46,13 @@ export const execute = async (account: NodeAccount, request: Request, emit: (fra
       })
       return
     }
+    case 'revoke': {
+      const result = await account.revoke(request.device, {
+        onProgress: (p) => emit({ note: p.phase === 'snapshot' ? `re-encrypting the live data into the new epoch: part ${p.done} of ${p.total}` : 'new epoch recorded in the registry' })
+      })
+      emit({ out: { revoked: result.revoked, epoch: result.epoch } })
+      return
+    }
     case 'invite': {
       const confirm = request.confirm
         ? async (q: Question): Promise<boolean> => {

@@ -21,6 +21,7 @@ export type Request =
   | { v: 1, cmd: 'status' }
   | { v: 1, cmd: 'devices' }
   | { v: 1, cmd: 'invite', ttlMs: number, role: 'admin' | 'member', confirm: boolean }
+  | { v: 1, cmd: 'revoke', device: string }
 
 /** What the person at the client is asked: admit this device, whose short code is this? */
 export interface Question { device: string, name: string, code: string }
@@ -32,7 +33,7 @@ export type Frame =
   | { end: true }
   | { error: { code: string, message: string } }
 
-const CMDS = new Set(['put', 'get', 'del', 'list', 'watch', 'status', 'devices', 'invite'])
+const CMDS = new Set(['put', 'get', 'del', 'list', 'watch', 'status', 'devices', 'invite', 'revoke'])
 
 /** Checks the shape of a request read from the socket (the value is checked again by the store). */
 export const parseRequest = (v: unknown): Request | undefined => {
@@ -41,6 +42,7 @@ export const parseRequest = (v: unknown): Request | undefined => {
   if (o.v !== PROTOCOL_VERSION || typeof o.cmd !== 'string' || !CMDS.has(o.cmd)) return undefined
   if ((o.cmd === 'put' || o.cmd === 'get' || o.cmd === 'del') && typeof o.key !== 'string') return undefined
   if (o.cmd === 'put' && !('value' in o)) return undefined
+  if (o.cmd === 'revoke' && (typeof o.device !== 'string' || o.device.length === 0 || o.device.length > 100)) return undefined
   if (o.cmd === 'list' && o.prefix !== undefined && typeof o.prefix !== 'string') return undefined
   if (o.cmd === 'invite' && (typeof o.ttlMs !== 'number' || !Number.isSafeInteger(o.ttlMs) || o.ttlMs <= 0 ||
     (o.role !== 'admin' && o.role !== 'member') || typeof o.confirm !== 'boolean')) return undefined

@@ -37,8 +37,8 @@ export interface NodeAccount extends Account {
   peers: () => string[]
   /** Opens an invite served by this device until it is used or expires. */
   invite: (options: InviteOptions) => Promise<OpenInvite>
-  /** Dials `addrs` and waits (at most `ms`) until the reachable ones have exchanged heads with this device. */
-  syncWith: (addrs: string[], ms: number) => Promise<string[]>
+  /** Dials `addrs` and waits (at most `ms`) until the reachable ones have exchanged heads of `log` (default: the data log) with this device. */
+  syncWith: (addrs: string[], ms: number, log?: 'registry' | 'data') => Promise<string[]>
 }
 
 export interface DirOptions {
@@ -129,9 +129,9 @@ const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: 
       })
       return await joins.invite(options)
     },
-    syncWith: async (targets, ms) => {
-      const synced = new Set<string>()
-      const stop = account.onSync((peerId, log) => { if (log === 'data') synced.add(peerId) })
+    syncWith: async (targets, ms, which = 'data') => {
+      const synced = new Set<string>(account.syncedPeers(which))
+      const stop = account.onSync((peerId, log) => { if (log === which) synced.add(peerId) })
       try {
         const reached = (await Promise.all(targets.map(async (t) => {
           try {
@@ -194,7 +194,7 @@ export const createAccount = async (options: DirOptions & { name: string, mode?:
   }, async ({ orbitdb }, secrets) => {
     const account = await createAccountCore({ orbitdb, secrets, mode })
     const info = account.info()
-    await writeConfig(paths, { version: 1, account: info.account, device: info.device, name: info.name, mode })
+    await writeConfig(paths, { version: 1, account: info.account, device: info.device, name: info.name, mode, dataLog: account.state().epoch?.dataLog })
     return account
   })
 }
@@ -218,7 +218,7 @@ export const joinAccount = async (options: DirOptions & { invite: string, name: 
       const admission = await requestAdmission({ libp2p: node.libp2p, invite, device, signal, ...(options.onCode !== undefined ? { onCode: options.onCode } : {}) })
       await rememberPeers(paths.peers, invite.addrs.map((a) => `${a}/p2p/${invite.peerId}`))
       const account = await joinAccountCore({ orbitdb, secrets, address: invite.account, registryHeads: admission.registryHeads, dataHeads: admission.dataHeads, signal, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}) })
-      await writeConfig(paths, { version: 1, account: invite.account, device: secrets.device, name: secrets.name, mode: invite.mode })
+      await writeConfig(paths, { version: 1, account: invite.account, device: secrets.device, name: secrets.name, mode: invite.mode, dataLog: account.state().epoch?.dataLog })
       return account
     })
   } catch (err) {
@@ -234,5 +234,11 @@ export const openAccount = async (options: DirOptions): Promise<NodeAccount> => 
   const config = await readConfig(paths)
   return await withServices(paths, options,
     async () => await decodeKeystore(await readKeystoreFile(paths.keystore), options.passphrase),
-    async ({ orbitdb }, secrets) => await openAccountCore({ orbitdb, secrets, address: config.account }))
+    async ({ orbitdb }, secrets) => await openAccountCore({
+      orbitdb,
+      secrets,
+      address: config.account,
+      ...(config.dataLog !== undefined ? { previous: config.dataLog } : {}),
+      onEpoch: (epoch) => { void writeConfig(paths, { ...config, dataLog: epoch.dataLog }).catch(() => {}) }
+    }))
 }

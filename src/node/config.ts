@@ -10,6 +10,8 @@ export interface AccountConfig {
   device: DeviceId
   name: string
   mode: Mode
+  /** The data log this device used last (a newer epoch is joined from there, carrying its writes). */
+  dataLog?: string
 }
 
 export const readConfig = async (paths: AccountPaths): Promise<AccountConfig> => {

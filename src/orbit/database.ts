@@ -20,6 +20,12 @@ const pathJoin = pathJoinModule as (...parts: string[]) => string
 
 /** How many refused entries are kept for a retry. */
 const MAX_PENDING = 1000
+/**
+ * How often the heads are announced again to the peers of the log. A pubsub message
+ * can be lost (a peer not yet in the gossip mesh); the next announcement repairs it,
+ * so devices converge even when nobody writes again.
+ */
+const REANNOUNCE_MS = 5000
 const DEFAULT_REFERENCES = 16
 const CACHE_SIZE = 1000
 
@@ -81,7 +87,24 @@ export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDataba
 
   const sync = await Sync({ ipfs, log, events, onSynced: applyOperation, start: args.syncAutomatically ?? true })
 
+  let lastAnnounced = ''
+  let announcing = false
+  const reannounce = setInterval(() => {
+    if (announcing || (sync as unknown as { peers: Set<string> }).peers.size === 0) return
+    announcing = true
+    void queue.add(async () => {
+      const heads = await log.heads()
+      const key = heads.map((h) => h.hash).join(',')
+      // Announce again while peers may lack them: always when they changed, else every other round.
+      if (key === lastAnnounced && Math.random() < 0.5) return
+      lastAnnounced = key
+      for (const head of heads) await sync.add(head)
+    }).catch(() => {}).finally(() => { announcing = false })
+  }, REANNOUNCE_MS)
+  reannounce.unref?.()
+
   const close = async (): Promise<void> => {
+    clearInterval(reannounce)
     await sync.stop()
     await queue.onIdle()
     await log.close()

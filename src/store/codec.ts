@@ -2,15 +2,25 @@
  * Payload codecs for data log entries. Encrypted mode: XChaCha20-Poly1305 under the
  * epoch key, a fresh random nonce per entry, the account and epoch bound as associated
  * data, and the key name inside the ciphertext. Public mode: the operation in clear.
+ *
+ * Operations: `put`/`del` (a write), `snapshot` (part of the state at a rotation's cut,
+ * written at the start of a new epoch), `carry` (a write made to an older epoch that
+ * the rotation had not seen, carried forward with its original stamp).
  */
 import { decrypt, encrypt } from '../crypto/aead.ts'
 import { utf8Decode, utf8Encode } from '../crypto/bytes.ts'
 import { DecryptionError, InvalidOperationError } from '../errors.ts'
 import { checkKey, checkValue, type JsonValue } from './limits.ts'
+import type { SlotRecord, Stamp } from './kv-index.ts'
+
+/** A slot on the wire: key, value (absent when deleted), stamp as [epoch, time, id, hash]. */
+export interface WireRecord { k: string, v?: JsonValue, s: [number, number, string, string] }
 
 export type DataOp =
   | { op: 'put', key: string, value: JsonValue }
   | { op: 'del', key: string }
+  | { op: 'snapshot', part: number, of: number, records: WireRecord[] }
+  | { op: 'carry', records: WireRecord[] }
 
 export interface PayloadCodec {
   readonly encrypted: boolean
@@ -19,18 +29,57 @@ export interface PayloadCodec {
   decode: (payload: unknown) => DataOp
 }
 
+export const MAX_SNAPSHOT_PARTS = 100_000
+export const MAX_RECORDS_PER_OP = 50_000
+
+export const toWire = (r: SlotRecord): WireRecord => ({
+  k: r.key, ...(r.value !== undefined ? { v: r.value } : {}), s: [r.stamp.epoch, r.stamp.time, r.stamp.id, r.stamp.hash]
+})
+
+export const fromWire = (w: WireRecord): SlotRecord => ({
+  key: w.k, value: w.v, stamp: { epoch: w.s[0], time: w.s[1], id: w.s[2], hash: w.s[3] } satisfies Stamp
+})
+
+const isCount = (v: unknown, max: number): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max
+
+const parseRecords = (v: unknown): WireRecord[] => {
+  if (!Array.isArray(v) || v.length > MAX_RECORDS_PER_OP) throw new InvalidOperationError('records must be an array of at most 50,000')
+  return v.map((r: unknown, i): WireRecord => {
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new InvalidOperationError(`record ${i} must be an object`)
+    const o = r as Record<string, unknown>
+    const s = o.s
+    if (typeof o.k !== 'string' || !Array.isArray(s) || s.length !== 4 || !isCount(s[0], 2 ** 31) || !isCount(s[1], Number.MAX_SAFE_INTEGER) ||
+      typeof s[2] !== 'string' || s[2].length > 200 || typeof s[3] !== 'string' || s[3].length > 200) {
+      throw new InvalidOperationError(`record ${i} is malformed`)
+    }
+    checkKey(o.k)
+    if ('v' in o) checkValue(o.v as JsonValue)
+    const out: WireRecord = { k: o.k, s: [s[0], s[1], s[2], s[3]] }
+    if ('v' in o) out.v = o.v as JsonValue
+    return out
+  })
+}
+
 /** Validates the shape of a decoded operation. */
 export const parseDataOp = (v: unknown): DataOp => {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InvalidOperationError('data op must be an object')
   const o = v as Record<string, unknown>
+  const n = Object.keys(o).length
+  if (o.op === 'snapshot' && n === 4) {
+    if (!isCount(o.part, MAX_SNAPSHOT_PARTS) || !isCount(o.of, MAX_SNAPSHOT_PARTS) || (o.part as number) >= (o.of as number)) {
+      throw new InvalidOperationError('snapshot part/of are malformed')
+    }
+    return { op: 'snapshot', part: o.part as number, of: o.of as number, records: parseRecords(o.records) }
+  }
+  if (o.op === 'carry' && n === 2) return { op: 'carry', records: parseRecords(o.records) }
   if (typeof o.key !== 'string') throw new InvalidOperationError('data op key must be a string')
   checkKey(o.key)
-  if (o.op === 'put' && Object.keys(o).length === 3 && 'value' in o) {
+  if (o.op === 'put' && n === 3 && 'value' in o) {
     checkValue(o.value as JsonValue)
     return { op: 'put', key: o.key, value: o.value as JsonValue }
   }
-  if (o.op === 'del' && Object.keys(o).length === 2) return { op: 'del', key: o.key }
-  throw new InvalidOperationError('data op must be {op:"put",key,value} or {op:"del",key}')
+  if (o.op === 'del' && n === 2) return { op: 'del', key: o.key }
+  throw new InvalidOperationError('data op must be put, del, snapshot or carry')
 }
 
 export const dataAad = (account: string, epoch: number): Uint8Array =>
@@ -57,6 +106,6 @@ export const encryptedCodec = (key: Uint8Array, account: string, epoch: number):
 
 export const plainCodec: PayloadCodec = {
   encrypted: false,
-  encode: (op) => ({ ...op }),
+  encode: (op) => JSON.parse(JSON.stringify(op)) as Record<string, unknown>,
   decode: (payload) => parseDataOp(payload)
 }

@@ -6,9 +6,9 @@
  */
 import { ManagedDatabase } from '../orbit/database.ts'
 import type { DatabaseArgs, LogEntry, OrbitLog } from '../orbit/orbitdb.ts'
-import { KvIndex, type Change } from './kv-index.ts'
+import { KvIndex, type Change, type SlotRecord, type Stamp } from './kv-index.ts'
 import { checkKey, checkValue, type JsonValue } from './limits.ts'
-import type { PayloadCodec } from './codec.ts'
+import { fromWire, type DataOp, type PayloadCodec } from './codec.ts'
 
 export const KV_TYPE = 'orbit-account-kv'
 
@@ -23,13 +23,31 @@ export interface KvDatabase extends ManagedDatabase {
   /** Entries applied to the index, and entries skipped because they did not decode. */
   stats: () => { applied: number, skipped: number }
   onChange: (listener: (change: Change) => void) => () => void
+  /** Every slot of the index, deletions included. */
+  records: () => SlotRecord[]
+  /** Would this record change the index (is it newer than what the index holds)? */
+  wins: (record: SlotRecord) => boolean
+  /** Appends one operation (a snapshot part or a carry-over). */
+  append: (op: DataOp) => Promise<string>
+  /** Entries this log refused since it opened (not admitted writers, forgeries). */
+  rejectedCount: () => number
+  /** True once every part of the epoch's starting snapshot is here (always true for epoch 0). */
+  snapshotComplete: () => boolean
+  /** The epoch this log belongs to. */
+  epoch: number
+  /** How this log's payloads are encoded (to read them when carrying them forward). */
+  codec: PayloadCodec
 }
 
 export interface KvOptions {
   codec: PayloadCodec
+  /** The epoch of this data log: the first part of the stamp of its own writes. */
+  epoch: number
 }
 
-export const KeyValueDatabase = ({ codec }: KvOptions) => async (args: DatabaseArgs): Promise<KvDatabase> => {
+export const KeyValueDatabase = ({ codec, epoch }: KvOptions) => async (args: DatabaseArgs): Promise<KvDatabase> => {
+  const snapshotParts = new Set<number>()
+  let snapshotOf: number | undefined
   const index = new KvIndex()
   const seen = new Set<string>()
   const listeners = new Set<(change: Change) => void>()
@@ -38,15 +56,33 @@ export const KeyValueDatabase = ({ codec }: KvOptions) => async (args: DatabaseA
   const applyEntry = (entry: LogEntry): void => {
     if (seen.has(entry.hash)) return
     seen.add(entry.hash)
-    let change: Change | null
+    const changes: Change[] = []
+    const apply = (key: string, value: JsonValue | undefined, stamp: Stamp): void => {
+      const change = index.apply(key, value, stamp)
+      if (change !== null) changes.push(change)
+    }
     try {
       const op = codec.decode(entry.payload)
-      change = index.apply(op, { time: entry.clock.time, id: entry.clock.id, hash: entry.hash })
+      const stamp: Stamp = { epoch, time: entry.clock.time, id: entry.clock.id, hash: entry.hash }
+      switch (op.op) {
+        case 'put': apply(op.key, op.value, stamp); break
+        case 'del': apply(op.key, undefined, stamp); break
+        case 'snapshot':
+          if (snapshotOf === undefined || snapshotOf === op.of) {
+            snapshotOf = op.of
+            snapshotParts.add(op.part)
+          }
+          for (const r of op.records) { const rec = fromWire(r); apply(rec.key, rec.value, rec.stamp) }
+          break
+        case 'carry':
+          for (const r of op.records) { const rec = fromWire(r); apply(rec.key, rec.value, rec.stamp) }
+          break
+      }
     } catch {
       skipped++
       return
     }
-    if (change !== null) for (const listener of listeners) listener(change)
+    for (const change of changes) for (const listener of listeners) listener(change)
   }
 
   /** Applies `roots` and every ancestor not yet applied (the applied set is closed downwards). */
@@ -75,6 +111,8 @@ export const KeyValueDatabase = ({ codec }: KvOptions) => async (args: DatabaseA
   }
 
   const db = await ManagedDatabase({ ...args, onUpdate })
+  let rejected = 0
+  db.events.on('rejected', () => { rejected++ })
   await applyFrom(db.log, await db.log.heads())
 
   const put = async (key: string, value: JsonValue): Promise<string> => {
@@ -90,6 +128,13 @@ export const KeyValueDatabase = ({ codec }: KvOptions) => async (args: DatabaseA
   return {
     ...db,
     type: KV_TYPE,
+    epoch,
+    codec,
+    records: () => index.records(),
+    rejectedCount: () => rejected,
+    wins: (record) => index.wins(record.key, record.stamp),
+    append: async (op) => await db.addOperation(codec.encode(op)),
+    snapshotComplete: () => epoch === 0 || (snapshotOf !== undefined && snapshotParts.size === snapshotOf),
     put,
     del,
     get: (key) => index.get(key),

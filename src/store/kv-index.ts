@@ -1,18 +1,23 @@
 /**
  * The materialized key/value index: a last-writer-wins register per key, ordered by
- * (Lamport time, clock id, entry hash). Applying entries in any order, any number of
- * times, gives the same index, so it always agrees with a full replay of the log.
+ * (epoch of origin, Lamport time, clock id, entry hash). Applying entries in any
+ * order, any number of times, gives the same index, so it always agrees with a full
+ * replay of the log. A write carried over from an older epoch keeps its original
+ * stamp, so it never overwrites a write made after the rotation.
  */
 import type { JsonValue } from './limits.ts'
-import type { DataOp } from './codec.ts'
 
-export interface Stamp { time: number, id: string, hash: string }
+export interface Stamp { epoch: number, time: number, id: string, hash: string }
 
 interface Slot { stamp: Stamp, value: JsonValue | undefined }
 
 export interface Change { key: string, value: JsonValue | null, op: 'put' | 'del' }
 
+/** A slot as it travels in a snapshot or a carry-over: undefined value = deleted. */
+export interface SlotRecord { key: string, value: JsonValue | undefined, stamp: Stamp }
+
 export const compareStamps = (a: Stamp, b: Stamp): number => {
+  if (a.epoch !== b.epoch) return a.epoch < b.epoch ? -1 : 1
   if (a.time !== b.time) return a.time < b.time ? -1 : 1
   if (a.id !== b.id) return a.id < b.id ? -1 : 1
   if (a.hash !== b.hash) return a.hash < b.hash ? -1 : 1
@@ -23,15 +28,20 @@ export class KvIndex {
   readonly #slots = new Map<string, Slot>()
   #live = 0
 
-  /** Applies one operation; returns the visible change, or null when it lost to a newer write. */
-  apply (op: DataOp, stamp: Stamp): Change | null {
-    const current = this.#slots.get(op.key)
-    if (current !== undefined && compareStamps(current.stamp, stamp) >= 0) return null
-    const value = op.op === 'put' ? op.value : undefined
+  /** Would a write with this stamp change `key`? */
+  wins (key: string, stamp: Stamp): boolean {
+    const current = this.#slots.get(key)
+    return current === undefined || compareStamps(current.stamp, stamp) < 0
+  }
+
+  /** Sets `key` to `value` (undefined: deleted) if `stamp` is newer; returns the visible change, or null. */
+  apply (key: string, value: JsonValue | undefined, stamp: Stamp): Change | null {
+    if (!this.wins(key, stamp)) return null
+    const current = this.#slots.get(key)
     if (current?.value !== undefined) this.#live--
     if (value !== undefined) this.#live++
-    this.#slots.set(op.key, { stamp, value })
-    return { key: op.key, value: value ?? null, op: op.op }
+    this.#slots.set(key, { stamp, value })
+    return { key, value: value ?? null, op: value === undefined ? 'del' : 'put' }
   }
 
   get (key: string): JsonValue | undefined {
@@ -45,6 +55,11 @@ export class KvIndex {
       if (slot.value !== undefined && key.startsWith(prefix)) out.push([key, slot.value])
     }
     return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+  }
+
+  /** Every slot, deletions included (what a snapshot must carry so a late older write cannot resurrect a key). */
+  records (): SlotRecord[] {
+    return [...this.#slots].map(([key, slot]) => ({ key, value: slot.value, stamp: slot.stamp }))
   }
 
   get size (): number {

@@ -158,7 +158,11 @@ describe('account on one device (laptop)', function () {
       const key = openBox(secrets.box.secretKey, base64urlDecode(box), lockboxAad(address, 0, secrets.device))
       const codec = encryptedCodec(key, address, 0)
       const index = new KvIndex()
-      for (const e of entries) index.apply(codec.decode(e.payload), { time: e.clock.time, id: e.clock.id, hash: e.hash })
+      for (const e of entries) {
+        const op = codec.decode(e.payload)
+        assert.ok(op.op === 'put' || op.op === 'del')
+        index.apply(op.key, op.op === 'put' ? op.value : undefined, { epoch: 0, time: e.clock.time, id: e.clock.id, hash: e.hash })
+      }
       assert.deepEqual(Object.fromEntries(index.entries()), expected)
       await raw.close()
     } finally {

@@ -2,8 +2,9 @@
  * Hand-built registry entries for the ACL specs: fake but well-formed device ids and
  * keys, hashes 'h1', 'h2', ..., Lamport clock times, and a seeded PRNG.
  */
-import { addOp, genesisOp } from '../../acl/ops.ts'
-import type { AccountParams, DeviceDescriptor, RegistryEntry } from '../../acl/types.ts'
+import assert from 'node:assert/strict'
+import { addOp, genesisOp, rotateOp } from '../../acl/ops.ts'
+import type { AccountParams, AccountState, DeviceDescriptor, RegistryEntry } from '../../acl/types.ts'
 import type { DeviceId, Mode, Role } from '../../src/types.ts'
 
 // ---------------------------------------------------------------------------------------
@@ -163,3 +164,30 @@ export const found = (mode: Mode = 'encrypted'): Founded => {
 /** An add op for epoch 0 with a fake lockbox. */
 export const addPayload = (device: DeviceDescriptor, role: Role, epoch = 0): unknown =>
   addOp({ device, role, epoch, lockbox: fakeLockbox(makeRng(seedOf(device.device))) })
+
+/** A rotate op to `epoch` with a fake lockbox for each of `devices`. */
+export const rotatePayload = (epoch: number, devices: readonly DeviceDescriptor[], cut: readonly string[] = []): unknown => {
+  const rng = makeRng(seedOf(`epoch ${epoch} ${devices.map(d => d.device).join(' ')}`))
+  return rotateOp({
+    epoch,
+    dataLog: `/orbitdb/zdpuEpoch${epoch}DataLog${rng.int(1e9)}`,
+    lockboxes: Object.fromEntries(devices.map(d => [d.device, fakeLockbox(rng)])),
+    cut
+  })
+}
+
+// ---------------------------------------------------------------------------------------
+// Assertions on reduced states.
+
+export const reasonFor = (state: AccountState, entry: RegistryEntry): string | undefined =>
+  state.ignored.find(i => i.hash === entry.hash)?.reason
+
+export const assertIgnored = (state: AccountState, entry: RegistryEntry, reason: RegExp): void => {
+  const found = reasonFor(state, entry)
+  assert.ok(found !== undefined, `expected ${entry.hash} to be ignored; ignored: ${JSON.stringify(state.ignored)}`)
+  assert.match(found, reason)
+}
+
+export const assertCounts = (state: AccountState, entry: RegistryEntry): void => {
+  assert.equal(reasonFor(state, entry), undefined, `expected ${entry.hash} to count`)
+}

@@ -249,17 +249,18 @@ describe('registry reducer', () => {
     })
   })
 
-  describe('revoke and rotate (not yet implemented)', () => {
-    it('are parsed but ignored as not supported yet', () => {
+  describe('revoke and rotate (full specs in revocation.test.ts)', () => {
+    it('the laptop revokes the phone and rotates to epoch 1 without it', () => {
       const { p, params, log } = found()
       log.append(p.laptop, addPayload(p.phone, 'member'))
       const revoke = log.append(p.laptop, revokeOp({ device: p.phone.device }))
-      const rotate = log.append(p.laptop, rotateOp({ epoch: 1, dataLog: '/orbitdb/zdpuEpoch1', lockboxes: {}, cut: ['h2'] }))
+      const rotate = log.append(p.laptop, rotateOp({ epoch: 1, dataLog: '/orbitdb/zdpuEpoch1', lockboxes: { [p.laptop.device]: fakeLockbox(makeRng(2)) }, cut: ['h2'] }))
       const state = reduce(params, log.entries)
-      assertIgnored(state, revoke, /^revoke is not supported yet$/)
-      assertIgnored(state, rotate, /^rotate is not supported yet$/)
-      assert.equal(state.devices[p.phone.device]?.status, 'active')
-      assert.equal(state.epoch?.epoch, 0)
+      assertCounts(state, revoke)
+      assertCounts(state, rotate)
+      assert.equal(state.devices[p.phone.device]?.status, 'revoked')
+      assert.equal(state.epoch?.epoch, 1)
+      assert.equal(state.needsRotation, false)
     })
 
     it("a thief's revoke is refused for its author first", () => {
@@ -345,7 +346,7 @@ describe('registry reducer', () => {
       const { p, params, log } = found()
       log.append(p.thief, addPayload(p.thief, 'admin'))
       log.append(p.laptop, 'junk')
-      log.append(p.laptop, revokeOp({ device: p.laptop.device }))
+      log.append(p.laptop, revokeOp({ device: p.thief.device }))
       const state = reduce(params, log.entries)
       assert.equal(state.ignored.length, 3)
       for (const { reason } of state.ignored) assert.ok(reason.length > 10, reason)

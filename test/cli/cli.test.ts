@@ -97,11 +97,11 @@ describe('orbit-account CLI on bad input', function () {
     }
   })
 
-  it('reports NOT_IMPLEMENTED for revoke and serve; invite needs an account, join a valid invite', async () => {
+  it('reports NOT_IMPLEMENTED for serve; invite and revoke need an account, join a valid invite', async () => {
     await failsWith(['invite'], 'NO_ACCOUNT')
     await failsWith(['join', 'x', '--name', 'p'], 'INVALID_INVITE')
     await failsWith(['join', 'x'], 'INVALID_ARGUMENT')
-    await failsWith(['revoke', 'x'], 'NOT_IMPLEMENTED')
+    await failsWith(['revoke', 'x'], 'NO_ACCOUNT')
     await failsWith(['serve', 'x'], 'NOT_IMPLEMENTED')
   })
 
@@ -120,7 +120,8 @@ describe('orbit-account CLI on bad input', function () {
     await failsWith(['del', ''], 'INVALID_ARGUMENT')
     await failsWith(['put', 'k', '1', '--bogus'], 'INVALID_ARGUMENT')
     await failsWith(['create', '--name', 'laptop', '--mode', 'private'], 'NOT_IMPLEMENTED')
-    await failsWith(['revoke', 'laptop'], 'NOT_IMPLEMENTED')
+    await failsWith(['revoke', 'laptop'], 'NOT_AUTHORIZED')
+    await failsWith(['revoke', 'nobody'], 'UNKNOWN_DEVICE')
     // 256 KiB of JSON is the limit: a string of 256 KiB is 2 bytes over it (its quotes).
     await failsWith(['put', 'k', '-'], 'VALUE_TOO_LARGE', { input: JSON.stringify('x'.repeat(256 * 1024)) })
 

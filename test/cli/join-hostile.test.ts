@@ -162,4 +162,15 @@ describe('join: --confirm with the short code', function () {
     await assertNoAccount(phone, 'a refused confirmation')
     assert.deepEqual(await laptop.devices(), founderOnly(laptop))
   })
+
+  it('no answer at all (stdin closed) admits nothing either', async () => {
+    const { invite, joining } = await startConfirmedJoin()
+    invite.proc.proc.stdin?.end()
+    const exit = await joining.waitForExit(30_000)
+    assert.notEqual(exit.code, 0, joining.describe())
+    assert.equal(errorOf(joining).code, 'CONFIRMATION_REJECTED')
+    assert.equal((await invite.failed()).code, 'CONFIRMATION_REJECTED')
+    await assertNoAccount(phone, 'an unanswered confirmation')
+    assert.deepEqual(await laptop.devices(), founderOnly(laptop))
+  })
 })

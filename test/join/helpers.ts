@@ -51,9 +51,9 @@ export class Devices {
   }
 
   /** Dials `to` from `from` and waits until they have synced. */
-  async connect (from: string, to: string): Promise<void> {
+  async connect (from: string, to: string, log: 'registry' | 'data' = 'data'): Promise<void> {
     const target = this.get(to)
-    const reached = await this.get(from).syncWith(target.addrs(), 15_000)
+    const reached = await this.get(from).syncWith(target.addrs(), 15_000, log)
     if (!reached.includes(target.peerId())) throw new Error(`${from} could not reach ${to}`)
   }
 

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
 import { KvIndex, type Stamp } from '../../src/store/kv-index.ts'
-import type { DataOp } from '../../src/store/codec.ts'
 
-type Op = { op: DataOp, stamp: Stamp }
+type Op = { key: string, value: number | undefined, stamp: Stamp }
 
 /** A small seeded PRNG (mulberry32), so failures reproduce. */
 const prng = (seed: number): () => number => () => {
@@ -26,22 +25,31 @@ const shuffle = <T>(xs: T[], rnd: () => number): T[] => {
 describe('store: the materialized index', () => {
   it('keeps the last writer by (time, clock id, hash)', () => {
     const index = new KvIndex()
-    assert.deepEqual(index.apply({ op: 'put', key: 'a', value: 1 }, { time: 2, id: 'laptop', hash: 'h2' }), { key: 'a', value: 1, op: 'put' })
-    assert.equal(index.apply({ op: 'put', key: 'a', value: 0 }, { time: 1, id: 'phone', hash: 'h1' }), null, 'an older write loses')
-    index.apply({ op: 'put', key: 'a', value: 3 }, { time: 2, id: 'phone', hash: 'h3' })
+    assert.deepEqual(index.apply('a', 1, { epoch: 0, time: 2, id: 'laptop', hash: 'h2' }), { key: 'a', value: 1, op: 'put' })
+    assert.equal(index.apply('a', 0, { epoch: 0, time: 1, id: 'phone', hash: 'h1' }), null, 'an older write loses')
+    index.apply('a', 3, { epoch: 0, time: 2, id: 'phone', hash: 'h3' })
     assert.equal(index.get('a'), 3, 'same time: the higher clock id wins')
-    index.apply({ op: 'del', key: 'a' }, { time: 5, id: 'laptop', hash: 'h4' })
+    index.apply('a', undefined, { epoch: 0, time: 5, id: 'laptop', hash: 'h4' })
     assert.equal(index.get('a'), undefined)
-    assert.equal(index.apply({ op: 'put', key: 'a', value: 9 }, { time: 4, id: 'phone', hash: 'h5' }), null, 'a delete is a write too')
+    assert.equal(index.apply('a', 9, { epoch: 0, time: 4, id: 'phone', hash: 'h5' }), null, 'a delete is a write too')
     assert.equal(index.size, 0)
+  })
+
+  it('a write carried from an older epoch never overwrites one made after the rotation', () => {
+    const index = new KvIndex()
+    index.apply('k', 'after rotation', { epoch: 1, time: 1, id: 'laptop', hash: 'a' })
+    assert.equal(index.apply('k', 'old but late', { epoch: 0, time: 999, id: 'phone', hash: 'b' }), null)
+    assert.equal(index.get('k'), 'after rotation')
+    assert.equal(index.wins('k', { epoch: 0, time: 999, id: 'phone', hash: 'b' }), false)
+    assert.deepEqual(index.records(), [{ key: 'k', value: 'after rotation', stamp: { epoch: 1, time: 1, id: 'laptop', hash: 'a' } }])
   })
 
   it('lists live entries sorted, by prefix', () => {
     const index = new KvIndex()
-    index.apply({ op: 'put', key: 'b/1', value: 1 }, { time: 1, id: 'x', hash: '1' })
-    index.apply({ op: 'put', key: 'a/1', value: 2 }, { time: 1, id: 'x', hash: '2' })
-    index.apply({ op: 'put', key: 'a/2', value: 3 }, { time: 1, id: 'x', hash: '3' })
-    index.apply({ op: 'del', key: 'a/2' }, { time: 2, id: 'x', hash: '4' })
+    index.apply('b/1', 1, { epoch: 0, time: 1, id: 'x', hash: '1' })
+    index.apply('a/1', 2, { epoch: 0, time: 1, id: 'x', hash: '2' })
+    index.apply('a/2', 3, { epoch: 0, time: 1, id: 'x', hash: '3' })
+    index.apply('a/2', undefined, { epoch: 0, time: 2, id: 'x', hash: '4' })
     assert.deepEqual(index.entries(), [['a/1', 2], ['b/1', 1]])
     assert.deepEqual(index.entries('a/'), [['a/1', 2]])
     assert.equal(index.size, 2)
@@ -54,14 +62,15 @@ describe('store: the materialized index', () => {
       const n = 1 + Math.floor(rnd() * 30)
       for (let i = 0; i < n; i++) {
         const key = `k${Math.floor(rnd() * 5)}`
-        const stamp = { time: Math.floor(rnd() * 6), id: ['laptop', 'phone', 'tablet'][Math.floor(rnd() * 3)] as string, hash: `h${run}-${i}` }
-        ops.push({ op: rnd() < 0.7 ? { op: 'put', key, value: i } : { op: 'del', key }, stamp })
+        // Epochs too: a write carried from an older epoch keeps its epoch, and loses to newer ones.
+        const stamp = { epoch: Math.floor(rnd() * 2), time: Math.floor(rnd() * 6), id: ['laptop', 'phone', 'tablet'][Math.floor(rnd() * 3)] as string, hash: `h${run}-${i}` }
+        ops.push({ key, value: rnd() < 0.7 ? i : undefined, stamp })
       }
       const reference = new KvIndex()
-      for (const { op, stamp } of ops) reference.apply(op, stamp)
+      for (const { key, value, stamp } of ops) reference.apply(key, value, stamp)
       for (let k = 0; k < 3; k++) {
         const other = new KvIndex()
-        for (const { op, stamp } of shuffle([...ops, ...ops.slice(0, 5)], rnd)) other.apply(op, stamp)
+        for (const { key, value, stamp } of shuffle([...ops, ...ops.slice(0, 5)], rnd)) other.apply(key, value, stamp)
         assert.deepEqual(other.entries(), reference.entries(), `run ${run} order ${k}`)
         assert.equal(other.size, reference.size)
       }

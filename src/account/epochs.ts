@@ -1,0 +1,183 @@
+/**
+ * The data side of an open account: which epoch's data log this device reads and
+ * writes, and the move to a new epoch when the registry starts one. A move waits until
+ * the new log holds its whole starting snapshot, then carries forward every write of
+ * the old log that the rotation's cut had not seen (by a device still in the account),
+ * with its original stamp, and retires the old log.
+ */
+import { entryWriter } from '../../acl/access.ts'
+import type { AccountState, EpochRecord } from '../../acl/types.ts'
+import type { DeviceSecrets } from '../../identity/keystore.ts'
+import { base64urlDecode } from '../crypto/bytes.ts'
+import { lockboxAad, openBox } from '../crypto/lockbox.ts'
+import { encryptedCodec, plainCodec, toWire, type PayloadCodec } from '../store/codec.ts'
+import { KeyValueDatabase, KV_TYPE, type KvDatabase } from '../store/kv-database.ts'
+import type { Change, SlotRecord } from '../store/kv-index.ts'
+import type { LogEntry, OrbitDB } from '../orbit/orbitdb.ts'
+import type { Mode } from '../types.ts'
+import type { RegistryDatabase } from './registry.ts'
+
+/** A lockbox value that marks membership of an epoch in public mode (there is no key to seal). */
+export const PUBLIC_LOCKBOX = 'cHVibGlj'
+/** Records per carry-over or snapshot operation. */
+export const RECORDS_PER_OP = 2000
+
+export const lockboxOf = (state: AccountState, epoch: EpochRecord, device: string): string | undefined =>
+  epoch.lockboxes[device] ?? state.addedLockboxes[String(epoch.epoch)]?.[device]
+
+export interface EpochsInit {
+  orbitdb: OrbitDB
+  secrets: DeviceSecrets
+  registry: RegistryDatabase
+  address: string
+  mode: Mode
+  /** The data log this device used last (it may hold writes that were never carried). */
+  previous?: string
+  /** The key of the current epoch, when the caller has it already (the founder at creation). */
+  knownKey?: Uint8Array
+  onChange: (change: Change) => void
+  onEpoch?: (epoch: EpochRecord) => void
+}
+
+export interface Epochs {
+  current: () => KvDatabase
+  /** The key of the epoch this device is in (undefined in public mode). */
+  key: () => Uint8Array | undefined
+  /** Follows the registry: opens a newer epoch, moves to it when its snapshot is here. */
+  follow: () => Promise<void>
+  close: () => Promise<void>
+}
+
+interface Open { record: EpochRecord, db: KvDatabase, key: Uint8Array | undefined, stop: () => void }
+
+export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
+  const { orbitdb, secrets, registry, address, mode } = init
+
+  const keyFor = (state: AccountState, record: EpochRecord): Uint8Array | undefined | null => {
+    if (mode === 'public') return undefined
+    const box = lockboxOf(state, record, secrets.device)
+    if (box === undefined || box === PUBLIC_LOCKBOX) return null
+    return openBox(secrets.box.secretKey, base64urlDecode(box, 'lockbox'), lockboxAad(address, record.epoch, secrets.device))
+  }
+  const codecFor = (record: EpochRecord, key: Uint8Array | undefined): PayloadCodec =>
+    key === undefined ? plainCodec : encryptedCodec(key, address, record.epoch)
+
+  const openLog = async (record: EpochRecord, key: Uint8Array | undefined): Promise<Open> => {
+    const db = await orbitdb.open(record.dataLog, { type: KV_TYPE, Database: KeyValueDatabase({ codec: codecFor(record, key), epoch: record.epoch }) }) as KvDatabase
+    return { record, db, key, stop: () => {} }
+  }
+  const watchCurrent = (open: Open): void => { open.stop = open.db.onChange((change) => init.onChange(change)) }
+
+  const state0 = registry.state()
+  const first = state0.epoch as EpochRecord
+  const records = [...state0.epochs, ...(state0.supersededEpochs ?? [])]
+  // Start where this device was (it may have writes there that no one carried yet), else at the current epoch.
+  const start = records.find((r) => r.dataLog === init.previous) ?? first
+  const startKey = start === first && init.knownKey !== undefined ? init.knownKey : keyFor(state0, start)
+  if (startKey === null) throw new Error(`this device holds no key for epoch ${start.epoch}`)
+  let cur = await openLog(start, startKey)
+  watchCurrent(cur)
+  let next: Open | undefined
+  let queue: Promise<void> = Promise.resolve()
+  let closed = false
+
+  /** The hashes of the old log that the cut covers: the cut heads and all their ancestors. */
+  const covered = async (db: KvDatabase, cut: string[]): Promise<Set<string>> => {
+    const seen = new Set<string>()
+    const stack = [...cut]
+    while (stack.length > 0) {
+      const hash = stack.pop() as string
+      if (seen.has(hash)) continue
+      const entry = await db.log.get(hash)
+      if (entry === undefined) continue
+      seen.add(hash)
+      stack.push(...entry.next, ...entry.refs)
+    }
+    return seen
+  }
+
+  /** Writes the old log's uncovered writes, by devices still active, into the new log. */
+  const carry = async (from: Open, to: Open, cut: string[]): Promise<void> => {
+    const state = registry.state()
+    const inCut = await covered(from.db, cut)
+    const records: SlotRecord[] = []
+    for (const entry of await from.db.log.values() as LogEntry[]) {
+      if (inCut.has(entry.hash)) continue
+      const writer = await entryWriter(orbitdb.identities, entry)
+      if (writer === undefined || state.devices[writer.device]?.status !== 'active') continue
+      let op
+      try {
+        op = from.db.codec.decode(entry.payload)
+      } catch {
+        continue
+      }
+      const stamp = { epoch: from.record.epoch, time: entry.clock.time, id: entry.clock.id, hash: entry.hash }
+      if (op.op === 'put') records.push({ key: op.key, value: op.value, stamp })
+      else if (op.op === 'del') records.push({ key: op.key, value: undefined, stamp })
+      else for (const w of op.records) records.push({ key: w.k, value: w.v, stamp: { epoch: w.s[0], time: w.s[1], id: w.s[2], hash: w.s[3] } })
+    }
+    const fresh = records.filter((r) => to.db.wins(r))
+    for (let i = 0; i < fresh.length; i += RECORDS_PER_OP) {
+      await to.db.append({ op: 'carry', records: fresh.slice(i, i + RECORDS_PER_OP).map(toWire) })
+    }
+  }
+
+  /** Moves reads and writes to `to`, tells watchers what changed, carries, retires the old log. */
+  const move = async (to: Open): Promise<void> => {
+    const from = cur
+    from.stop()
+    cur = to
+    watchCurrent(to)
+    const before = new Map(from.db.entries())
+    const after = new Map(to.db.entries())
+    for (const [key, value] of after) if (JSON.stringify(before.get(key)) !== JSON.stringify(value)) init.onChange({ key, value, op: 'put' })
+    for (const key of before.keys()) if (!after.has(key)) init.onChange({ key, value: null, op: 'del' })
+    const winner = registry.state().epochs.find((e) => e.dataLog === to.record.dataLog)
+    const cut = winner !== undefined && winner.epoch === from.record.epoch + 1 && registry.state().epochs.some((e) => e.dataLog === from.record.dataLog) ? winner.cut : []
+    await carry(from, to, cut)
+    await from.db.close()
+    init.onEpoch?.(to.record)
+  }
+
+  const step = async (): Promise<void> => {
+    if (closed) return
+    const state = registry.state()
+    const target = state.epoch
+    if (target === null || target.dataLog === cur.record.dataLog) return
+    if (next === undefined || next.record.dataLog !== target.dataLog) {
+      const key = keyFor(state, target)
+      if (key === null) return // not (or no longer) a member of the new epoch: stay where we are
+      if (next !== undefined && next.db !== cur.db) await next.db.close()
+      next = await openLog(target, key)
+      const candidate = next
+      candidate.stop = candidate.db.onChange(() => { if (candidate.db.snapshotComplete()) void follow() })
+    }
+    if (next.db.snapshotComplete()) {
+      const to = next
+      next = undefined
+      to.stop()
+      await move(to)
+      await step()
+    }
+  }
+
+  const follow = async (): Promise<void> => {
+    queue = queue.then(step, step)
+    await queue
+  }
+
+  await follow()
+  return {
+    current: () => cur.db,
+    key: () => cur.key,
+    follow,
+    close: async () => {
+      closed = true
+      await queue.catch(() => {})
+      cur.stop()
+      next?.stop()
+      if (next !== undefined) await next.db.close()
+      await cur.db.close()
+    }
+  }
+}

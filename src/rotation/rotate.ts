@@ -1,0 +1,100 @@
+/**
+ * Starting a new epoch: a new group key, a new data log that begins with the state at
+ * the cut (a snapshot in a few large entries, re-encrypted under the new key), and a
+ * `rotate` op with a lockbox of the new key for every remaining device. The snapshot
+ * is written before the op, so a device that sees the op finds the snapshot; a crash
+ * before the op leaves the registry asking for a rotation, which is done again.
+ */
+import { DataAccessController } from '../../acl/access.ts'
+import { rotateOp } from '../../acl/ops.ts'
+import type { AccountState } from '../../acl/types.ts'
+import { generateKey } from '../crypto/aead.ts'
+import { base64urlDecode, base64urlEncode, randomBytes } from '../crypto/bytes.ts'
+import { lockboxAad, sealTo } from '../crypto/lockbox.ts'
+import { NotAuthorizedError } from '../errors.ts'
+import type { OrbitDB } from '../orbit/orbitdb.ts'
+import { encryptedCodec, plainCodec, toWire } from '../store/codec.ts'
+import { KeyValueDatabase, KV_TYPE, type KvDatabase } from '../store/kv-database.ts'
+import type { SlotRecord } from '../store/kv-index.ts'
+import { utf8Encode } from '../crypto/bytes.ts'
+import type { Mode } from '../types.ts'
+import type { RegistryDatabase } from '../account/registry.ts'
+import { PUBLIC_LOCKBOX } from '../account/epochs.ts'
+
+/** A snapshot part holds at most this many records, or about this many bytes of JSON. */
+const PART_RECORDS = 5000
+const PART_BYTES = 512 * 1024
+
+export interface RotationProgress { phase: 'snapshot' | 'registry', done: number, total: number }
+
+export interface RotateInit {
+  orbitdb: OrbitDB
+  registry: RegistryDatabase
+  address: string
+  mode: Mode
+  device: string
+  /** The data log this device reads now: its state at the cut goes into the snapshot. */
+  current: KvDatabase
+  onProgress?: (progress: RotationProgress) => void
+}
+
+/** Splits the records into parts small enough for one log entry each. */
+export const snapshotParts = (records: SlotRecord[]): SlotRecord[][] => {
+  const parts: SlotRecord[][] = []
+  let part: SlotRecord[] = []
+  let bytes = 0
+  for (const record of records) {
+    const size = utf8Encode(JSON.stringify(toWire(record))).length
+    if (part.length > 0 && (part.length >= PART_RECORDS || bytes + size > PART_BYTES)) {
+      parts.push(part)
+      part = []
+      bytes = 0
+    }
+    part.push(record)
+    bytes += size
+  }
+  parts.push(part)
+  return parts
+}
+
+const mustBeActiveAdmin = (state: AccountState, device: string): void => {
+  const me = state.devices[device]
+  if (me === undefined || me.status !== 'active' || me.role !== 'admin') throw new NotAuthorizedError('only an active admin device can rotate the group key')
+}
+
+/** Rotates to a new epoch; resolves with its number once the `rotate` op is in the registry. */
+export const rotate = async (init: RotateInit): Promise<number> => {
+  const { orbitdb, registry, address, mode } = init
+  const state = registry.state()
+  mustBeActiveAdmin(state, init.device)
+  const from = state.epoch
+  if (from === null) throw new NotAuthorizedError('the account has no epoch yet')
+  const epoch = from.epoch + 1
+  const key = mode === 'public' ? undefined : generateKey()
+  const codec = key === undefined ? plainCodec : encryptedCodec(key, address, epoch)
+  // A random part in the name: two admins rotating at once make two different logs.
+  const log = await orbitdb.open(`orbit-account/data/${epoch}/${base64urlEncode(randomBytes(9))}`, {
+    type: KV_TYPE,
+    AccessController: DataAccessController({ account: address, epoch }),
+    Database: KeyValueDatabase({ codec, epoch }),
+    meta: { account: address, epoch }
+  }) as KvDatabase
+  const cut = (await init.current.log.heads()).map((e) => e.hash)
+  const parts = snapshotParts(init.current.records())
+  for (let i = 0; i < parts.length; i++) {
+    await log.append({ op: 'snapshot', part: i, of: parts.length, records: (parts[i] as SlotRecord[]).map(toWire) })
+    init.onProgress?.({ phase: 'snapshot', done: i + 1, total: parts.length })
+  }
+  // Lockboxes for every device still in the account, as of now.
+  const now = registry.state()
+  const lockboxes: Record<string, string> = {}
+  for (const d of Object.values(now.devices)) {
+    if (d.status !== 'active') continue
+    lockboxes[d.device] = key === undefined
+      ? PUBLIC_LOCKBOX
+      : base64urlEncode(sealTo(base64urlDecode(d.boxKey, 'boxKey'), key, lockboxAad(address, epoch, d.device)))
+  }
+  await registry.append(rotateOp({ epoch, dataLog: log.address, lockboxes, cut }))
+  init.onProgress?.({ phase: 'registry', done: 1, total: 1 })
+  return epoch
+}
