@@ -1,0 +1,114 @@
+/**
+ * The thief: someone holding the lost phone's real keys (read from its keystore) on a
+ * node of their own, after the laptop revoked the phone. Every attack must fail on
+ * every remaining peer (laptop and tablet).
+ */
+import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { Devices } from '../join/helpers.ts'
+import { removeDir, startDevice, waitFor, type TestDevice } from '../helpers/device.ts'
+import { decodeKeystore } from '../../identity/keystore.ts'
+import { addOp, revokeOp } from '../../acl/ops.ts'
+import { Entry, type LogEntry } from '../../src/orbit/orbitdb.ts'
+import { ManagedDatabase } from '../../src/orbit/database.ts'
+import { encryptedCodec } from '../../src/store/codec.ts'
+import { generateKey } from '../../src/crypto/aead.ts'
+import { base64urlDecode, base64urlEncode } from '../../src/crypto/bytes.ts'
+import { lockboxAad, openBox } from '../../src/crypto/lockbox.ts'
+import type { NodeAccount } from '../../src/node/account-dir.ts'
+import { makeSecrets } from '../helpers/device.ts'
+
+describe('revocation under attack: the thief with the stolen phone\'s keys', function () {
+  this.timeout(180_000)
+  let d: Devices
+  let laptop: NodeAccount
+  let tablet: NodeAccount
+  let thief: TestDevice
+  let invite: string
+  let registryHeadsBefore: string[]
+
+  beforeEach(async () => {
+    d = new Devices()
+    laptop = await d.create('laptop')
+    await laptop.put('bank/pin', '1234')
+    const open = await laptop.invite({ ttlMs: 120_000, role: 'admin' })
+    invite = open.text
+    const { joinAccount } = await import('../../src/node/account-dir.ts')
+    const phone = await joinAccount({ dir: await d.dir('phone'), invite, name: 'phone', listen: [] })
+    await open.admitted
+    await phone.close()
+    tablet = await d.join('tablet', 'laptop')
+    await waitFor(() => tablet.devices().length === 3, 20_000, 'the tablet to know the phone')
+    registryHeadsBefore = (await laptop.heads()).registryHeads
+    await laptop.revoke('phone')
+    await waitFor(() => tablet.info().epoch === 1, 30_000, 'the tablet to move to epoch 1')
+    // The thief reads the phone's keystore and runs a node with its keys.
+    const secrets = await decodeKeystore(await readFile(join(await d.dir('phone'), 'keys.json'), 'utf8'))
+    thief = await startDevice('thief', { secrets, listen: true })
+    for (const peer of [laptop, tablet]) await thief.node.libp2p.dial(multiaddr(peer.addrs()[0] as string))
+  })
+  afterEach(async () => {
+    await thief.stop()
+    await removeDir(thief.dir)
+    await d.cleanup()
+  })
+
+  /** Signs an entry with the phone's keys and announces it on the log's topic. */
+  const announce = async (log: string, payload: unknown, next: string[]): Promise<LogEntry> => {
+    const entry = await Entry.create(thief.identity, log, payload, undefined, { id: thief.identity.publicKey, time: 1 }, next)
+    const { hash, bytes } = await Entry.encode(entry)
+    const pubsub = thief.node.libp2p.services.pubsub as { publish: (topic: string, data: Uint8Array) => Promise<unknown> }
+    // Repeat for a while: a pubsub mesh takes a heartbeat to form.
+    for (let i = 0; i < 5; i++) {
+      await pubsub.publish(log, bytes).catch(() => {})
+      await new Promise((resolve) => setTimeout(resolve, 300))
+    }
+    return { ...entry, hash }
+  }
+
+  it('a back-dated registry op revoking the laptop, and an admission of its own, are void on every peer', async () => {
+    const accomplice = makeSecrets('accomplice')
+    const add = addOp({ device: { device: accomplice.device, name: 'accomplice', signingKey: base64urlEncode(accomplice.signing.publicKey), boxKey: base64urlEncode(accomplice.box.publicKey) }, role: 'admin', epoch: 0, lockbox: 'QUFBQQ' })
+    const addEntry = await announce(laptop.address, add, registryHeadsBefore)
+    const revokeEntry = await announce(laptop.address, revokeOp({ device: laptop.device }), registryHeadsBefore)
+    for (const device of [laptop, tablet]) {
+      await waitFor(() => device.state().ignored.some((i) => i.hash === revokeEntry.hash) && device.state().ignored.some((i) => i.hash === addEntry.hash), 20_000, `${device.info().name} to receive and void the thief's ops`)
+      const state = device.state()
+      assert.equal(state.devices[laptop.device]?.status, 'active')
+      assert.equal(state.devices[accomplice.device], undefined)
+      assert.match(state.ignored.find((i) => i.hash === revokeEntry.hash)?.reason ?? '', /void|revo/, JSON.stringify(state.ignored))
+    }
+  })
+
+  it('writes to the old and to the new data log are refused or ignored on every peer', async () => {
+    const epochs = laptop.state().epochs
+    const [old, current] = [epochs[0], epochs[1]]
+    assert.ok(old !== undefined && current !== undefined)
+    // New log: the phone holds no lockbox of epoch 1, so its entries are refused by the log itself.
+    // The thief subscribes to the new log's topic (it knows the address from the registry).
+    await thief.orbitdb.open(current.dataLog, { Database: ManagedDatabase })
+    const forged = encryptedCodec(generateKey(), laptop.address, 1).encode({ op: 'put', key: 'bank/pin', value: '0000' })
+    await announce(current.dataLog, forged, (await laptop.heads()).dataHeads)
+    for (const device of [laptop, tablet]) {
+      await waitFor(() => device.rejected().data >= 1, 20_000, `${device.info().name} to refuse the forged entry`)
+      assert.equal(device.get('bank/pin'), '1234')
+    }
+    // Old log: a write validly encrypted with the old epoch's key (the phone had it) is never carried forward.
+    const box = old.lockboxes[thief.secrets.device] ?? laptop.state().addedLockboxes['0']?.[thief.secrets.device]
+    assert.ok(box !== undefined)
+    const oldKey = openBox(thief.secrets.box.secretKey, base64urlDecode(box), lockboxAad(laptop.address, 0, thief.secrets.device))
+    await announce(old.dataLog, encryptedCodec(oldKey, laptop.address, 0).encode({ op: 'put', key: 'thief/old', value: 'x' }), [])
+    await laptop.put('marker', 1)
+    await waitFor(() => tablet.get('marker') === 1, 20_000, 'a later write to reach the tablet')
+    assert.equal(laptop.get('thief/old'), undefined)
+    assert.equal(tablet.get('thief/old'), undefined)
+  })
+
+  it('an invite seen before cannot be replayed', async () => {
+    const { joinAccount } = await import('../../src/node/account-dir.ts')
+    await assert.rejects(joinAccount({ dir: await d.dir('thief2'), invite, name: 'thief', listen: [] }), { code: 'INVITE_USED' })
+    assert.equal(laptop.devices().length, 3)
+  })
+})
