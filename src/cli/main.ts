@@ -11,7 +11,7 @@ import type { Frame, Question, Request } from '../daemon/protocol.ts'
 import { accountPaths, defaultDir } from '../node/paths.ts'
 import { readLock } from '../node/lock.ts'
 import { readConfig } from '../node/config.ts'
-import { InvalidArgumentError, NotImplementedError, OrbitAccountError, StoreLockedError, isOrbitAccountError, type ErrorCode } from '../errors.ts'
+import { InvalidArgumentError, OrbitAccountError, StoreLockedError, isOrbitAccountError, type ErrorCode } from '../errors.ts'
 import { askYesNo, closePrompt, readStdin } from './prompt.ts'
 import { checkKey, parseJsonValue } from '../store/limits.ts'
 
@@ -109,8 +109,7 @@ export const main = async (argv: string[]): Promise<number> => {
       case 'create': await (await import('./setup.ts')).runCreate(args, dir, out); break
       case 'join': await (await import('./setup.ts')).runJoin(args, dir, out); break
       case 'daemon': await (await import('./local.ts')).runDaemon(args, dir, out); break
-      case 'serve':
-        throw new NotImplementedError(`'${args.command}' is not implemented yet in this version (it comes with the blind replica)`)
+      case 'serve': await (await import('./serve.ts')).runServe(args, dir, out); break
       default: await runStoreCommand(args, dir, out)
     }
     return 0

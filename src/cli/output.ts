@@ -44,6 +44,8 @@ const human = (command: CommandName, o: Record<string, unknown>): string => {
       if (confirm !== undefined) return `'${String(confirm.name)}' (${String(confirm.device)}) asks to join; its code: ${String(confirm.code)}`
       return JSON.stringify(o)
     }
+    case 'serve':
+      return o.ready === true ? `blind replica ready: peer ${String(o.peerId)}\n  listening on ${(o.addrs as string[]).join(', ') || '(no addresses)'}` : JSON.stringify(o)
     case 'daemon':
       return o.ready === true ? `daemon ready: peer ${String(o.peerId)}\n  listening on ${(o.addrs as string[]).join(', ') || '(no addresses)'}` : JSON.stringify(o)
     default:

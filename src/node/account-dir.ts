@@ -66,9 +66,9 @@ const lockedError = (paths: AccountPaths, err: unknown): unknown =>
     ? new StoreLockedError(`the account store in ${paths.dir} is open in another process`, { cause: err })
     : err
 
-interface Started { node: StartedNode, orbitdb: OrbitDB }
+export interface Started { node: StartedNode, orbitdb: OrbitDB }
 
-const startServices = async (paths: AccountPaths, secrets: DeviceSecrets, listen: string[]): Promise<Started> => {
+export const startServices = async (paths: AccountPaths, secrets: DeviceSecrets, listen: string[]): Promise<Started> => {
   useAccountAccessControllers()
   const node = await startNode({ directory: paths.node, listen })
   try {
@@ -168,7 +168,7 @@ const checkName = (name: string): void => {
   }
 }
 
-const newSecrets = async (paths: AccountPaths, name: string, passphrase: string | undefined): Promise<DeviceSecrets> => {
+export const newSecrets = async (paths: AccountPaths, name: string, passphrase: string | undefined): Promise<DeviceSecrets> => {
   const keys = generateDeviceKeys()
   const secrets: DeviceSecrets = { version: 1, device: deviceIdFromSigningKey(keys.signing.publicKey), name, signing: keys.signing, box: keys.box }
   await writeKeystoreFile(paths.keystore, await encodeKeystore(secrets, passphrase !== undefined ? { passphrase } : {}))

@@ -97,12 +97,12 @@ describe('orbit-account CLI on bad input', function () {
     }
   })
 
-  it('reports NOT_IMPLEMENTED for serve; invite and revoke need an account, join a valid invite', async () => {
+  it('invite and revoke need an account, join a valid invite, serve an account address', async () => {
     await failsWith(['invite'], 'NO_ACCOUNT')
     await failsWith(['join', 'x', '--name', 'p'], 'INVALID_INVITE')
     await failsWith(['join', 'x'], 'INVALID_ARGUMENT')
     await failsWith(['revoke', 'x'], 'NO_ACCOUNT')
-    await failsWith(['serve', 'x'], 'NOT_IMPLEMENTED')
+    await failsWith(['serve', 'x'], 'INVALID_ARGUMENT')
   })
 
   it('refuses bad keys and values, and a second create, leaving the account intact', async () => {

@@ -1,0 +1,51 @@
+/** `serve <account-address>`: a blind replica until SIGINT/SIGTERM. */
+import { multiaddr } from '@multiformats/multiaddr'
+import type { ParsedArgs } from './args.ts'
+import type { Output } from './output.ts'
+import { DEFAULT_LISTEN, untilSignal } from './local.ts'
+import { serveReplica } from '../node/replica-dir.ts'
+import { listenAddrsToRemember, readNetworkMemory, rememberListen, rememberPeers } from '../node/network-memory.ts'
+import { accountPaths } from '../node/paths.ts'
+import { InvalidArgumentError } from '../errors.ts'
+
+const REDIAL_MS = 15_000
+
+export const runServe = async (args: ParsedArgs, dir: string, out: Output): Promise<void> => {
+  const address = args.positionals[0] as string
+  const memoryPath = accountPaths(dir).peers
+  const memory = await readNetworkMemory(memoryPath)
+  const given = (args.options.peer as string[] | undefined) ?? []
+  for (const p of given) {
+    try {
+      multiaddr(p)
+    } catch {
+      throw new InvalidArgumentError(`--peer ${p} is not a multiaddr (like /ip4/192.168.1.20/tcp/4001/p2p/12D3Koo...)`)
+    }
+  }
+  const listen = (args.options.listen as string[] | undefined) ?? (memory.listen.length > 0 ? memory.listen : DEFAULT_LISTEN)
+  const served = await serveReplica({ dir, address, listen, onNote: (n) => out.note(n) })
+  try {
+    await rememberListen(memoryPath, listenAddrsToRemember(listen, served.addrs()))
+    const dialAll = async (): Promise<void> => {
+      const known = (await readNetworkMemory(memoryPath)).peers
+      const connected = served.started.node.libp2p.getPeers().map((p) => p.toString())
+      await Promise.all([...new Set([...known, ...given])].filter((p) => !connected.some((id) => p.endsWith(`/p2p/${id}`))).map(async (p) => {
+        try {
+          await served.started.node.libp2p.dial(multiaddr(p), { signal: AbortSignal.timeout(5000) })
+          await rememberPeers(memoryPath, [p])
+        } catch {}
+      }))
+    }
+    await dialAll()
+    out.result('serve', { ready: true, peerId: served.peerId(), addrs: served.addrs() })
+    void served.ready.then((r) => out.note(`replicating ${r.address} (epoch ${String(r.epoch())})`), () => {})
+    const redial = setInterval(() => { void dialAll() }, REDIAL_MS)
+    try {
+      await untilSignal()
+    } finally {
+      clearInterval(redial)
+    }
+  } finally {
+    await served.close()
+  }
+}

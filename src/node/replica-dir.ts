@@ -1,0 +1,83 @@
+/**
+ * The Node.js side of a blind replica: its directory (its own keys, which are no
+ * device's and open no lockbox; a lock; the peers it met), its node, and the replica
+ * itself, opened as soon as a device that holds the account can be reached.
+ */
+import { mkdir, stat } from 'node:fs/promises'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { decodeKeystore } from '../../identity/keystore.ts'
+import { readKeystoreFile } from '../../identity/keystore-fs.ts'
+import { isValidAddress } from '../orbit/orbitdb.ts'
+import { openReplicaCore, type Replica } from '../replica/replica.ts'
+import { InvalidArgumentError } from '../errors.ts'
+import { acquireLock } from './lock.ts'
+import { accountPaths, type AccountPaths } from './paths.ts'
+import { newSecrets, startServices, type Started } from './account-dir.ts'
+import { rememberPeers } from './network-memory.ts'
+
+export interface ServedReplica {
+  paths: AccountPaths
+  started: Started
+  peerId: () => string
+  addrs: () => string[]
+  /** Resolves with the replica once the registry could be fetched from a device. */
+  ready: Promise<Replica>
+  close: () => Promise<void>
+}
+
+/** How often the replica tries to fetch the registry while no device that has it is reachable. */
+const RETRY_MS = 2000
+
+export const serveReplica = async (options: { dir: string, address: string, listen: string[], onNote?: (note: string) => void }): Promise<ServedReplica> => {
+  if (!isValidAddress(options.address)) throw new InvalidArgumentError(`'${options.address}' is not an account address (like /orbitdb/zdpu...; see \`orbit-account status\`)`)
+  const paths = accountPaths(options.dir)
+  await mkdir(paths.dir, { recursive: true, mode: 0o700 })
+  const lock = await acquireLock(paths.lock, 'daemon')
+  try {
+    const hasKeys = await stat(paths.keystore).then(() => true, () => false)
+    const secrets = hasKeys ? await decodeKeystore(await readKeystoreFile(paths.keystore)) : await newSecrets(paths, 'replica', undefined)
+    const started = await startServices(paths, secrets, options.listen)
+    let closed = false
+    let replica: Replica | undefined
+    const ready = (async (): Promise<Replica> => {
+      for (;;) {
+        if (closed) throw new Error('the replica stopped')
+        try {
+          replica = await openReplicaCore({ orbitdb: started.orbitdb, address: options.address, signal: AbortSignal.timeout(10_000) })
+          break
+        } catch (err) {
+          options.onNote?.(`waiting for a device of the account to connect (${(err as Error).message})`)
+          await new Promise((resolve) => setTimeout(resolve, RETRY_MS))
+        }
+      }
+      const r = replica
+      r.onSync((peerId) => {
+        void started.node.libp2p.peerStore.get(peerIdFromString(peerId))
+          .then(async (peer) => { await rememberPeers(paths.peers, peer.addresses.map((a) => `${a.multiaddr.toString()}/p2p/${peerId}`)) })
+          .catch(() => {})
+      })
+      return r
+    })()
+    ready.catch(() => {})
+    return {
+      paths,
+      started,
+      peerId: () => started.node.libp2p.peerId.toString(),
+      addrs: () => started.node.libp2p.getMultiaddrs().map((a) => a.toString()),
+      ready,
+      close: async () => {
+        closed = true
+        try {
+          await replica?.close()
+          await started.orbitdb.stop()
+          await started.node.stop()
+        } finally {
+          await lock.release()
+        }
+      }
+    }
+  } catch (err) {
+    await lock.release()
+    throw err
+  }
+}
