@@ -1,6 +1,6 @@
 /** Devices of one account, each a real node on loopback with its own directory. */
 import { createAccount, joinAccount, openAccount, type NodeAccount } from '../../src/node/account-dir.ts'
-import type { Role } from '../../src/types.ts'
+import type { Mode, Role } from '../../src/types.ts'
 import { removeDir, tempDir } from '../helpers/device.ts'
 
 export const LOOPBACK = ['/ip4/127.0.0.1/tcp/0']
@@ -24,8 +24,8 @@ export class Devices {
     return account
   }
 
-  async create (name: string): Promise<NodeAccount> {
-    const account = await createAccount({ dir: await this.dir(name), name, listen: LOOPBACK })
+  async create (name: string, mode: Mode = 'encrypted'): Promise<NodeAccount> {
+    const account = await createAccount({ dir: await this.dir(name), name, listen: LOOPBACK, mode })
     this.open.set(name, account)
     return account
   }
