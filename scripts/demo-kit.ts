@@ -21,8 +21,9 @@ export const run = (who: string, dir: string, title: string, args: string[], opt
   const started = Date.now()
   const r = spawnSync(process.execPath, [cli, ...args, '--dir', dir], { encoding: 'utf8', input: options.input })
   if (!quiet) {
-    process.stdout.write(r.stdout)
+    // Progress notes (stderr) come before the result they lead to.
     if (r.stderr !== '') process.stdout.write(dim(r.stderr))
+    process.stdout.write(r.stdout)
     console.log(dim(`(${Date.now() - started} ms, exit ${String(r.status)})`))
   }
   if ((r.status !== 0) !== (options.expectError === true)) throw new Error(`step failed: ${shown(args)}`)
@@ -36,19 +37,28 @@ export const start = (who: string, dir: string, args: string[], show = true): Ru
   if (show) console.log(dim(`[${who}] $ ${shown(args)}`))
   const proc = spawn(process.execPath, [cli, ...args, '--dir', dir], { stdio: ['pipe', 'pipe', 'pipe'] })
   const lines: string[] = []
-  const waiters: Array<(line: string) => void> = []
+  const waiters: Array<{ line: (line: string) => void, ended: () => void }> = []
+  let ended = false
   createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (line) => {
     const w = waiters.shift()
-    if (w !== undefined) w(line)
+    if (w !== undefined) w.line(line)
     else lines.push(line)
+  }).on('close', () => {
+    // The process closed its stdout (it exited): no line will come, fail at once.
+    ended = true
+    for (const w of waiters.splice(0)) w.ended()
   })
   createInterface({ input: proc.stderr as NodeJS.ReadableStream }).on('line', (line) => { if (show) console.log(dim(`[${who}] ${line}`)) })
   const next = async (what: string, ms = 30_000): Promise<string> => {
     const line = lines.shift()
     if (line !== undefined) return line
+    if (ended) throw new Error(`${who}: no ${what}: the command ended`)
     return await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${who}: no ${what} within ${ms} ms`)), ms)
-      waiters.push((l) => { clearTimeout(timer); resolve(l) })
+      waiters.push({
+        line: (l) => { clearTimeout(timer); resolve(l) },
+        ended: () => { clearTimeout(timer); reject(new Error(`${who}: no ${what}: the command ended`)) }
+      })
     })
   }
   return { proc, lines, next }

@@ -1,7 +1,8 @@
 /**
  * `npm run demo`: a laptop and a phone (two directories, separate processes, real
  * daemons on loopback) sharing one account: create, write, invite with a QR code,
- * join, and writes flowing both ways. Everything goes through the real CLI.
+ * join, writes flowing both ways, then the phone is lost and the laptop revokes it.
+ * Everything goes through the real CLI.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -25,7 +26,7 @@ const waitForValue = async (who: string, dir: string, key: string, expected: unk
   }
 }
 
-console.log(bold('orbit-account demo: a laptop and a phone'))
+console.log(bold('orbit-account demo: a laptop and a phone, until the phone is lost'))
 console.log(`directories: ${laptopDir} and ${phoneDir} (loopback network only)`)
 try {
   run('laptop', laptopDir, '1. Create an account on the laptop (encrypted by default)', ['create', '--name', 'laptop'])
@@ -66,6 +67,21 @@ try {
   await waitForValue('phone', phoneDir, 'settings/theme', 'light')
   run('phone', phoneDir, '   ...and the phone reads it', ['get', 'settings/theme'])
   run('phone', phoneDir, '8. Bad input gets a clear error and changes nothing', ['join', 'OA1NOTANINVITE', '--name', 'x', '--json'], { expectError: true })
+
+  console.log(`\n${bold('9. The phone is lost. The laptop (an admin) revokes it: the group key is rotated into a new epoch')}`)
+  console.log(bold('   that the phone holds no key for, and the live data is re-encrypted into it'))
+  const revoked = run('laptop', laptopDir, '', ['revoke', 'phone'])
+  if (!/^revoked \S+; the account is now in epoch 1$/m.test(revoked)) throw new Error(`unexpected revoke output: ${revoked}`)
+  run('laptop', laptopDir, '   The laptop lists the phone as revoked', ['devices'])
+  run('laptop', laptopDir, '   and the account is in epoch 1', ['status'])
+  run('laptop', laptopDir, '   The laptop writes a new secret...', ['put', 'secrets/wifi', '"correct horse battery staple"'])
+  // Before the revocation a write reached the phone in well under a second: give it plenty.
+  await sleep(3000)
+  const stolen = run('phone', phoneDir, '   ...and the phone, its daemon still running as a thief would keep it, cannot read it (3 s later)', ['get', 'secrets/wifi'])
+  if (stolen.trim() !== 'null') throw new Error(`the revoked phone read the new secret: ${stolen}`)
+  const fresh = run('laptop', laptopDir, '   while a fresh check on the laptop shows it', ['get', 'secrets/wifi'])
+  if (fresh.trim() !== '"correct horse battery staple"') throw new Error(`the laptop lost the new secret: ${fresh}`)
+  console.log(dim('   (what the phone had synced before the revocation stays on it: revocation protects what is written afterwards)'))
   console.log(`\n${bold('Done.')} ${dim('npm test')} runs the test suite; README.md explains the CLI and the threat model.`)
 } finally {
   for (const r of running.reverse()) await stop(r)

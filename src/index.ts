@@ -1,7 +1,7 @@
 /** The library's public surface. */
 export { createAccount, openAccount, readConfig } from './node/account-dir.ts'
 export type { NodeAccount, DirOptions, AccountConfig } from './node/account-dir.ts'
-export { createAccountCore, openAccountCore } from './account/account.ts'
+export { createAccountCore, openAccountCore } from './account/open.ts'
 export type { Account, AccountInfo, DeviceView, CoreOptions } from './account/account.ts'
 export type { Change } from './store/kv-index.ts'
 export type { JsonValue } from './store/limits.ts'

@@ -3,25 +3,23 @@
  * Browser-ready: it gets an OrbitDB instance and the device secrets from its caller
  * (the Node adapter in src/node/ opens files, locks and the network).
  */
-import { bindAccessContext, unbindAccessContext, DataAccessController, RegistryAccessController } from '../../acl/access.ts'
-import { addOp, genesisOp, revokeOp } from '../../acl/ops.ts'
+import { unbindAccessContext } from '../../acl/access.ts'
+import { addOp, revokeOp } from '../../acl/ops.ts'
 import { deviceList } from '../../acl/reducer.ts'
-import type { AccountParams, AccountState, DeviceDescriptor, DeviceRecord, EpochRecord } from '../../acl/types.ts'
+import type { AccountState, DeviceDescriptor, DeviceRecord, EpochRecord } from '../../acl/types.ts'
 import type { DeviceSecrets } from '../../identity/keystore.ts'
-import { generateKey } from '../crypto/aead.ts'
-import { base64urlDecode, base64urlEncode, randomBytes } from '../crypto/bytes.ts'
+import { base64urlDecode, base64urlEncode } from '../crypto/bytes.ts'
 import { lockboxAad, sealTo } from '../crypto/lockbox.ts'
-import { NoAccountError, NotAuthorizedError, NotImplementedError } from '../errors.ts'
+import { NoAccountError, NotAuthorizedError } from '../errors.ts'
 import type { OrbitDB } from '../orbit/orbitdb.ts'
-import { ManagedDatabase } from '../orbit/database.ts'
-import { KV_TYPE, type KvDatabase } from '../store/kv-database.ts'
+import type { KvDatabase } from '../store/kv-database.ts'
 import { lockboxOf, openEpochs, PUBLIC_LOCKBOX, type Epochs } from './epochs.ts'
 import { rotate, type RotationProgress } from '../rotation/rotate.ts'
 import { checkRevoke, resolveDevice } from '../rotation/revoke.ts'
 import type { Change } from '../store/kv-index.ts'
 import type { JsonValue } from '../store/limits.ts'
 import type { AccountAddress, DeviceId, Epoch, Mode, Role } from '../types.ts'
-import { RegistryDatabaseType, REGISTRY_TYPE, type RegistryDatabase } from './registry.ts'
+import type { RegistryDatabase } from './registry.ts'
 
 export interface AccountInfo {
   account: AccountAddress
@@ -82,7 +80,6 @@ export interface CoreOptions {
 export const PRIVATE_NOT_YET = 'private mode (a libp2p private network with a swarm key) is not implemented yet; use --mode encrypted or --mode public'
 
 export const REGISTRY_NAME = 'orbit-account/registry'
-const dataLogName = (epoch: number): string => `orbit-account/data/${epoch}`
 
 export interface BuildOptions {
   /** The epoch key, when the caller has it (the founder at creation). */
@@ -267,93 +264,5 @@ const waitForEpoch = async (epochs: Epochs, epoch: number): Promise<void> => {
   for (let i = 0; i < 600 && epochs.current().epoch < epoch; i++) {
     await epochs.follow()
     if (epochs.current().epoch < epoch) await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
-
-/** Binds who-may-write knowledge for this account to the node's identity (see acl/access.ts). */
-export const bindContext = (orbitdb: OrbitDB, registryAddress: () => string | undefined, state: () => AccountState | undefined): void => {
-  const self = orbitdb.identity.id
-  const isAdmitted = (device: DeviceId, signingKey: string): boolean => {
-    const record = state()?.devices[device]
-    return record !== undefined && record.signingKey === signingKey
-  }
-  bindAccessContext(orbitdb.identity, {
-    isAdmitted,
-    // A member of that epoch: it holds a lockbox of it (a rule that stays true forever).
-    canWriteData: (account, epoch, device, signingKey) => {
-      const s = state()
-      if (s === undefined || account !== registryAddress() || !isAdmitted(device, signingKey)) return false
-      // This device's own writes: a rotation writes its snapshot before the registry names the new epoch.
-      if (device === self) return true
-      return [...s.epochs, ...(s.supersededEpochs ?? [])].some((e) => e.epoch === epoch && lockboxOf(s, e, device) !== undefined)
-    }
-  })
-}
-
-/** Creates a new account with this device as its founder (an admin). */
-export const createAccountCore = async (options: CoreOptions & { mode: Mode }): Promise<Account> => {
-  const { orbitdb, secrets, mode } = options
-  if (mode === 'private') {
-    throw new NotImplementedError(PRIVATE_NOT_YET)
-  }
-  const signingKey = base64urlEncode(secrets.signing.publicKey)
-  const params: AccountParams & { nonce: string } = { founder: secrets.device, founderSigningKey: signingKey, mode, nonce: base64urlEncode(randomBytes(16)) }
-  let registry: RegistryDatabase | undefined
-  bindContext(orbitdb, () => registry?.address, () => registry?.state())
-  registry = await orbitdb.open(REGISTRY_NAME, {
-    type: REGISTRY_TYPE,
-    AccessController: RegistryAccessController(params),
-    Database: RegistryDatabaseType({ params, identities: orbitdb.identities }),
-    meta: { app: 'orbit-account', v: 1 }
-  }) as RegistryDatabase
-  const account = registry.address
-  const data = await orbitdb.open(dataLogName(0), {
-    type: KV_TYPE,
-    AccessController: DataAccessController({ account, epoch: 0 }),
-    // Opened only to fix its address; buildAccount opens it with its codec.
-    Database: ManagedDatabase,
-    meta: { account, epoch: 0 }
-  })
-  const dataLog = data.address
-  await data.close()
-  const key = mode === 'public' ? undefined : generateKey()
-  const lockboxes: Record<string, string> = key === undefined
-    ? { [secrets.device]: PUBLIC_LOCKBOX }
-    : { [secrets.device]: base64urlEncode(sealTo(secrets.box.publicKey, key, lockboxAad(account, 0, secrets.device))) }
-  await registry.append(genesisOp({
-    mode,
-    founder: { device: secrets.device, name: secrets.name, signingKey, boxKey: base64urlEncode(secrets.box.publicKey) },
-    dataLog,
-    lockboxes
-  }))
-  return await buildAccount(orbitdb, secrets, registry, key !== undefined ? { knownKey: key } : {})
-}
-
-/** Opens the registry of the account at `address` (its params come from its access controller). */
-export const openRegistry = async (orbitdb: OrbitDB, address: string, signal?: AbortSignal): Promise<RegistryDatabase> => {
-  // Until the registry is open nobody but the founder is known to be admitted.
-  let registry: RegistryDatabase | undefined
-  bindContext(orbitdb, () => registry?.address, () => registry?.state())
-  registry = await orbitdb.open(address, {
-    ...(signal !== undefined ? { signal } : {}),
-    Database: async (args) => {
-      const ac = args.access as typeof args.access & { params?: AccountParams }
-      if (ac.params === undefined) throw new NoAccountError(`${address} is not an orbit-account registry`)
-      return await RegistryDatabaseType({ params: ac.params, identities: orbitdb.identities })(args)
-    }
-  }) as RegistryDatabase
-  if (registry.type !== REGISTRY_TYPE) throw new NoAccountError(`${address} is not an orbit-account registry`)
-  return registry
-}
-
-/** Opens an account this device belongs to, by its registry address. */
-export const openAccountCore = async (options: CoreOptions & { address: string } & BuildOptions): Promise<Account> => {
-  const { orbitdb, secrets, address } = options
-  const registry = await openRegistry(orbitdb, address)
-  try {
-    return await buildAccount(orbitdb, secrets, registry, options)
-  } catch (err) {
-    await registry.close().catch(() => {})
-    throw err
   }
 }

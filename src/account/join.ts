@@ -7,7 +7,8 @@
 import type { OrbitDB } from '../orbit/orbitdb.ts'
 import type { DeviceSecrets } from '../../identity/keystore.ts'
 import { JoinFailedError } from '../errors.ts'
-import { buildAccount, openRegistry, type Account } from './account.ts'
+import { buildAccount, type Account } from './account.ts'
+import { openRegistry } from './open.ts'
 
 export interface JoinCoreOptions {
   orbitdb: OrbitDB

@@ -7,7 +7,8 @@
 import { mkdir, rm, stat } from 'node:fs/promises'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createAccountCore, openAccountCore, PRIVATE_NOT_YET, type Account } from '../account/account.ts'
+import { PRIVATE_NOT_YET, type Account } from '../account/account.ts'
+import { createAccountCore, openAccountCore } from '../account/open.ts'
 import { joinAccountCore } from '../account/join.ts'
 import { useAccountAccessControllers } from '../account/access-registration.ts'
 import { generateDeviceKeys, deviceIdFromSigningKey } from '../../identity/keys.ts'
@@ -48,6 +49,9 @@ export interface DirOptions {
   listen?: string[]
   role?: LockInfo['role']
 }
+
+/** How long to keep waiting for the remaining peers once one has synced the data log. */
+const SYNC_GRACE_MS = 1000
 
 // eslint-disable-next-line no-control-regex
 const NAME_RE = /^[^\u0000-\u001f\u007f]{1,64}$/
@@ -131,7 +135,11 @@ const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: 
     },
     syncWith: async (targets, ms, which = 'data') => {
       const synced = new Set<string>(account.syncedPeers(which))
-      const stop = account.onSync((peerId, log) => { if (log === which) synced.add(peerId) })
+      const registrySynced = new Set<string>(account.syncedPeers('registry'))
+      const stop = account.onSync((peerId, log) => {
+        if (log === which) synced.add(peerId)
+        if (log === 'registry') registrySynced.add(peerId)
+      })
       try {
         const reached = (await Promise.all(targets.map(async (t) => {
           try {
@@ -142,7 +150,16 @@ const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: 
           }
         }))).filter((p): p is string => p !== undefined)
         const deadline = Date.now() + ms
-        while (reached.some((p) => !synced.has(p)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+        // A peer that shares the registry but never this data log (a revoked device, one
+        // still in an older epoch) is not waited for long once another peer has synced it.
+        let graceEnds: number | undefined
+        while (reached.some((p) => !synced.has(p)) && Date.now() < deadline) {
+          if (which === 'data' && reached.every((p) => registrySynced.has(p)) && reached.some((p) => synced.has(p))) {
+            graceEnds ??= Date.now() + SYNC_GRACE_MS
+            if (Date.now() > graceEnds) break
+          }
+          await new Promise((resolve) => setTimeout(resolve, 50))
+        }
         return [...new Set(reached)]
       } finally {
         stop()

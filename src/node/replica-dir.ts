@@ -51,6 +51,8 @@ export const serveReplica = async (options: { dir: string, address: string, list
         }
       }
       const r = replica
+      // Ready means serving: the registry (with its epoch) has arrived from a device.
+      while (r.epoch() === null && !closed) await new Promise((resolve) => setTimeout(resolve, 100))
       r.onSync((peerId) => {
         void started.node.libp2p.peerStore.get(peerIdFromString(peerId))
           .then(async (peer) => { await rememberPeers(paths.peers, peer.addresses.map((a) => `${a.multiaddr.toString()}/p2p/${peerId}`)) })

@@ -6,7 +6,7 @@
  * It follows the registry to each new epoch and drops the retired one.
  */
 import type { EpochRecord } from '../../acl/types.ts'
-import { openRegistry } from '../account/account.ts'
+import { openRegistry } from '../account/open.ts'
 import { ManagedDatabase } from '../orbit/database.ts'
 import type { OrbitDB } from '../orbit/orbitdb.ts'
 import { unbindAccessContext } from '../../acl/access.ts'

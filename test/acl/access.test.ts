@@ -4,7 +4,8 @@
  * The thief here has real keys and a real node; only its device was never admitted.
  */
 import assert from 'node:assert/strict'
-import { createAccountCore, type Account } from '../../src/account/account.ts'
+import { createAccountCore } from '../../src/account/open.ts'
+import type { Account } from '../../src/account/account.ts'
 import { Entry, type BaseDatabase, type OrbitIdentity } from '../../src/orbit/orbitdb.ts'
 import { createDeviceIdentities } from '../../identity/identities.ts'
 import { generateDeviceKeys } from '../../identity/keys.ts'

@@ -129,7 +129,7 @@ const ancestry = (entries: readonly RegistryEntry[]): ((a: string, b: string) =>
 }
 
 const checkInvariants = (state: AccountState, history: History): void => {
-  const { entries, founder } = history
+  const { entries } = history
   const inPast = ancestry(entries)
   const ignored = new Map(state.ignored.map(i => [i.hash, i.reason]))
   assert.equal(ignored.size, state.ignored.length, 'each ignored op is listed once')

@@ -3,7 +3,7 @@
  * instance with the device's Ed25519 identity, and its secrets. Every device a test
  * starts is stopped by `stop()`; temp dirs are removed.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startNode, type StartedNode } from '../../src/network/node.ts'
@@ -64,4 +64,13 @@ export const waitFor = async (check: () => boolean | Promise<boolean>, ms: numbe
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
+}
+
+/** Every byte of every file under `dir`, to look for plaintext that must not be there. */
+export const allBytes = async (dir: string): Promise<Buffer> => {
+  const parts: Buffer[] = []
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) parts.push(await readFile(join(entry.parentPath, entry.name)).catch(() => Buffer.alloc(0)))
+  }
+  return Buffer.concat(parts)
 }

@@ -10,7 +10,7 @@ import { JOIN_PROTOCOL, requestMac, type JoinMessage, type Transcript } from '..
 import { messageChannel, type MessageChannel } from '../../src/join/stream.ts'
 import { encodeInvite, inviteId, parseInvite } from '../../src/invite/invite.ts'
 import { base64urlEncode, randomBytes } from '../../src/crypto/bytes.ts'
-import { openAccountCore } from '../../src/account/account.ts'
+import { openAccountCore } from '../../src/account/open.ts'
 import { encryptedCodec } from '../../src/store/codec.ts'
 import { generateKey } from '../../src/crypto/aead.ts'
 import { Entry } from '../../src/orbit/orbitdb.ts'

@@ -4,22 +4,12 @@
  */
 import assert from 'node:assert/strict'
 import { createServer, connect, type Server, type Socket } from 'node:net'
-import { readdir, readFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { Devices, LOOPBACK } from '../join/helpers.ts'
-import { removeDir, tempDir, waitFor } from '../helpers/device.ts'
+import { allBytes, removeDir, tempDir, waitFor } from '../helpers/device.ts'
 import { serveReplica, type ServedReplica } from '../../src/node/replica-dir.ts'
 
 const MARKER_KEY = 'MARKERKEY-7f3a9'
 const MARKER_VALUE = 'MARKERVALUE-c41d2'
-
-const allBytes = async (dir: string): Promise<Buffer> => {
-  const parts: Buffer[] = []
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) parts.push(await readFile(join(entry.parentPath, entry.name)).catch(() => Buffer.alloc(0)))
-  }
-  return Buffer.concat(parts)
-}
 
 /** A TCP relay on loopback that keeps every byte it forwards, both ways. */
 const relay = async (target: { host: string, port: number }): Promise<{ port: number, bytes: () => Buffer, close: () => Promise<void> }> => {

@@ -4,7 +4,7 @@
  * test holding the OrbitDB instance (as a program embedding the library would).
  */
 import assert from 'node:assert/strict'
-import { createAccountCore, openAccountCore } from '../../src/account/account.ts'
+import { createAccountCore, openAccountCore } from '../../src/account/open.ts'
 import { revokeOp } from '../../acl/ops.ts'
 import { base64urlEncode } from '../../src/crypto/bytes.ts'
 import { makeSecrets, removeDir, startDevice, waitFor, type TestDevice } from '../helpers/device.ts'

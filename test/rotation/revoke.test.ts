@@ -4,20 +4,9 @@
  * and nothing it writes afterwards shows up anywhere.
  */
 import assert from 'node:assert/strict'
-import { readdir, readFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { Devices } from '../join/helpers.ts'
-import { waitFor } from '../helpers/device.ts'
+import { allBytes, waitFor } from '../helpers/device.ts'
 import type { NodeAccount } from '../../src/node/account-dir.ts'
-
-/** Every byte under `dir`, to look for plaintext. */
-const allBytes = async (dir: string): Promise<Buffer> => {
-  const parts: Buffer[] = []
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) parts.push(await readFile(join(entry.parentPath, entry.name)).catch(() => Buffer.alloc(0)))
-  }
-  return Buffer.concat(parts)
-}
 
 describe('revocation: the laptop revokes the lost phone', function () {
   this.timeout(180_000)

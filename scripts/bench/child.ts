@@ -1,0 +1,301 @@
+/**
+ * One benchmark scenario for one side, in a process of its own (fresh heap, its own
+ * peak RSS): `node scripts/bench/child.ts <scenario> <ours|plain> <params-json>`.
+ * Logs go to stderr; the last stdout line is `BENCH_RESULT {...figures}`.
+ * Every node it starts is stopped and its directory removed, also on failure.
+ */
+import { spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createAccount, joinAccount, type NodeAccount } from '../../src/node/account-dir.ts'
+import { openPlain, type PlainDevice, type LogEntry } from './plain.ts'
+import { keyOf, LOOPBACK, now, percentile, removeDir, RESULT_PREFIX, rssSampler, sleep, tempRoot, valueOf, waitUntil, type Figures, type Side } from './common.ts'
+
+export interface ChildParams {
+  /** store: puts; sync: keys present before the new device comes; revoke: live keys. */
+  keys: number
+  /** store: random gets measured. */
+  gets: number
+  /** sync: puts whose propagation is timed. */
+  props: number
+  /** daemon: keys in the store, and CLI gets timed. */
+  cliGets: number
+}
+
+const here = dirname(fileURLToPath(import.meta.url))
+const CLI = join(here, '..', '..', 'src', 'cli', 'main.ts')
+const PLAIN_READY = join(here, 'plain-ready.ts')
+const started = Date.now()
+const log = (message: string): void => { process.stderr.write(`  [${((Date.now() - started) / 1000).toFixed(1)}s] ${message}\n`) }
+
+/** Things to stop when the scenario ends, newest first. */
+const cleanups: Array<() => Promise<void>> = []
+const onExit = <T>(thing: T, stop: (t: T) => Promise<void>): T => {
+  let done = false
+  cleanups.unshift(async () => { if (!done) { done = true; await stop(thing) } })
+  return thing
+}
+const closeAll = async (): Promise<void> => {
+  for (const c of cleanups.splice(0)) await c().catch((err: unknown) => { log(`cleanup failed: ${String(err)}`) })
+}
+
+const progress = (label: string, i: number, n: number): void => {
+  if (n >= 2000 && (i + 1) % Math.floor(n / 4) === 0) log(`${label}: ${i + 1}/${n}`)
+}
+
+// ---------------------------------------------------------------- 1, 2, 5: puts, gets, peak RSS
+
+const store = async (side: Side, root: string, p: ChildParams): Promise<Figures> => {
+  const rss = rssSampler()
+  try {
+    let put: (key: string, value: unknown) => Promise<void>
+    let get: (key: string) => Promise<unknown> | unknown
+    if (side === 'ours') {
+      const a = onExit(await createAccount({ dir: join(root, 'a'), name: 'a', listen: [] }), async (x) => { await x.close() })
+      put = async (k, v) => { await a.put(k, v as never) }
+      get = (k) => a.get(k)
+    } else {
+      const a = onExit(await openPlain(join(root, 'a'), []), async (x) => { await x.close() })
+      put = async (k, v) => { await a.db.put(k, v) }
+      get = async (k) => await a.db.get(k)
+    }
+    const thousand = Math.min(1000, p.keys)
+    const t0 = now()
+    let t1000 = Number.NaN
+    for (let i = 0; i < p.keys; i++) {
+      await put(keyOf(i), valueOf(i))
+      if (i + 1 === thousand) t1000 = now()
+      progress(`${side} puts`, i, p.keys)
+    }
+    const tAll = now()
+    const lat: number[] = []
+    for (let j = 0; j < p.gets; j++) {
+      const i = Math.floor(Math.random() * p.keys)
+      const t = now()
+      const v = await get(keyOf(i))
+      lat.push(now() - t)
+      if ((v as { id?: number } | undefined)?.id !== i) throw new Error(`${side}: get ${keyOf(i)} returned ${JSON.stringify(v)}`)
+    }
+    const peak = rss.peak()
+    return {
+      put1kOps: thousand / ((t1000 - t0) / 1000),
+      putAllOps: p.keys / ((tAll - t0) / 1000),
+      getP50Ms: percentile(lat, 50),
+      getP95Ms: percentile(lat, 95),
+      peakRssMB: peak / 2 ** 20,
+      maxRssMB: process.resourceUsage().maxRSS / 1024
+    }
+  } finally {
+    rss.stop()
+  }
+}
+
+// ---------------------------------------------------------------- 3: new device, propagation
+
+/** Resolves with the time `seen` first returns true (checked on every `tick`). */
+const firstTime = async (subscribe: (tick: () => void) => () => void, seen: () => boolean, ms: number, what: string): Promise<number> =>
+  await new Promise<number>((resolve, reject) => {
+    let stop = (): void => {}
+    const timer = setTimeout(() => { stop(); reject(new Error(`timed out after ${ms} ms waiting for ${what}`)) }, ms)
+    stop = subscribe(() => {
+      if (!seen()) return
+      const t = now()
+      clearTimeout(timer)
+      stop()
+      resolve(t)
+    })
+  })
+
+const sync = async (side: Side, root: string, p: ChildParams): Promise<Figures> => {
+  const lat: number[] = []
+  let joinMs: number
+  let joinReturnedMs = Number.NaN
+  if (side === 'ours') {
+    const a = onExit(await createAccount({ dir: join(root, 'a'), name: 'a', listen: LOOPBACK }), async (x) => { await x.close() })
+    for (let i = 0; i < p.keys; i++) { await a.put(keyOf(i), valueOf(i)); progress('ours puts', i, p.keys) }
+    const invite = await a.invite({ ttlMs: 600_000, role: 'member' })
+    const t0 = now()
+    const b = onExit(await joinAccount({ dir: join(root, 'b'), invite: invite.text, name: 'b', listen: LOOPBACK }), async (x) => { await x.close() })
+    joinReturnedMs = now() - t0
+    let next = 0
+    await waitUntil(() => {
+      while (next < p.keys && b.get(keyOf(next)) !== undefined) next++
+      return next === p.keys
+    }, 300_000, 'all keys on the new device', 5)
+    joinMs = now() - t0
+    await invite.admitted
+    for (let j = 0; j < p.props; j++) {
+      const key = `prop/${j}`
+      const seen = firstTime((tick) => b.watch(tick), () => b.get(key) !== undefined, 30_000, `propagation of ${key}`)
+      const t = now()
+      await a.put(key, valueOf(j))
+      lat.push(await seen - t)
+      await sleep(50 + Math.random() * 100)
+    }
+  } else {
+    const a = onExit(await openPlain(join(root, 'a'), LOOPBACK), async (x) => { await x.close() })
+    let last = ''
+    for (let i = 0; i < p.keys; i++) { last = await a.db.put(keyOf(i), valueOf(i)); progress('plain puts', i, p.keys) }
+    const t0 = now()
+    // Open by address: the manifest comes from the peer, so dial it first.
+    const b: PlainDevice = onExit(await openPlain(join(root, 'b'), LOOPBACK, a.db.address, async (node) => {
+      await node.libp2p.dial(multiaddr(a.addrs()[0] as string))
+    }), async (x) => { await x.close() })
+    joinReturnedMs = now() - t0
+    // The log joins a head with all its missing ancestors at once: wait for the last head, then read everything.
+    await waitUntil(async () => await b.db.log.has(last), 300_000, 'the last head on the new device', 5)
+    const all = await b.db.all()
+    if (all.length !== p.keys) throw new Error(`plain: the new device reads ${all.length} keys, not ${p.keys}`)
+    joinMs = now() - t0
+    for (let j = 0; j < p.props; j++) {
+      const key = `prop/${j}`
+      let arrived = false
+      const onUpdate = (...args: unknown[]): void => { if ((args[0] as LogEntry<{ key: string }>).payload.key === key) arrived = true }
+      const seen = firstTime((tick) => {
+        const fn = (...args: unknown[]): void => { onUpdate(...args); tick() }
+        b.db.events.on('update', fn)
+        return () => { b.db.events.off('update', fn) }
+      }, () => arrived, 30_000, `propagation of ${key}`)
+      const t = now()
+      await a.db.put(key, valueOf(j))
+      lat.push(await seen - t)
+      await sleep(50 + Math.random() * 100)
+    }
+  }
+  return { newDeviceMs: joinMs, joinReturnedMs, propP50Ms: percentile(lat, 50), propP95Ms: percentile(lat, 95) }
+}
+
+// ---------------------------------------------------------------- 4: revocation
+
+const revoke = async (side: Side, root: string, p: ChildParams): Promise<Figures> => {
+  if (side !== 'ours') throw new Error('plain OrbitDB has no revocation')
+  const devices: NodeAccount[] = []
+  const a = onExit(await createAccount({ dir: join(root, 'a'), name: 'a', listen: LOOPBACK }), async (x) => { await x.close() })
+  for (const name of ['b', 'c']) {
+    const invite = await a.invite({ ttlMs: 600_000, role: 'member' })
+    devices.push(onExit(await joinAccount({ dir: join(root, name), invite: invite.text, name, listen: LOOPBACK }), async (x) => { await x.close() }))
+    await invite.admitted
+  }
+  const [b, c] = devices as [NodeAccount, NodeAccount]
+  log('b and c joined')
+  for (let i = 0; i < p.keys; i++) { await a.put(keyOf(i), valueOf(i)); progress('ours puts (b and c online)', i, p.keys) }
+  let next = 0
+  await waitUntil(() => {
+    while (next < p.keys && b.get(keyOf(next)) !== undefined) next++
+    return next === p.keys
+  }, 300_000, 'all keys on b before the revocation', 20)
+  log('b has every key')
+  const before = b.info().epoch
+  const t0 = now()
+  let returned = Number.NaN
+  const done = a.revoke('c').then((r) => { returned = now() - t0; return r })
+  await waitUntil(() => b.info().epoch > before, 120_000, 'b in the new epoch', 2)
+  const seenMs = now() - t0
+  const r = await done
+  const probe = Math.floor(Math.random() * p.keys)
+  if ((b.get(keyOf(probe)) as { id?: number } | undefined)?.id !== probe) throw new Error('b lost data in the new epoch')
+  if (b.info().epoch !== r.epoch) throw new Error(`b is in epoch ${b.info().epoch}, the revocation made ${r.epoch}`)
+  log(`revoke returned after ${returned.toFixed(0)} ms; c is in epoch ${c.info().epoch}`)
+  return { revokeMs: seenMs, revokeReturnedMs: returned }
+}
+
+// ---------------------------------------------------------------- 5: daemon ready, CLI get
+
+interface Proc { wait: (pattern: RegExp, ms: number) => Promise<string>, stop: () => Promise<void> }
+
+const startProc = (args: string[]): Proc => {
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const lines: string[] = []
+  let notify = (): void => {}
+  createInterface({ input: proc.stdout }).on('line', (line) => { lines.push(line); notify() })
+  let stderr = ''
+  proc.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  const exited = new Promise<void>((resolve) => { proc.once('exit', () => { resolve() }) })
+  return {
+    wait: async (pattern, ms) => await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => { reject(new Error(`no ${String(pattern)} within ${ms} ms; stderr: ${stderr}`)) }, ms)
+      notify = () => {
+        const line = lines.find((l) => pattern.test(l))
+        if (line !== undefined) { clearTimeout(timer); resolve(line) }
+      }
+      notify()
+      void exited.then(() => { clearTimeout(timer); reject(new Error(`exited (${String(proc.exitCode)}) before ${String(pattern)}; stderr: ${stderr}`)) })
+    }),
+    stop: async () => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return
+      proc.kill('SIGTERM')
+      const timer = setTimeout(() => { proc.kill('SIGKILL') }, 10_000)
+      await exited
+      clearTimeout(timer)
+    }
+  }
+}
+
+const runOnce = async (args: string[]): Promise<{ ms: number, stdout: string, code: number | null }> => {
+  const t = now()
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  proc.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+  proc.stderr.resume()
+  const code = await new Promise<number | null>((resolve) => { proc.once('exit', (c) => { resolve(c) }) })
+  return { ms: now() - t, stdout, code }
+}
+
+const daemon = async (side: Side, root: string, p: ChildParams): Promise<Figures> => {
+  const dir = join(root, 'a')
+  if (side === 'ours') {
+    const a = await createAccount({ dir, name: 'a' })
+    try {
+      for (let i = 0; i < p.keys; i++) await a.put(keyOf(i), valueOf(i))
+      await a.put('k', { hello: 'world' })
+    } finally {
+      await a.close()
+    }
+    const t0 = now()
+    const d = onExit(startProc([CLI, 'daemon', '--listen', LOOPBACK[0] as string, '--json', '--dir', dir]), async (x) => { await x.stop() })
+    await d.wait(/"ready":true/, 60_000)
+    const readyMs = now() - t0
+    const gets: number[] = []
+    for (let j = 0; j < p.cliGets; j++) {
+      const r = await runOnce([CLI, 'get', 'k', '--dir', dir, '--json'])
+      if (r.code !== 0 || !r.stdout.includes('"world"')) throw new Error(`CLI get failed (${String(r.code)}): ${r.stdout}`)
+      gets.push(r.ms)
+    }
+    return { daemonReadyMs: readyMs, cliGetMs: percentile(gets, 50) }
+  } else {
+    const a = await openPlain(dir, [])
+    try {
+      for (let i = 0; i < p.keys; i++) await a.db.put(keyOf(i), valueOf(i))
+      await a.db.put('k', { hello: 'world' })
+    } finally {
+      await a.close()
+    }
+    const t0 = now()
+    const d = onExit(startProc([PLAIN_READY, dir]), async (x) => { await x.stop() })
+    await d.wait(/"ready":true/, 60_000)
+    return { daemonReadyMs: now() - t0 }
+  }
+}
+
+// ----------------------------------------------------------------
+
+const SCENARIOS = { store, sync, revoke, daemon } as const
+export type Scenario = keyof typeof SCENARIOS
+
+const [scenario, side, params] = process.argv.slice(2) as [Scenario, Side, string]
+const root = await tempRoot(`${scenario}-${side}`)
+let code = 0
+try {
+  const figures = await SCENARIOS[scenario](side, root, JSON.parse(params) as ChildParams)
+  await closeAll()
+  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(figures)}\n`)
+} catch (err) {
+  log(`${scenario}/${side} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
+  code = 1
+} finally {
+  await closeAll()
+  await removeDir(root)
+}
+process.exit(code)
