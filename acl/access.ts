@@ -100,7 +100,9 @@ export const entryWriter = async (identities: OrbitIdentities, entry: LogEntry):
 /** How far back, and how deep a chain of admissions, the registry AC looks. */
 const MAX_SEARCH_ENTRIES = 512
 const MAX_CHAIN_DEPTH = 8
-const FETCH_TIMEOUT_MS = 5000
+const FETCH_TIMEOUT_MS = 2000
+/** The whole search for one entry gives up after this long. */
+const SEARCH_DEADLINE_MS = 4000
 
 /**
  * Looks in the causal past of `entry` for an admission of `device` (an `add` op with
@@ -110,13 +112,13 @@ const FETCH_TIMEOUT_MS = 5000
  */
 const admittedInCausalPast = async (
   ipfs: HeliaNode, identities: OrbitIdentities, params: AccountParams, known: (device: DeviceId, key: string) => boolean,
-  entry: LogEntry, device: DeviceId, signingKey: string, requireAdmin: boolean, depth = 0
+  entry: LogEntry, device: DeviceId, signingKey: string, requireAdmin: boolean, depth = 0, deadline = Date.now() + SEARCH_DEADLINE_MS
 ): Promise<boolean> => {
   if (depth > MAX_CHAIN_DEPTH) return false
   const storage = await IPFSBlockStorage({ ipfs, pin: false, timeout: FETCH_TIMEOUT_MS })
   const seen = new Set<string>()
   const queue = [...entry.next, ...entry.refs]
-  while (queue.length > 0 && seen.size < MAX_SEARCH_ENTRIES) {
+  while (queue.length > 0 && seen.size < MAX_SEARCH_ENTRIES && Date.now() < deadline) {
     const hash = queue.shift() as string
     if (seen.has(hash)) continue
     seen.add(hash)
@@ -143,7 +145,7 @@ const admittedInCausalPast = async (
     if (adder === undefined) continue
     if (adder.device === params.founder && adder.signingKey === params.founderSigningKey) return true
     if (known(adder.device, adder.signingKey)) return true
-    if (await admittedInCausalPast(ipfs, identities, params, known, ancestor, adder.device, adder.signingKey, true, depth + 1)) return true
+    if (await admittedInCausalPast(ipfs, identities, params, known, ancestor, adder.device, adder.signingKey, true, depth + 1, deadline)) return true
   }
   return false
 }

@@ -18,8 +18,14 @@ import { InvalidArgumentError } from '../src/errors.ts'
 
 export const DEVICE_IDENTITY_TYPE = 'orbit-account/ed25519'
 
-/** How long to wait for an unknown identity block from the network. */
-const IDENTITY_FETCH_TIMEOUT_MS = 10_000
+/**
+ * How long to wait for an unknown identity block from the network. An honest writer's
+ * identity comes from the peer that sent its entry, quickly; a forged one never comes,
+ * and must not hold up the log for long.
+ */
+const IDENTITY_FETCH_TIMEOUT_MS = 3000
+/** An identity that could not be found is not looked for again before this long. */
+const MISSING_RETRY_MS = 30_000
 
 interface IdentityFields {
   id: string
@@ -106,13 +112,18 @@ export const createDeviceIdentities = async (options: { ipfs: HeliaNode, signing
   }
 
   const known = new Map<string, OrbitIdentity>()
+  const missing = new Map<string, number>()
   const getIdentity = async (hash: string): Promise<OrbitIdentity | undefined> => {
     const cached = known.get(hash)
     if (cached !== undefined) return cached
+    if ((missing.get(hash) ?? 0) > Date.now()) return undefined
     const identity = await fetchIdentity(hash)
     if (identity !== undefined) {
       if (known.size >= 1000) known.delete(known.keys().next().value as string)
       known.set(hash, identity)
+    } else {
+      if (missing.size >= 10_000) missing.clear()
+      missing.set(hash, Date.now() + MISSING_RETRY_MS)
     }
     return identity
   }

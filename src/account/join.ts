@@ -7,6 +7,7 @@
 import type { OrbitDB } from '../orbit/orbitdb.ts'
 import type { DeviceSecrets } from '../../identity/keystore.ts'
 import { JoinFailedError } from '../errors.ts'
+import type { KvDatabase } from '../store/kv-database.ts'
 import { buildAccount, type Account } from './account.ts'
 import { openRegistry } from './open.ts'
 
@@ -50,8 +51,8 @@ export const joinAccountCore = async (options: JoinCoreOptions): Promise<Account
   try {
     const epoch = account.state().epoch
     if (epoch !== null) {
-      const data = await orbitdb.open(epoch.dataLog)
-      await poll(async () => await hasAll(data.log, options.dataHeads), signal, 'the data written before the join')
+      const data = await orbitdb.open(epoch.dataLog) as KvDatabase
+      await poll(() => data.hasApplied(options.dataHeads), signal, 'the data written before the join')
     }
     return account
   } catch (err) {

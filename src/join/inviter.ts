@@ -16,6 +16,10 @@ import { messageChannel } from './stream.ts'
 
 /** A step of the protocol may take this long (a person confirming gets until the invite expires). */
 const STEP_TIMEOUT_MS = 30_000
+/** The first message must come this soon: a silent stream must not hold a slot. */
+const HELLO_TIMEOUT_MS = 3000
+/** Join streams one peer may have open at once. */
+const MAX_JOINS_PER_PEER = 2
 /** Wrong proofs tolerated before an invite is burnt. */
 const MAX_FAILED_PROOFS = 3
 /** Join attempts handled at once, on all connections: a flood waits its turn or is refused. */
@@ -73,21 +77,24 @@ export const createJoinService = async (init: JoinServiceInit): Promise<JoinServ
   const spent = new Map<string, number>()
   let active = 0
 
-  const handle = async (stream: Stream, _connection: Connection): Promise<void> => {
+  const perPeer = new Map<string, number>()
+  const handle = async (stream: Stream, connection: Connection): Promise<void> => {
     const channel = messageChannel(stream)
+    const peer = connection.remotePeer.toString()
     const step = (): AbortSignal => AbortSignal.timeout(STEP_TIMEOUT_MS)
     const refuse = async (code: JoinErrorCode, message: string): Promise<void> => {
       await channel.send({ t: 'error', code, message }, step()).catch(() => {})
       await channel.close()
     }
-    if (active >= MAX_CONCURRENT_JOINS) {
+    if (active >= MAX_CONCURRENT_JOINS || (perPeer.get(peer) ?? 0) >= MAX_JOINS_PER_PEER) {
       await refuse('JOIN_FAILED', 'the inviting device is busy with other join requests; try again')
       return
     }
     active++
+    perPeer.set(peer, (perPeer.get(peer) ?? 0) + 1)
     let entry: Pending | undefined
     try {
-      const hello = await channel.receive(step())
+      const hello = await channel.receive(AbortSignal.timeout(HELLO_TIMEOUT_MS))
       if (hello.t !== 'hello') return await refuse('PROTOCOL_ERROR', 'expected hello')
       entry = pending.get(hello.invite)
       for (const [id, expires] of spent) if (expires < Date.now()) spent.delete(id)
@@ -135,6 +142,9 @@ export const createJoinService = async (init: JoinServiceInit): Promise<JoinServ
       await refuse(isOrbitAccountError(err) && err.code === 'PROTOCOL_ERROR' ? 'PROTOCOL_ERROR' : 'JOIN_FAILED', isOrbitAccountError(err) ? err.message : 'the join failed on the inviting device')
     } finally {
       active--
+      const n = (perPeer.get(peer) ?? 1) - 1
+      if (n <= 0) perPeer.delete(peer)
+      else perPeer.set(peer, n)
       if (entry?.state === 'used') {
         clearTimeout(entry.timer)
         pending.delete(inviteId(entry.invite.secret))

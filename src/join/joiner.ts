@@ -44,7 +44,22 @@ const remoteError = (code: JoinErrorCode, message: string): OrbitAccountError =>
   }
 }
 
+/** Tries again while the inviter says it is busy (other join streams, perhaps a flood). */
 export const requestAdmission = async (options: JoinRequestOptions): Promise<Admission> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await requestOnce(options)
+    } catch (err) {
+      const busy = err instanceof JoinFailedError && /busy/.test(err.message)
+      if (!busy || attempt >= BUSY_RETRIES || options.signal.aborted) throw err
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt))
+    }
+  }
+}
+
+const BUSY_RETRIES = 8
+
+const requestOnce = async (options: JoinRequestOptions): Promise<Admission> => {
   const { libp2p, invite, device, signal } = options
   const step = (ms = STEP_TIMEOUT_MS): AbortSignal => AbortSignal.any([signal, AbortSignal.timeout(ms)])
   const targets = invite.addrs.map((a) => multiaddr(`${a}/p2p/${invite.peerId}`))

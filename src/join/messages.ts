@@ -86,7 +86,7 @@ export const decodeMessage = (bytes: Uint8Array): JoinMessage => {
       if (!isStr(o.code, 40) || !ERROR_CODES.has(o.code) || !isStr(o.message, 500)) fail('error')
       return { t: 'error', code: o.code as JoinErrorCode, message: o.message as string }
     default:
-      return fail(`unknown type ${JSON.stringify(String(o.t)).slice(0, 40)}`)
+      return fail(`unknown type ${typeof o.t === 'string' ? JSON.stringify(o.t).slice(0, 40) : typeof o.t}`)
   }
 }
 

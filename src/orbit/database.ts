@@ -26,6 +26,8 @@ const MAX_PENDING = 1000
  * so devices converge even when nobody writes again.
  */
 const REANNOUNCE_MS = 5000
+/** How long the sync waits for an entry's check before going on with the next one. */
+const PRECHECK_WAIT_MS = 1000
 const DEFAULT_REFERENCES = 16
 const CACHE_SIZE = 1000
 
@@ -69,9 +71,31 @@ export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDataba
     events.emit('rejected', entry, err)
   }
 
+  /** Checks an entry from the network outside the write queue, then joins it in the queue. */
   const applyOperation = async (entry: LogEntry): Promise<void> => {
+    if (entry === undefined || entry === null) return
+    const work = (async (): Promise<void> => {
+      let allowed: boolean
+      try {
+        allowed = await access.canAppend(entry)
+      } catch {
+        allowed = false
+      }
+      if (!allowed) {
+        refuse(entry, new Error(`the writer of ${String(entry.hash)} may not append to this log`))
+        return
+      }
+      await join(entry)
+    })()
+    // An honest entry is checked at once; a forged one (an identity nobody holds) can
+    // take seconds to give up on: the sync does not wait for it.
+    let timer: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([work, new Promise((resolve) => { timer = setTimeout(resolve, PRECHECK_WAIT_MS) })])
+    clearTimeout(timer)
+  }
+
+  const join = async (entry: LogEntry): Promise<void> => {
     await queue.add(async () => {
-      if (entry === undefined || entry === null) return
       try {
         const updated = await log.joinEntry(entry)
         pending.delete(entry.hash)

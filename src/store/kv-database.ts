@@ -29,6 +29,8 @@ export interface KvDatabase extends ManagedDatabase {
   wins: (record: SlotRecord) => boolean
   /** Appends one operation (a snapshot part or a carry-over). */
   append: (op: DataOp) => Promise<string>
+  /** True once every one of these entries has been applied to the index (not just stored). */
+  hasApplied: (hashes: string[]) => boolean
   /** Entries this log refused since it opened (not admitted writers, forgeries). */
   rejectedCount: () => number
   /** True once every part of the epoch's starting snapshot is here (always true for epoch 0). */
@@ -131,6 +133,7 @@ export const KeyValueDatabase = ({ codec, epoch }: KvOptions) => async (args: Da
     epoch,
     codec,
     records: () => index.records(),
+    hasApplied: (hashes) => hashes.every((h) => seen.has(h)),
     rejectedCount: () => rejected,
     wins: (record) => index.wins(record.key, record.stamp),
     append: async (op) => await db.addOperation(codec.encode(op)),

@@ -21,8 +21,21 @@ export const checkKey = (key: string): string => {
 }
 
 /** Checks that a value is plain JSON within the size limit; returns its JSON text. */
+/** Plain JSON only: null, booleans, finite numbers, strings, arrays and plain objects (no bytes, no CIDs, no classes). */
+const isPlainJson = (v: unknown, depth = 0): boolean => {
+  if (depth > 100) return false
+  if (v === null || typeof v === 'boolean' || typeof v === 'string') return true
+  if (typeof v === 'number') return Number.isFinite(v)
+  if (Array.isArray(v)) return v.every((x) => isPlainJson(x, depth + 1))
+  if (typeof v !== 'object') return false
+  const proto = Object.getPrototypeOf(v) as unknown
+  if (proto !== Object.prototype && proto !== null) return false
+  return Object.values(v as Record<string, unknown>).every((x) => isPlainJson(x, depth + 1))
+}
+
 export const checkValue = (value: JsonValue): string => {
   if (value === undefined) throw new InvalidJsonError('value must be a JSON value, got undefined')
+  if (!isPlainJson(value)) throw new InvalidJsonError('value must be plain JSON (null, booleans, finite numbers, strings, arrays, objects)')
   let text: string
   try {
     text = JSON.stringify(value)
