@@ -85,6 +85,8 @@ export const runDaemon = async (args: ParsedArgs, dir: string, out: Output): Pro
   try {
     const server = await serveSocket(account, account.paths.socket)
     await reach(account, peers, out, 10_000)
+    // Listen for signals before saying ready: a SIGTERM right after must still shut down cleanly.
+    const stopped = untilSignal()
     out.result('daemon', { ready: true, peerId: account.peerId(), addrs: account.addrs() })
     // Devices come and go: dial the remembered peers that are not connected, now and then.
     const redial = setInterval(() => {
@@ -95,7 +97,7 @@ export const runDaemon = async (args: ParsedArgs, dir: string, out: Output): Pro
       }).catch(() => {})
     }, REDIAL_MS)
     try {
-      await untilSignal()
+      await stopped
     } finally {
       clearInterval(redial)
       await server.close()

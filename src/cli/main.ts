@@ -125,4 +125,6 @@ export const main = async (argv: string[]): Promise<number> => {
 
 const code = await main(process.argv.slice(2))
 closePrompt()
+// A pipe may not have taken everything yet: exit only once stdout and stderr are flushed.
+await Promise.all([process.stdout, process.stderr].map(async (s) => { await new Promise<void>((resolve) => s.write('', () => resolve())) }))
 process.exit(code)

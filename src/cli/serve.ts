@@ -37,11 +37,12 @@ export const runServe = async (args: ParsedArgs, dir: string, out: Output): Prom
       }))
     }
     await dialAll()
+    const stopped = untilSignal()
     out.result('serve', { ready: true, peerId: served.peerId(), addrs: served.addrs() })
     void served.ready.then((r) => out.note(`replicating ${r.address} (epoch ${String(r.epoch())})`), () => {})
     const redial = setInterval(() => { void dialAll() }, REDIAL_MS)
     try {
-      await untilSignal()
+      await stopped
     } finally {
       clearInterval(redial)
     }

@@ -16,7 +16,7 @@ import { createDeviceIdentities } from '../../identity/identities.ts'
 import { decodeKeystore, encodeKeystore, type DeviceSecrets } from '../../identity/keystore.ts'
 import { readKeystoreFile, writeKeystoreFile } from '../../identity/keystore-fs.ts'
 import { base64urlEncode } from '../crypto/bytes.ts'
-import { AccountExistsError, InvalidArgumentError, NotImplementedError, StoreLockedError } from '../errors.ts'
+import { AccountExistsError, InvalidArgumentError, JoinFailedError, NotImplementedError, OrbitAccountError, StoreLockedError } from '../errors.ts'
 import { createOrbitDB, type OrbitDB } from '../orbit/orbitdb.ts'
 import { startNode, type StartedNode } from '../network/node.ts'
 import { createJoinService, type InviteOptions, type JoinService, type OpenInvite } from '../join/inviter.ts'
@@ -224,7 +224,8 @@ export const joinAccount = async (options: DirOptions & { invite: string, name: 
   if (invite.mode === 'private') throw new NotImplementedError(PRIVATE_NOT_YET)
   await checkNoAccount(paths)
   await mkdir(paths.dir, { recursive: true, mode: 0o700 })
-  const signal = AbortSignal.any([options.signal ?? new AbortController().signal, AbortSignal.timeout(Math.max(60_000, invite.expires * 1000 - Date.now() + 60_000))])
+  const inviterGone = new AbortController()
+  const signal = AbortSignal.any([options.signal ?? new AbortController().signal, inviterGone.signal, AbortSignal.timeout(Math.max(60_000, invite.expires * 1000 - Date.now() + 60_000))])
   try {
     return await withServices(paths, options, async () => {
       await checkNoAccount(paths)
@@ -234,14 +235,20 @@ export const joinAccount = async (options: DirOptions & { invite: string, name: 
       const device = { device: secrets.device, name: secrets.name, signingKey: base64urlEncode(secrets.signing.publicKey), boxKey: base64urlEncode(secrets.box.publicKey) }
       const admission = await requestAdmission({ libp2p: node.libp2p, invite, device, signal, ...(options.onCode !== undefined ? { onCode: options.onCode } : {}) })
       await rememberPeers(paths.peers, invite.addrs.map((a) => `${a}/p2p/${invite.peerId}`))
+      // The sync comes from the inviter: if it goes away now, say so at once rather than wait.
+      node.libp2p.addEventListener('peer:disconnect', (event: CustomEvent) => {
+        if (String(event.detail) === invite.peerId) inviterGone.abort(new Error('the inviting device went away before this device had synced'))
+      })
       const account = await joinAccountCore({ orbitdb, secrets, address: invite.account, registryHeads: admission.registryHeads, dataHeads: admission.dataHeads, signal, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}) })
       await writeConfig(paths, { version: 1, account: invite.account, device: secrets.device, name: secrets.name, mode: invite.mode, dataLog: account.state().epoch?.dataLog })
       return account
     })
   } catch (err) {
-    // Nothing was admitted here: leave the directory as it was, so a join can be tried again.
+    // Nothing usable here: leave the directory as it was, so a join can be tried again.
     if (!(await exists(paths.config))) await rm(paths.keystore, { force: true })
-    throw err
+    if (err instanceof OrbitAccountError) throw err
+    throw new JoinFailedError(`the join did not finish: ${(err as Error).message}. If the inviting device admitted this one before it went away, ` +
+      'it lists an unfinished device: revoke it there (by its id, see `orbit-account devices`) and ask for a new invite', { cause: err })
   }
 }
 
