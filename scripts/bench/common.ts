@@ -11,7 +11,10 @@ export const LOOPBACK = ['/ip4/127.0.0.1/tcp/0']
 export const now = (): number => performance.now()
 export const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
-export const tempRoot = async (label: string): Promise<string> => await mkdtemp(join(tmpdir(), `oa-bench-${label}-`))
+/** Where temp dirs go: the run's own root when the parent names one (it removes it at the end). */
+export const BENCH_TMP_ENV = 'ORBIT_BENCH_TMP'
+export const tempRoot = async (label: string): Promise<string> =>
+  await mkdtemp(join(process.env[BENCH_TMP_ENV] ?? tmpdir(), `oa-bench-${label}-`))
 export const removeDir = async (dir: string): Promise<void> => { await rm(dir, { recursive: true, force: true, maxRetries: 3 }) }
 
 /** The key of the i-th value: zero-padded so keys sort like their numbers. */

@@ -1,0 +1,188 @@
+/**
+ * `npm run bench [-- --quick] [-- --json <file>] [-- --svg <file>] [-- --md <file>]`
+ *
+ * Runs our store and plain OrbitDB keyvalue (`IPFSAccessController({ write: ['*'] })`,
+ * no encryption, plain OrbitDB identities) on the same libp2p/Helia node, alternating
+ * ours/plain in every repetition, each scenario in a fresh child process, on loopback
+ * only; prints medians with min/max and ours/plain. `--quick` is the small version (a
+ * smoke test, about a minute). `--from <results.json>` redraws the table, chart and
+ * page from an earlier run without running anything.
+ */
+import { spawn } from 'node:child_process'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { cpus, platform, release, totalmem } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { BENCH_TMP_ENV, removeDir, RESULT_PREFIX, tempRoot, type Figures, type Side } from './bench/common.ts'
+import { markdownTable, summarize, svgChart, textTable, type Results, type Scenario, type Sizes } from './bench/report.ts'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const CHILD = join(here, 'bench', 'child.ts')
+
+interface Options { quick: boolean, json?: string, svg?: string, md?: string, from?: string, reps?: number }
+
+const parseArgs = (argv: string[]): Options => {
+  const options: Options = { quick: false }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string
+    const value = (): string => {
+      const v = argv[++i]
+      if (v === undefined) throw new Error(`${a} needs a value`)
+      return v
+    }
+    switch (a) {
+      case '--quick': options.quick = true; break
+      case '--json': options.json = value(); break
+      case '--svg': options.svg = value(); break
+      case '--md': options.md = value(); break
+      case '--from': options.from = value(); break
+      case '--reps': options.reps = Number(value()); break
+      case '--help': case '-h':
+        process.stdout.write('usage: npm run bench -- [--quick] [--reps N] [--json <file>] [--svg <file>] [--md <file>] [--from <results.json>]\n' +
+          '  the full run writes docs/bench.svg unless --svg is given; --quick writes no chart unless asked\n')
+        process.exit(0)
+        break
+      default: throw new Error(`unknown option ${a}`)
+    }
+  }
+  if (options.reps !== undefined && (!Number.isInteger(options.reps) || options.reps < 1)) throw new Error('--reps must be a positive integer')
+  return options
+}
+
+const FULL: Sizes = { reps: 3, storeKeys: 10_000, gets: 100, syncKeys: 5000, props: 20, revokeKeys: 10_000, daemonKeys: 1000, cliGets: 10 }
+const QUICK: Sizes = { reps: 3, storeKeys: 300, gets: 20, syncKeys: 200, props: 5, revokeKeys: 300, daemonKeys: 50, cliGets: 3 }
+
+const say = (s: string): void => { process.stderr.write(`${s}\n`) }
+
+/** Runs one scenario for one side in a child process; resolves with its figures. */
+const runChild = async (scenario: string, side: Side, params: object, tmp: string, timeoutMs: number): Promise<Figures> =>
+  await new Promise<Figures>((resolve, reject) => {
+    const child = spawn(process.execPath, [CHILD, scenario, side, JSON.stringify(params)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, [BENCH_TMP_ENV]: tmp }
+    })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); if (process.env.BENCH_VERBOSE !== undefined) process.stderr.write(d) })
+    const timer = setTimeout(() => { child.kill('SIGKILL') }, timeoutMs)
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      const line = out.split('\n').find((l) => l.startsWith(RESULT_PREFIX))
+      if (code === 0 && line !== undefined) resolve(JSON.parse(line.slice(RESULT_PREFIX.length)) as Figures)
+      else reject(new Error(`${scenario}/${side} exited with ${signal ?? String(code)}${signal === 'SIGKILL' ? ` (timeout ${timeoutMs / 1000} s)` : ''}: ${err.trim().split('\n').slice(-3).join(' | ')}`))
+    })
+  })
+
+const fmt = (f: Figures): string => Object.entries(f).map(([k, v]) => `${k}=${v < 10 ? v.toFixed(3) : v.toFixed(0)}`).join(' ')
+
+const run = async (options: Options): Promise<Results> => {
+  const base = options.quick ? QUICK : FULL
+  const sizes: Sizes = { ...base, reps: options.reps ?? base.reps }
+  const cpu = cpus()
+  const results: Results = {
+    meta: {
+      date: new Date().toISOString(),
+      node: process.version,
+      platform: `${platform()} ${release()}`,
+      cpus: cpu.length,
+      cpuModel: cpu[0]?.model.trim() ?? 'unknown',
+      memGiB: Math.round(totalmem() / 2 ** 30),
+      mode: options.quick ? 'quick' : 'full',
+      sizes
+    },
+    runs: {},
+    errors: []
+  }
+  const started = Date.now()
+  const tmp = await tempRoot('run')
+  const timeout = options.quick ? 120_000 : 600_000
+  const stopOnSignal = (): void => { void removeDir(tmp).finally(() => process.exit(130)) }
+  process.once('SIGINT', stopOnSignal)
+  process.once('SIGTERM', stopOnSignal)
+  try {
+    const fixtures = { 'sync/ours': join(tmp, 'fx-sync-ours'), 'sync/plain': join(tmp, 'fx-sync-plain'), 'revoke/ours': join(tmp, 'fx-revoke') }
+    const failed = new Set<string>()
+    const prepare = async (scenario: 'sync' | 'revoke', side: Side, keys: number): Promise<void> => {
+      const fixture = fixtures[`${scenario}/${side}` as keyof typeof fixtures]
+      await mkdir(fixture, { recursive: true })
+      const t = Date.now()
+      try {
+        await runChild(`prepare-${scenario}`, side, { keys, gets: 0, props: 0, cliGets: 0, fixture }, tmp, timeout)
+        say(`prepared ${scenario}/${side} (${keys} keys) in ${((Date.now() - t) / 1000).toFixed(1)} s`)
+      } catch (err) {
+        failed.add(`${scenario}/${side}`)
+        results.errors.push(`prepare ${scenario}/${side}: ${(err as Error).message}`)
+        say(`prepare ${scenario}/${side} FAILED: ${(err as Error).message}`)
+      }
+    }
+    say(`orbit-account benchmark (${results.meta.mode}), ${sizes.reps} repetitions; results so far on stderr, the table at the end`)
+    await prepare('sync', 'ours', sizes.syncKeys)
+    await prepare('sync', 'plain', sizes.syncKeys)
+    await prepare('revoke', 'ours', sizes.revokeKeys)
+
+    const plan: Array<{ scenario: Scenario, sides: Side[], params: (side: Side) => object }> = [
+      { scenario: 'store', sides: ['ours', 'plain'], params: () => ({ keys: sizes.storeKeys, gets: sizes.gets, props: 0, cliGets: 0 }) },
+      { scenario: 'sync', sides: ['ours', 'plain'], params: (side) => ({ keys: sizes.syncKeys, gets: 0, props: sizes.props, cliGets: 0, fixture: fixtures[`sync/${side}`] }) },
+      { scenario: 'revoke', sides: ['ours'], params: () => ({ keys: sizes.revokeKeys, gets: 0, props: 0, cliGets: 0, fixture: fixtures['revoke/ours'] }) },
+      { scenario: 'daemon', sides: ['ours', 'plain'], params: () => ({ keys: sizes.daemonKeys, gets: 0, props: 0, cliGets: sizes.cliGets }) }
+    ]
+    for (let rep = 0; rep < sizes.reps; rep++) {
+      for (const step of plan) {
+        // Alternate which side goes first, so neither always runs on a warmer (or busier) machine.
+        const sides = rep % 2 === 0 ? step.sides : [...step.sides].reverse()
+        for (const side of sides) {
+          const id = `${step.scenario}/${side}`
+          if (failed.has(id)) continue
+          const t = Date.now()
+          try {
+            const figures = await runChild(step.scenario, side, step.params(side), tmp, timeout)
+            ;(results.runs[id] ??= []).push(figures)
+            say(`rep ${rep + 1}/${sizes.reps} ${id.padEnd(12)} ${((Date.now() - t) / 1000).toFixed(1).padStart(6)} s  ${fmt(figures)}`)
+          } catch (err) {
+            results.errors.push(`${id} rep ${rep + 1}: ${(err as Error).message}`)
+            say(`rep ${rep + 1}/${sizes.reps} ${id} FAILED: ${(err as Error).message}`)
+          }
+        }
+      }
+    }
+  } finally {
+    process.off('SIGINT', stopOnSignal)
+    process.off('SIGTERM', stopOnSignal)
+    await removeDir(tmp)
+  }
+  results.meta.seconds = (Date.now() - started) / 1000
+  return results
+}
+
+const options = parseArgs(process.argv.slice(2))
+const results = options.from !== undefined ? JSON.parse(await readFile(options.from, 'utf8')) as Results : await run(options)
+const rows = summarize(results)
+results.rows = rows
+process.stdout.write(`\n${textTable(results, rows)}\n`)
+if (results.meta.seconds !== undefined) process.stdout.write(`\n(${Math.round(results.meta.seconds)} s in all)\n`)
+
+const write = async (file: string, text: string): Promise<void> => {
+  await mkdir(dirname(file), { recursive: true })
+  await writeFile(file, text)
+  process.stdout.write(`wrote ${file}\n`)
+}
+if (options.json !== undefined) await write(options.json, `${JSON.stringify(results, null, 2)}\n`)
+const svg = options.svg ?? (results.meta.mode === 'full' && options.from === undefined ? join(here, '..', 'docs', 'bench.svg') : undefined)
+if (svg !== undefined) await write(svg, svgChart(results, rows))
+if (options.md !== undefined) {
+  await write(options.md, [
+    '# Benchmark: orbit-account vs plain OrbitDB keyvalue',
+    '',
+    'Produced by `npm run bench` (`scripts/bench.ts`): our store and plain OrbitDB 4 `keyvalue` with',
+    "`IPFSAccessController({ write: ['*'] })`, no encryption and plain OrbitDB identities, on the same",
+    'libp2p/Helia node (`startNode`), loopback only, each scenario in a fresh child process, ours and plain',
+    'alternating in every repetition. Medians with (min–max) over the repetitions.',
+    '',
+    markdownTable(results, rows),
+    '',
+    '![ours vs plain](bench.svg)',
+    ''
+  ].join('\n'))
+}
+process.exit(results.errors.length > 0 ? 1 : 0)
