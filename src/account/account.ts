@@ -67,6 +67,12 @@ export interface Account {
    * group key into a new epoch that the revoked device holds no key for.
    */
   revoke: (idOrName: string, options?: { onProgress?: (p: RotationProgress) => void }) => Promise<{ revoked: DeviceId, epoch: Epoch }>
+  /**
+   * On an admin, starts a new epoch from a snapshot when the current log holds many
+   * writes (a device joining then fetches the state in a few large entries, not the
+   * whole history). Resolves true when it did.
+   */
+  compactIfLarge: () => Promise<boolean>
   /** Starts a new epoch without a revocation (compaction: the new log starts from a snapshot). */
   rotate: (options?: { onProgress?: (p: RotationProgress) => void }) => Promise<Epoch>
   close: () => Promise<void>
@@ -90,6 +96,8 @@ export interface BuildOptions {
   onEpoch?: (epoch: EpochRecord) => void
 }
 
+/** An admin compacts before an invite once the current log holds this many writes. */
+const COMPACT_AFTER_WRITES = 1000
 /** How long a less senior admin waits before it finishes a rotation the registry asks for. */
 const ROTATION_GRACE_MS = 20_000
 
@@ -241,6 +249,13 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
         revoking = false
         maybeFinishRotation()
       }
+    },
+    compactIfLarge: async () => {
+      const me = registry.state().devices[secrets.device]
+      if (me?.status !== 'active' || me.role !== 'admin' || data().writesSinceStart() < COMPACT_AFTER_WRITES) return false
+      const epoch = await runRotation(false)
+      await waitForEpoch(epochs, epoch)
+      return true
     },
     rotate: async (options) => {
       const epoch = await runRotation(false, options?.onProgress)

@@ -125,6 +125,8 @@ const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: 
     addrs,
     peers: () => libp2p.getPeers().map((p) => p.toString()),
     invite: async (options) => {
+      // A device that joins a long log replicates it entry by entry: start from a snapshot instead.
+      await account.compactIfLarge()
       joins ??= await createJoinService({
         libp2p,
         account,

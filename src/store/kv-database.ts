@@ -29,6 +29,8 @@ export interface KvDatabase extends ManagedDatabase {
   wins: (record: SlotRecord) => boolean
   /** Appends one operation (a snapshot part or a carry-over). */
   append: (op: DataOp) => Promise<string>
+  /** Writes (put, del, carry) applied from this log: how far it has grown past its starting snapshot. */
+  writesSinceStart: () => number
   /** True once every one of these entries has been applied to the index (not just stored). */
   hasApplied: (hashes: string[]) => boolean
   /** Entries this log refused since it opened (not admitted writers, forgeries). */
@@ -49,6 +51,7 @@ export interface KvOptions {
 
 export const KeyValueDatabase = ({ codec, epoch }: KvOptions) => async (args: DatabaseArgs): Promise<KvDatabase> => {
   const snapshotParts = new Set<number>()
+  let writes = 0
   let snapshotOf: number | undefined
   const index = new KvIndex()
   const seen = new Set<string>()
@@ -66,6 +69,7 @@ export const KeyValueDatabase = ({ codec, epoch }: KvOptions) => async (args: Da
     try {
       const op = codec.decode(entry.payload)
       const stamp: Stamp = { epoch, time: entry.clock.time, id: entry.clock.id, hash: entry.hash }
+      if (op.op !== 'snapshot') writes++
       switch (op.op) {
         case 'put': apply(op.key, op.value, stamp); break
         case 'del': apply(op.key, undefined, stamp); break
@@ -134,6 +138,7 @@ export const KeyValueDatabase = ({ codec, epoch }: KvOptions) => async (args: Da
     codec,
     records: () => index.records(),
     hasApplied: (hashes) => hashes.every((h) => seen.has(h)),
+    writesSinceStart: () => writes,
     rejectedCount: () => rejected,
     wins: (record) => index.wins(record.key, record.stamp),
     append: async (op) => await db.addOperation(codec.encode(op)),
