@@ -16,7 +16,7 @@
  * Encoding is canonical: parseInvite rejects anything encodeInvite would not
  * have produced, so encodeInvite(parseInvite(s)) === s.toUpperCase().trim().
  *
- * Browser-ready: no Node APIs, no Buffer.
+ * Browser-ready: no Node APIs and no Buffer at all.
  */
 import * as dagCbor from '@ipld/dag-cbor'
 import { peerIdFromString } from '@libp2p/peer-id'
