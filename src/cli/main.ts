@@ -4,7 +4,7 @@
  * with no daemon, the command opens the store itself. Heavy modules (libp2p, Helia,
  * OrbitDB) are loaded only when this process has to open the store.
  */
-import { parseCommandLine, usageOf, USAGE, type ParsedArgs } from './args.ts'
+import { COMMANDS, parseCommandLine, usageOf, USAGE, type CommandName, type ParsedArgs } from './args.ts'
 import { makeOutput, type Output } from './output.ts'
 import { callDaemon } from '../daemon/client.ts'
 import type { Frame, Question, Request } from '../daemon/protocol.ts'
@@ -101,7 +101,8 @@ export const main = async (argv: string[]): Promise<number> => {
     out = makeOutput(args.json)
     if (args.help || args.command === 'help') {
       const topic = args.command === 'help' ? args.positionals[0] : args.command
-      process.stdout.write((topic !== undefined && topic !== 'help' ? `usage: ${usageOf(topic as Parameters<typeof usageOf>[0])}` : USAGE) + '\n')
+      const known = topic !== undefined && topic !== 'help' && (COMMANDS as readonly string[]).includes(topic)
+      process.stdout.write((known ? `usage: ${usageOf(topic as CommandName)}` : USAGE) + '\n')
       return 0
     }
     const dir = args.dir ?? defaultDir()
