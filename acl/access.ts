@@ -86,6 +86,18 @@ const parseDataParams = (v: unknown): DataLogParams => {
   return { account: o.account, epoch: o.epoch }
 }
 
+/**
+ * An access controller's params: read from IPFS when the log is opened by address,
+ * else stored there (the address is their hash). Returns both.
+ */
+const resolveParams = async <P extends object>(
+  ipfs: HeliaNode, type: string, address: string | undefined, given: P | undefined, parse: (v: unknown) => P, missing: string
+): Promise<{ params: P, address: string }> => {
+  if (address !== undefined) return { params: parse(await getParams(ipfs, address)), address }
+  if (given === undefined) throw new InvalidOperationError(missing)
+  return { params: given, address: `/${type}/${await putParams(ipfs, given)}` }
+}
+
 /** The writer of an entry, if its identity is valid and its key signed the entry. */
 export const entryWriter = async (identities: OrbitIdentities, entry: LogEntry): Promise<{ device: DeviceId, signingKey: string } | undefined> => {
   if (typeof entry?.identity !== 'string' || typeof entry.key !== 'string') return undefined
@@ -153,15 +165,8 @@ const admittedInCausalPast = async (
 /** The registry's access controller; its params are the account's fixed parameters. */
 export const RegistryAccessController = Object.assign(
   (params?: AccountParams & { nonce: string }) => async ({ orbitdb, identities, address }: AccessControllerArgs): Promise<AccessController & { params: AccountParams }> => {
-    let p: AccountParams & { nonce: string }
-    if (address !== undefined) {
-      p = parseAccountParams(await getParams(orbitdb.ipfs, address))
-    } else if (params !== undefined) {
-      p = params
-      address = `/${REGISTRY_AC_TYPE}/${await putParams(orbitdb.ipfs, params)}`
-    } else {
-      throw new InvalidOperationError('a new registry needs its account parameters')
-    }
+    const resolved = await resolveParams(orbitdb.ipfs, REGISTRY_AC_TYPE, address, params, parseAccountParams, 'a new registry needs its account parameters')
+    const p = resolved.params
     const canAppend = async (entry: LogEntry): Promise<boolean> => {
       const writer = await entryWriter(identities, entry)
       if (writer === undefined) return false
@@ -171,7 +176,7 @@ export const RegistryAccessController = Object.assign(
       if (known(writer.device, writer.signingKey)) return true
       return await admittedInCausalPast(orbitdb.ipfs, identities, p, known, entry, writer.device, writer.signingKey, false)
     }
-    return { type: REGISTRY_AC_TYPE, address, params: { founder: p.founder, founderSigningKey: p.founderSigningKey, mode: p.mode }, canAppend }
+    return { type: REGISTRY_AC_TYPE, address: resolved.address, params: { founder: p.founder, founderSigningKey: p.founderSigningKey, mode: p.mode }, canAppend }
   },
   { type: REGISTRY_AC_TYPE }
 )
@@ -179,22 +184,15 @@ export const RegistryAccessController = Object.assign(
 /** A data log's access controller; its params name the account and the epoch. */
 export const DataAccessController = Object.assign(
   (params?: DataLogParams) => async ({ orbitdb, identities, address }: AccessControllerArgs): Promise<AccessController & { params: DataLogParams }> => {
-    let p: DataLogParams
-    if (address !== undefined) {
-      p = parseDataParams(await getParams(orbitdb.ipfs, address))
-    } else if (params !== undefined) {
-      p = params
-      address = `/${DATA_AC_TYPE}/${await putParams(orbitdb.ipfs, params)}`
-    } else {
-      throw new InvalidOperationError('a new data log needs its account and epoch')
-    }
+    const resolved = await resolveParams(orbitdb.ipfs, DATA_AC_TYPE, address, params, parseDataParams, 'a new data log needs its account and epoch')
+    const p = resolved.params
     const canAppend = async (entry: LogEntry): Promise<boolean> => {
       const writer = await entryWriter(identities, entry)
       if (writer === undefined) return false
       const context = contexts.get(orbitdb.identity)
       return context !== undefined && context.canWriteData(p.account, p.epoch, writer.device, writer.signingKey)
     }
-    return { type: DATA_AC_TYPE, address, params: p, canAppend }
+    return { type: DATA_AC_TYPE, address: resolved.address, params: p, canAppend }
   },
   { type: DATA_AC_TYPE }
 )

@@ -5,7 +5,6 @@
  * Node programs call.
  */
 import { mkdir, rm, stat } from 'node:fs/promises'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { PRIVATE_NOT_YET, type Account } from '../account/account.ts'
 import { createAccountCore, openAccountCore } from '../account/open.ts'
@@ -27,7 +26,7 @@ import { MODES } from '../types.ts'
 import { acquireLock, isLevelLocked, type LockInfo, type StoreLock } from './lock.ts'
 import { accountPaths, type AccountPaths } from './paths.ts'
 import { readConfig, writeConfig } from './config.ts'
-import { rememberPeers } from './network-memory.ts'
+import { rememberPeerOf, rememberPeers } from './network-memory.ts'
 export { readConfig, type AccountConfig } from './config.ts'
 
 export interface NodeAccount extends Account {
@@ -113,9 +112,7 @@ const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: 
   let joins: JoinService | undefined
   // Peers that hold this account are remembered, so devices find each other after restarts.
   const stopRemembering = account.onSync((peerId) => {
-    void libp2p.peerStore.get(peerIdFromString(peerId))
-      .then(async (peer) => { await rememberPeers(paths.peers, peer.addresses.map((a) => `${a.multiaddr.toString()}/p2p/${peerId}`)) })
-      .catch(() => {})
+    void rememberPeerOf(libp2p, paths.peers, peerId).catch(() => {})
   })
   return {
     ...account,

@@ -4,6 +4,8 @@
  * devices find it again) and the peers it reached (dialled again at every start).
  */
 import { readFile, rename, writeFile } from 'node:fs/promises'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Libp2pNode } from '../orbit/orbitdb.ts'
 
 export interface NetworkMemory {
   listen: string[]
@@ -58,6 +60,12 @@ export const rememberPeers = async (path: string, peers: string[]): Promise<void
   })
   writing = task.catch(() => {})
   await task
+}
+
+/** Remembers every address the peer store holds for `peerId` (a peer that synced this account). */
+export const rememberPeerOf = async (libp2p: Libp2pNode, path: string, peerId: string): Promise<void> => {
+  const peer = await libp2p.peerStore.get(peerIdFromString(peerId))
+  await rememberPeers(path, peer.addresses.map((a) => `${a.multiaddr.toString()}/p2p/${peerId}`))
 }
 
 /** Replaces the remembered listen addresses. */

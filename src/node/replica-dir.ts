@@ -4,7 +4,6 @@
  * itself, opened as soon as a device that holds the account can be reached.
  */
 import { mkdir, stat } from 'node:fs/promises'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { decodeKeystore } from '../../identity/keystore.ts'
 import { readKeystoreFile } from '../../identity/keystore-fs.ts'
 import { isValidAddress } from '../orbit/orbitdb.ts'
@@ -13,7 +12,7 @@ import { InvalidArgumentError } from '../errors.ts'
 import { acquireLock } from './lock.ts'
 import { accountPaths, type AccountPaths } from './paths.ts'
 import { newSecrets, startServices, type Started } from './account-dir.ts'
-import { rememberPeers } from './network-memory.ts'
+import { rememberPeerOf } from './network-memory.ts'
 
 export interface ServedReplica {
   paths: AccountPaths
@@ -54,9 +53,7 @@ export const serveReplica = async (options: { dir: string, address: string, list
       // Ready means serving: the registry (with its epoch) has arrived from a device.
       while (r.epoch() === null && !closed) await new Promise((resolve) => setTimeout(resolve, 100))
       r.onSync((peerId) => {
-        void started.node.libp2p.peerStore.get(peerIdFromString(peerId))
-          .then(async (peer) => { await rememberPeers(paths.peers, peer.addresses.map((a) => `${a.multiaddr.toString()}/p2p/${peerId}`)) })
-          .catch(() => {})
+        void rememberPeerOf(started.node.libp2p, paths.peers, peerId).catch(() => {})
       })
       return r
     })()
