@@ -20,6 +20,7 @@ import type { Change } from '../store/kv-index.ts'
 import type { JsonValue } from '../store/limits.ts'
 import type { AccountAddress, DeviceId, Epoch, Mode, Role } from '../types.ts'
 import type { RegistryDatabase } from './registry.ts'
+import { swarmEpochOf, swarmKeyFrom, type Swarm } from './swarm.ts'
 
 export interface AccountInfo {
   account: AccountAddress
@@ -75,6 +76,10 @@ export interface Account {
   compactIfLarge: () => Promise<boolean>
   /** Starts a new epoch without a revocation (compaction: the new log starts from a snapshot). */
   rotate: (options?: { onProgress?: (p: RotationProgress) => void }) => Promise<Epoch>
+  /** Private mode: the swarm key this device knows (it changes when a revocation rotates the group key). */
+  swarm: () => Swarm | undefined
+  /** Private mode: calls `listener` when this device learns a newer swarm key. */
+  onSwarm: (listener: (swarm: Swarm) => void) => () => void
   close: () => Promise<void>
 }
 
@@ -82,8 +87,6 @@ export interface CoreOptions {
   orbitdb: OrbitDB
   secrets: DeviceSecrets
 }
-
-export const PRIVATE_NOT_YET = 'private mode (a libp2p private network with a swarm key) is not implemented yet; use --mode encrypted or --mode public'
 
 export const REGISTRY_NAME = 'orbit-account/registry'
 
@@ -94,6 +97,8 @@ export interface BuildOptions {
   previous?: string
   /** Told when this device moves to a new epoch (to remember where it is). */
   onEpoch?: (epoch: EpochRecord) => void
+  /** Private mode: the swarm key this device used last (or got in its invite, epoch -1). */
+  swarm?: Swarm
 }
 
 /** An admin compacts before an invite once the current log holds this many writes. */
@@ -156,6 +161,24 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
     }, rank <= 0 ? 0 : ROTATION_GRACE_MS * rank)
   }
 
+  // Private mode: the swarm key moves forward when a rotation leaves a device out.
+  let swarm: Swarm | undefined = mode === 'private' ? options.swarm : undefined
+  const swarmListeners = new Set<(s: Swarm) => void>()
+  const updateSwarm = (): void => {
+    const now = registry.state()
+    if (mode !== 'private' || now.epoch === null) return
+    const named = swarmEpochOf(now, now.epoch.epoch)
+    if (named === undefined || (swarm !== undefined && swarm.epoch >= named.epoch)) return
+    const key = epochs.keyOf(named)
+    if (key instanceof Uint8Array) swarm = { epoch: named.epoch, key: swarmKeyFrom(key, address) }
+    // Joined after that epoch began: the invite's key is that epoch's swarm key.
+    else if (swarm?.epoch === -1) swarm = { epoch: named.epoch, key: swarm.key }
+    else return
+    const known = swarm
+    for (const listener of swarmListeners) listener(known)
+  }
+  updateSwarm()
+
   // Entries refused because their writer's admission had not arrived yet are retried
   // as soon as the registry admits someone new; a new epoch is followed.
   let knownDevices = Object.keys(state.devices).length
@@ -166,6 +189,7 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
       void registry.retryPending().then(async () => { await data().retryPending() })
     }
     void epochs.follow().catch(() => {})
+    updateSwarm()
     maybeFinishRotation()
   })
   maybeFinishRotation()
@@ -262,8 +286,14 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
       await waitForEpoch(epochs, epoch)
       return epoch as Epoch
     },
+    swarm: () => swarm,
+    onSwarm: (listener) => {
+      swarmListeners.add(listener)
+      return () => { swarmListeners.delete(listener) }
+    },
     close: async () => {
       closed = true
+      swarmListeners.clear()
       if (graceTimer !== undefined) clearTimeout(graceTimer)
       stopFollowing()
       await rotating?.catch(() => {})

@@ -43,6 +43,8 @@ export interface Epochs {
   current: () => KvDatabase
   /** The key of the epoch this device is in (undefined in public mode). */
   key: () => Uint8Array | undefined
+  /** This device's key of an epoch of the registry: undefined in public mode, null when it holds none. */
+  keyOf: (record: EpochRecord) => Uint8Array | undefined | null
   /** Follows the registry: opens a newer epoch, moves to it when its snapshot is here. */
   follow: () => Promise<void>
   close: () => Promise<void>
@@ -150,7 +152,10 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
       if (next !== undefined && next.db !== cur.db) await next.db.close()
       next = await openLog(target, key)
       const candidate = next
-      candidate.stop = candidate.db.onChange(() => { if (candidate.db.snapshotComplete()) void follow() })
+      // On every entry, not only on visible changes: the snapshot of an empty store changes nothing.
+      const onUpdate = (): void => { if (candidate.db.snapshotComplete()) void follow() }
+      candidate.db.events.on('update', onUpdate)
+      candidate.stop = () => { candidate.db.events.off('update', onUpdate) }
     }
     if (next.db.snapshotComplete()) {
       const to = next
@@ -170,6 +175,14 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
   return {
     current: () => cur.db,
     key: () => cur.key,
+    keyOf: (record) => {
+      if (record.dataLog === cur.record.dataLog) return cur.key
+      try {
+        return keyFor(registry.state(), record)
+      } catch {
+        return null
+      }
+    },
     follow,
     close: async () => {
       closed = true

@@ -19,6 +19,8 @@ export interface JoinCoreOptions {
   dataHeads: string[]
   signal: AbortSignal
   onProgress?: (message: string) => void
+  /** Private mode: the swarm key from the invite. */
+  swarmKey?: Uint8Array
 }
 
 const poll = async (check: () => Promise<boolean> | boolean, signal: AbortSignal, what: string): Promise<void> => {
@@ -47,7 +49,7 @@ export const joinAccountCore = async (options: JoinCoreOptions): Promise<Account
     throw err
   }
   options.onProgress?.('syncing app data')
-  const account = await buildAccount(orbitdb, secrets, registry)
+  const account = await buildAccount(orbitdb, secrets, registry, options.swarmKey !== undefined ? { swarm: { epoch: -1, key: options.swarmKey } } : {})
   try {
     const epoch = account.state().epoch
     if (epoch !== null) {

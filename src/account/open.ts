@@ -8,12 +8,12 @@ import type { AccountParams, AccountState } from '../../acl/types.ts'
 import { generateKey } from '../crypto/aead.ts'
 import { base64urlEncode, randomBytes } from '../crypto/bytes.ts'
 import { lockboxAad, sealTo } from '../crypto/lockbox.ts'
-import { NoAccountError, NotImplementedError } from '../errors.ts'
+import { NoAccountError } from '../errors.ts'
 import type { OrbitDB } from '../orbit/orbitdb.ts'
 import { ManagedDatabase } from '../orbit/database.ts'
 import { KV_TYPE } from '../store/kv-database.ts'
 import type { DeviceId, Mode } from '../types.ts'
-import { buildAccount, PRIVATE_NOT_YET, REGISTRY_NAME, type Account, type BuildOptions, type CoreOptions } from './account.ts'
+import { buildAccount, REGISTRY_NAME, type Account, type BuildOptions, type CoreOptions } from './account.ts'
 import { lockboxOf, PUBLIC_LOCKBOX } from './epochs.ts'
 import { RegistryDatabaseType, REGISTRY_TYPE, type RegistryDatabase } from './registry.ts'
 
@@ -42,9 +42,6 @@ export const bindContext = (orbitdb: OrbitDB, registryAddress: () => string | un
 /** Creates a new account with this device as its founder (an admin). */
 export const createAccountCore = async (options: CoreOptions & { mode: Mode }): Promise<Account> => {
   const { orbitdb, secrets, mode } = options
-  if (mode === 'private') {
-    throw new NotImplementedError(PRIVATE_NOT_YET)
-  }
   const signingKey = base64urlEncode(secrets.signing.publicKey)
   const params: AccountParams & { nonce: string } = { founder: secrets.device, founderSigningKey: signingKey, mode, nonce: base64urlEncode(randomBytes(16)) }
   let registry: RegistryDatabase | undefined

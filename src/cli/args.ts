@@ -5,7 +5,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { InvalidArgumentError } from '../errors.ts'
 
-export const COMMANDS = ['create', 'daemon', 'invite', 'join', 'put', 'get', 'del', 'list', 'watch', 'status', 'devices', 'revoke', 'serve', 'help'] as const
+export const COMMANDS = ['create', 'daemon', 'invite', 'join', 'put', 'get', 'del', 'list', 'watch', 'status', 'devices', 'revoke', 'swarm-key', 'serve', 'help'] as const
 export type CommandName = typeof COMMANDS[number]
 
 type Options = NonNullable<ParseArgsConfig['options']>
@@ -19,7 +19,7 @@ const GLOBAL: Options = {
 
 const SPECS: Record<CommandName, { options: Options, positionals: [number, number], usage: string }> = {
   create: { options: { name: { type: 'string' }, mode: { type: 'string' } }, positionals: [0, 0], usage: 'create --name <device> [--mode encrypted|public|private]' },
-  daemon: { options: { listen: { type: 'string', multiple: true }, peer: { type: 'string', multiple: true } }, positionals: [0, 0], usage: 'daemon [--listen <multiaddr>...] [--peer <multiaddr>...]' },
+  daemon: { options: { listen: { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'swarm-key': { type: 'string' } }, positionals: [0, 0], usage: 'daemon [--listen <multiaddr>...] [--peer <multiaddr>...] [--swarm-key <hex>]' },
   invite: { options: { ttl: { type: 'string' }, role: { type: 'string' }, confirm: { type: 'boolean' }, 'no-qr': { type: 'boolean' }, listen: { type: 'string', multiple: true } }, positionals: [0, 0], usage: 'invite [--ttl 10m] [--role member|admin] [--confirm] [--no-qr] [--listen <multiaddr>...]' },
   join: { options: { name: { type: 'string' } }, positionals: [1, 1], usage: 'join <invite> --name <device>' },
   put: { options: {}, positionals: [2, 2], usage: 'put <key> <json|->' },
@@ -30,7 +30,8 @@ const SPECS: Record<CommandName, { options: Options, positionals: [number, numbe
   status: { options: {}, positionals: [0, 0], usage: 'status' },
   devices: { options: {}, positionals: [0, 0], usage: 'devices' },
   revoke: { options: {}, positionals: [1, 1], usage: 'revoke <device-id-or-name>' },
-  serve: { options: { listen: { type: 'string', multiple: true }, peer: { type: 'string', multiple: true } }, positionals: [1, 1], usage: 'serve <account-address> [--listen <multiaddr>...] [--peer <multiaddr>...]' },
+  'swarm-key': { options: {}, positionals: [0, 0], usage: 'swarm-key' },
+  serve: { options: { listen: { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'swarm-key': { type: 'string' } }, positionals: [1, 1], usage: 'serve <account-address> [--listen <multiaddr>...] [--peer <multiaddr>...] [--swarm-key <hex>]' },
   help: { options: {}, positionals: [0, 1], usage: 'help [command]' }
 }
 

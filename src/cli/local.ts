@@ -3,6 +3,7 @@
  * daemon runs. A process that stays up (daemon, watch, invite) serves the socket so
  * other commands reach the store through it.
  */
+import { parseSwarmKey } from '../network/swarm-guard.ts'
 import type { ParsedArgs } from './args.ts'
 import type { Output } from './output.ts'
 import type { Frame, Question, Request } from '../daemon/protocol.ts'
@@ -43,8 +44,10 @@ const open = async (args: ParsedArgs, dir: string, out: Output, stays: boolean):
   const memory = await readNetworkMemory(memoryPath)
   const given = args.options.listen as string[] | undefined
   const listen = !stays ? [] : given ?? (memory.listen.length > 0 ? memory.listen : DEFAULT_LISTEN)
+  const swarmText = args.options['swarm-key'] as string | undefined
+  const swarmKey = swarmText !== undefined ? parseSwarmKey(swarmText) : undefined
   const openOn = async (addrs: string[]): Promise<NodeAccount> =>
-    await openAccount({ dir, listen: addrs, role: stays ? 'daemon' : 'command', ...(passphrase !== undefined ? { passphrase } : {}) })
+    await openAccount({ dir, listen: addrs, role: stays ? 'daemon' : 'command', ...(passphrase !== undefined ? { passphrase } : {}), ...(swarmKey !== undefined ? { swarmKey } : {}) })
   let account: NodeAccount
   let used = listen
   try {

@@ -36,6 +36,7 @@ const requestOf = async (args: ParsedArgs): Promise<Request> => {
     case 'watch': return { v: 1, cmd: 'watch' }
     case 'status': return { v: 1, cmd: 'status' }
     case 'devices': return { v: 1, cmd: 'devices' }
+    case 'swarm-key': return { v: 1, cmd: 'swarm-key' }
     case 'revoke': return { v: 1, cmd: 'revoke', device: a as string }
     case 'invite': {
       const role = (args.options.role as string | undefined) ?? 'member'

@@ -32,6 +32,8 @@ const human = (command: CommandName, o: Record<string, unknown>): string => {
     case 'status':
       return [`account  ${String(o.account)}`, `device   ${String(o.device)} (${String(o.name)})`, `mode     ${String(o.mode)}`, `epoch    ${String(o.epoch)}`,
         `peers    ${(o.peers as string[]).length === 0 ? '(none connected)' : (o.peers as string[]).join(', ')}`].join('\n')
+    case 'swarm-key':
+      return `${String(o.swarmKey)}\n  (the swarm key of this private account since epoch ${String(o.epoch)}: give it to \`serve --swarm-key\`, or to \`daemon --swarm-key\` on a device that was away during a revocation)`
     case 'revoke':
       return `revoked ${String(o.revoked)}; the account is now in epoch ${String(o.epoch)}`
     case 'join':

@@ -7,6 +7,7 @@ import { serveReplica } from '../node/replica-dir.ts'
 import { listenAddrsToRemember, readNetworkMemory, rememberListen, rememberPeers } from '../node/network-memory.ts'
 import { accountPaths } from '../node/paths.ts'
 import { InvalidArgumentError } from '../errors.ts'
+import { parseSwarmKey } from '../network/swarm-guard.ts'
 
 const REDIAL_MS = 15_000
 
@@ -23,7 +24,8 @@ export const runServe = async (args: ParsedArgs, dir: string, out: Output): Prom
     }
   }
   const listen = (args.options.listen as string[] | undefined) ?? (memory.listen.length > 0 ? memory.listen : DEFAULT_LISTEN)
-  const served = await serveReplica({ dir, address, listen, onNote: (n) => out.note(n) })
+  const swarmText = args.options['swarm-key'] as string | undefined
+  const served = await serveReplica({ dir, address, listen, onNote: (n) => out.note(n), ...(swarmText !== undefined ? { swarmKey: parseSwarmKey(swarmText) } : {}) })
   try {
     await rememberListen(memoryPath, listenAddrsToRemember(listen, served.addrs()))
     const dialAll = async (): Promise<void> => {

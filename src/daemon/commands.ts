@@ -4,6 +4,8 @@
  */
 import type { NodeAccount } from '../node/account-dir.ts'
 import type { Frame, Question, Request } from './protocol.ts'
+import { InvalidOperationError } from '../errors.ts'
+import { swarmKeyHex } from '../network/swarm-guard.ts'
 
 export const statusOf = (account: NodeAccount): Record<string, unknown> => {
   const info = account.info()
@@ -37,6 +39,13 @@ export const execute = async (account: NodeAccount, request: Request, emit: (fra
     case 'devices':
       emit({ out: { devices: account.devices() } })
       return
+    case 'swarm-key': {
+      const swarm = account.swarm()
+      const key = account.node.swarm?.key()
+      if (account.info().mode !== 'private' || key === undefined) throw new InvalidOperationError(`only a private account has a swarm key; this one is ${account.info().mode}`)
+      emit({ out: { swarmKey: swarmKeyHex(key), epoch: swarm?.epoch ?? null } })
+      return
+    }
     case 'watch': {
       if (signal?.aborted === true) return
       await new Promise<void>((resolve) => {

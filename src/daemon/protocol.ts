@@ -22,6 +22,7 @@ export type Request =
   | { v: 1, cmd: 'devices' }
   | { v: 1, cmd: 'invite', ttlMs: number, role: 'admin' | 'member', confirm: boolean }
   | { v: 1, cmd: 'revoke', device: string }
+  | { v: 1, cmd: 'swarm-key' }
 
 /** What the person at the client is asked: admit this device, whose short code is this? */
 export interface Question { device: string, name: string, code: string }
@@ -33,7 +34,7 @@ export type Frame =
   | { end: true }
   | { error: { code: string, message: string } }
 
-const CMDS = new Set(['put', 'get', 'del', 'list', 'watch', 'status', 'devices', 'invite', 'revoke'])
+const CMDS = new Set(['put', 'get', 'del', 'list', 'watch', 'status', 'devices', 'invite', 'revoke', 'swarm-key'])
 
 /** Checks the shape of a request read from the socket (the value is checked again by the store). */
 export const parseRequest = (v: unknown): Request | undefined => {

@@ -68,6 +68,8 @@ export interface JoinServiceInit {
   signingKey: string
   /** Addresses other devices can dial this one on (without /p2p/). */
   addrs: () => string[]
+  /** Private mode: the swarm key a joining device must use to reach this one. */
+  swarmKey?: () => Uint8Array
 }
 
 export const createJoinService = async (init: JoinServiceInit): Promise<JoinService> => {
@@ -163,6 +165,7 @@ export const createJoinService = async (init: JoinServiceInit): Promise<JoinServ
       const expiresMs = Date.now() + options.ttlMs
       const addrs = init.addrs()
       const invite: Invite = { v: 1, account: account.address, peerId: libp2p.peerId.toString(), addrs, secret, expires: Math.floor(expiresMs / 1000), mode: account.info().mode }
+      if (invite.mode === 'private' && init.swarmKey !== undefined) invite.swarmKey = init.swarmKey()
       const text = encodeInvite(invite)
       const id = inviteId(secret)
       let resolve!: (a: Admitted) => void

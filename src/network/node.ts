@@ -19,17 +19,22 @@ import { bitswap } from '@helia/block-brokers'
 import { LevelBlockstore } from 'blockstore-level'
 import { LevelDatastore } from 'datastore-level'
 import type { Libp2pNode, HeliaNode } from '../orbit/orbitdb.ts'
+import { createSwarmGuard, type SwarmGuard } from './swarm-guard.ts'
 
 export interface NodeOptions {
   /** Directory holding the node's persistent state (peer key, blocks, datastore). */
   directory: string
   /** Multiaddrs to listen on; an empty list means dial-only. */
   listen?: string[]
+  /** Private mode: connect only to peers that hold this swarm key (a libp2p private network). */
+  swarmKey?: Uint8Array
 }
 
 export interface StartedNode {
   helia: HeliaNode
   libp2p: Libp2pNode
+  /** Private mode: the swarm key gate (its key can change while the node runs). */
+  swarm?: SwarmGuard
   stop: () => Promise<void>
 }
 
@@ -59,11 +64,13 @@ export const startNode = async (options: NodeOptions): Promise<StartedNode> => {
   await blockstore.open()
 
   const listen = options.listen ?? []
+  const swarm = options.swarmKey !== undefined ? createSwarmGuard(options.swarmKey) : undefined
   const config: Libp2pOptions<{ identify: ReturnType<ReturnType<typeof identify>>, pubsub: ReturnType<ReturnType<typeof gossipsub>> }> = {
     privateKey,
     datastore: datastore as unknown as Libp2pOptions['datastore'],
     addresses: { listen },
     transports: [tcp(), webSockets()],
+    ...(swarm !== undefined ? { connectionProtector: swarm.protector } : {}),
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: {
@@ -93,5 +100,5 @@ export const startNode = async (options: NodeOptions): Promise<StartedNode> => {
     await blockstore.close()
     await datastore.close()
   }
-  return { helia: helia as unknown as HeliaNode, libp2p: libp2p as unknown as Libp2pNode, stop }
+  return { helia: helia as unknown as HeliaNode, libp2p: libp2p as unknown as Libp2pNode, ...(swarm !== undefined ? { swarm } : {}), stop }
 }

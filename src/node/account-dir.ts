@@ -6,7 +6,8 @@
  */
 import { mkdir, rm, stat } from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
-import { PRIVATE_NOT_YET, type Account } from '../account/account.ts'
+import type { Account } from '../account/account.ts'
+import type { Swarm } from '../account/swarm.ts'
 import { createAccountCore, openAccountCore } from '../account/open.ts'
 import { joinAccountCore } from '../account/join.ts'
 import { useAccountAccessControllers } from '../account/access-registration.ts'
@@ -14,8 +15,8 @@ import { generateDeviceKeys, deviceIdFromSigningKey } from '../../identity/keys.
 import { createDeviceIdentities } from '../../identity/identities.ts'
 import { decodeKeystore, encodeKeystore, type DeviceSecrets } from '../../identity/keystore.ts'
 import { readKeystoreFile, writeKeystoreFile } from '../../identity/keystore-fs.ts'
-import { base64urlEncode } from '../crypto/bytes.ts'
-import { AccountExistsError, InvalidArgumentError, JoinFailedError, NotImplementedError, OrbitAccountError, StoreLockedError } from '../errors.ts'
+import { base64urlEncode, randomBytes } from '../crypto/bytes.ts'
+import { AccountExistsError, InvalidArgumentError, InvalidInviteError, JoinFailedError, NoAccountError, OrbitAccountError, StoreLockedError } from '../errors.ts'
 import { createOrbitDB, type OrbitDB } from '../orbit/orbitdb.ts'
 import { startNode, type StartedNode } from '../network/node.ts'
 import { createJoinService, type InviteOptions, type JoinService, type OpenInvite } from '../join/inviter.ts'
@@ -27,6 +28,7 @@ import { acquireLock, isLevelLocked, type LockInfo, type StoreLock } from './loc
 import { accountPaths, type AccountPaths } from './paths.ts'
 import { readConfig, writeConfig } from './config.ts'
 import { rememberPeerOf, rememberPeers } from './network-memory.ts'
+import { followSwarm, readSwarmFile } from './swarm-file.ts'
 export { readConfig, type AccountConfig } from './config.ts'
 
 export interface NodeAccount extends Account {
@@ -47,6 +49,13 @@ export interface DirOptions {
   /** Multiaddrs to listen on (none: dial-only, as for a one-shot command). */
   listen?: string[]
   role?: LockInfo['role']
+  /** Private mode: how long connections made with a replaced swarm key stay open (ms). */
+  swarmGraceMs?: number
+  /**
+   * Private mode, opening: use this swarm key (from \`orbit-account swarm-key\` on another
+   * device) instead of the stored one: a device that was away when another was revoked.
+   */
+  swarmKey?: Uint8Array
 }
 
 /** How long to keep waiting for the remaining peers once one has synced the data log. */
@@ -71,9 +80,9 @@ const lockedError = (paths: AccountPaths, err: unknown): unknown =>
 
 export interface Started { node: StartedNode, orbitdb: OrbitDB }
 
-export const startServices = async (paths: AccountPaths, secrets: DeviceSecrets, listen: string[]): Promise<Started> => {
+export const startServices = async (paths: AccountPaths, secrets: DeviceSecrets, listen: string[], swarmKey?: Uint8Array): Promise<Started> => {
   useAccountAccessControllers()
-  const node = await startNode({ directory: paths.node, listen })
+  const node = await startNode({ directory: paths.node, listen, ...(swarmKey !== undefined ? { swarmKey } : {}) })
   try {
     const { identities, identity } = await createDeviceIdentities({ ipfs: node.helia, signing: secrets.signing })
     const orbitdb = await createOrbitDB({ ipfs: node.helia, identities, identity, directory: paths.orbitdb })
@@ -86,14 +95,15 @@ export const startServices = async (paths: AccountPaths, secrets: DeviceSecrets,
 
 /** Takes the lock, starts the node and OrbitDB, runs `open`; undoes all of it if anything fails. */
 const withServices = async (
-  paths: AccountPaths, options: DirOptions, secrets: () => Promise<DeviceSecrets>, open: (s: Started, secrets: DeviceSecrets) => Promise<Account>
+  paths: AccountPaths, options: DirOptions, secrets: () => Promise<DeviceSecrets>, open: (s: Started, secrets: DeviceSecrets) => Promise<Account>,
+  swarm?: { key: Uint8Array, pinned?: boolean }
 ): Promise<NodeAccount> => {
   const lock = await acquireLock(paths.lock, options.role ?? 'command')
   try {
     const deviceSecrets = await secrets()
-    const started = await startServices(paths, deviceSecrets, options.listen ?? [])
+    const started = await startServices(paths, deviceSecrets, options.listen ?? [], swarm?.key)
     try {
-      return wrap(await open(started, deviceSecrets), paths, started, deviceSecrets, lock)
+      return wrap(await open(started, deviceSecrets), paths, started, deviceSecrets, lock, { graceMs: options.swarmGraceMs, pinned: swarm?.pinned === true })
     } catch (err) {
       await started.orbitdb.stop().catch(() => {})
       await started.node.stop().catch(() => {})
@@ -105,8 +115,9 @@ const withServices = async (
   }
 }
 
-const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: DeviceSecrets, lock: StoreLock): NodeAccount => {
+const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: DeviceSecrets, lock: StoreLock, swarm: { graceMs: number | undefined, pinned: boolean }): NodeAccount => {
   const { node, orbitdb } = started
+  const stopSwarm = followSwarm(node, account, paths.swarm, swarm)
   const libp2p = node.libp2p
   const addrs = (): string[] => libp2p.getMultiaddrs().map((a) => a.toString())
   let joins: JoinService | undefined
@@ -128,7 +139,8 @@ const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: 
         libp2p,
         account,
         signingKey: base64urlEncode(secrets.signing.publicKey),
-        addrs: () => addrs().map((a) => a.replace(/\/p2p\/[^/]+$/, ''))
+        addrs: () => addrs().map((a) => a.replace(/\/p2p\/[^/]+$/, '')),
+        ...(node.swarm !== undefined ? { swarmKey: node.swarm.key } : {})
       })
       return await joins.invite(options)
     },
@@ -167,6 +179,7 @@ const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: 
     close: async () => {
       try {
         stopRemembering()
+        stopSwarm()
         await joins?.stop()
         await account.close()
         await orbitdb.stop()
@@ -201,7 +214,6 @@ export const createAccount = async (options: DirOptions & { name: string, mode?:
   const mode = options.mode ?? 'encrypted'
   if (!(MODES as readonly string[]).includes(mode)) throw new InvalidArgumentError(`mode must be one of ${MODES.join(', ')}`)
   checkName(options.name)
-  if (mode === 'private') throw new NotImplementedError(PRIVATE_NOT_YET)
   await checkNoAccount(paths)
   await mkdir(paths.dir, { recursive: true, mode: 0o700 })
   return await withServices(paths, options, async () => {
@@ -212,7 +224,8 @@ export const createAccount = async (options: DirOptions & { name: string, mode?:
     const info = account.info()
     await writeConfig(paths, { version: 1, account: info.account, device: info.device, name: info.name, mode, dataLog: account.state().epoch?.dataLog })
     return account
-  })
+  // Private mode: a key nobody holds until the account names its own (derived from its first group key).
+  }, mode === 'private' ? { key: randomBytes(32) } : undefined)
 }
 
 /** Joins the account of `invite` with this machine as a new device, and syncs it. */
@@ -220,7 +233,7 @@ export const joinAccount = async (options: DirOptions & { invite: string, name: 
   const paths = accountPaths(options.dir)
   const invite = parseInvite(options.invite, { now: Date.now() })
   checkName(options.name)
-  if (invite.mode === 'private') throw new NotImplementedError(PRIVATE_NOT_YET)
+  if (invite.mode === 'private' && invite.swarmKey === undefined) throw new InvalidInviteError('this invite is for a private account but carries no swarm key: ask for a new invite')
   await checkNoAccount(paths)
   await mkdir(paths.dir, { recursive: true, mode: 0o700 })
   const inviterGone = new AbortController()
@@ -238,10 +251,10 @@ export const joinAccount = async (options: DirOptions & { invite: string, name: 
       node.libp2p.addEventListener('peer:disconnect', (event: CustomEvent) => {
         if (String(event.detail) === invite.peerId) inviterGone.abort(new Error('the inviting device went away before this device had synced'))
       })
-      const account = await joinAccountCore({ orbitdb, secrets, address: invite.account, registryHeads: admission.registryHeads, dataHeads: admission.dataHeads, signal, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}) })
+      const account = await joinAccountCore({ orbitdb, secrets, address: invite.account, registryHeads: admission.registryHeads, dataHeads: admission.dataHeads, signal, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}), ...(invite.swarmKey !== undefined ? { swarmKey: invite.swarmKey } : {}) })
       await writeConfig(paths, { version: 1, account: invite.account, device: secrets.device, name: secrets.name, mode: invite.mode, dataLog: account.state().epoch?.dataLog })
       return account
-    })
+    }, invite.swarmKey !== undefined ? { key: invite.swarmKey } : undefined)
   } catch (err) {
     // Nothing usable here: leave the directory as it was, so a join can be tried again.
     if (!(await exists(paths.config))) await rm(paths.keystore, { force: true })
@@ -255,6 +268,13 @@ export const joinAccount = async (options: DirOptions & { invite: string, name: 
 export const openAccount = async (options: DirOptions): Promise<NodeAccount> => {
   const paths = accountPaths(options.dir)
   const config = await readConfig(paths)
+  let swarm: Swarm | undefined
+  if (config.mode === 'private') {
+    swarm = await readSwarmFile(paths.swarm)
+    if (swarm === undefined && options.swarmKey === undefined) {
+      throw new NoAccountError(`${paths.swarm} (this private account's swarm key) is missing: get the key with \`orbit-account swarm-key\` on another device and pass it with --swarm-key`)
+    }
+  }
   return await withServices(paths, options,
     async () => await decodeKeystore(await readKeystoreFile(paths.keystore), options.passphrase),
     async ({ orbitdb }, secrets) => await openAccountCore({
@@ -262,6 +282,7 @@ export const openAccount = async (options: DirOptions): Promise<NodeAccount> => 
       secrets,
       address: config.account,
       ...(config.dataLog !== undefined ? { previous: config.dataLog } : {}),
-      onEpoch: (epoch) => { void writeConfig(paths, { ...config, dataLog: epoch.dataLog }).catch(() => {}) }
-    }))
+      onEpoch: (epoch) => { void writeConfig(paths, { ...config, dataLog: epoch.dataLog }).catch(() => {}) },
+      ...(swarm !== undefined ? { swarm } : options.swarmKey !== undefined ? { swarm: { epoch: -1, key: options.swarmKey } } : {})
+    }), config.mode !== 'private' ? undefined : options.swarmKey !== undefined ? { key: options.swarmKey, pinned: true } : { key: (swarm as Swarm).key })
 }

@@ -11,6 +11,8 @@ export interface AccountPaths {
   node: string
   orbitdb: string
   peers: string
+  /** Private mode: the swarm key this device (or replica) uses. */
+  swarm: string
 }
 
 export const defaultDir = (env: Record<string, string | undefined> = process.env): string =>
@@ -26,6 +28,7 @@ export const accountPaths = (dir: string): AccountPaths => {
     socket: join(d, 'daemon.sock'),
     node: join(d, 'node'),
     orbitdb: join(d, 'orbitdb'),
-    peers: join(d, 'peers.json')
+    peers: join(d, 'peers.json'),
+    swarm: join(d, 'swarm.json')
   }
 }

@@ -13,6 +13,7 @@ import { acquireLock } from './lock.ts'
 import { accountPaths, type AccountPaths } from './paths.ts'
 import { newSecrets, startServices, type Started } from './account-dir.ts'
 import { rememberPeerOf } from './network-memory.ts'
+import { readSwarmFile, writeSwarmFile } from './swarm-file.ts'
 
 export interface ServedReplica {
   paths: AccountPaths
@@ -27,7 +28,11 @@ export interface ServedReplica {
 /** How often the replica tries to fetch the registry while no device that has it is reachable. */
 const RETRY_MS = 2000
 
-export const serveReplica = async (options: { dir: string, address: string, listen: string[], onNote?: (note: string) => void }): Promise<ServedReplica> => {
+/**
+ * `swarmKey`: the account is private, and this is its swarm key (from `orbit-account
+ * swarm-key` on a device); it is kept in the replica's directory for later starts.
+ */
+export const serveReplica = async (options: { dir: string, address: string, listen: string[], onNote?: (note: string) => void, swarmKey?: Uint8Array }): Promise<ServedReplica> => {
   if (!isValidAddress(options.address)) throw new InvalidArgumentError(`'${options.address}' is not an account address (like /orbitdb/zdpu...; see \`orbit-account status\`)`)
   const paths = accountPaths(options.dir)
   await mkdir(paths.dir, { recursive: true, mode: 0o700 })
@@ -35,7 +40,9 @@ export const serveReplica = async (options: { dir: string, address: string, list
   try {
     const hasKeys = await stat(paths.keystore).then(() => true, () => false)
     const secrets = hasKeys ? await decodeKeystore(await readKeystoreFile(paths.keystore)) : await newSecrets(paths, 'replica', undefined)
-    const started = await startServices(paths, secrets, options.listen)
+    if (options.swarmKey !== undefined) await writeSwarmFile(paths.swarm, { epoch: -1, key: options.swarmKey })
+    const swarm = await readSwarmFile(paths.swarm)
+    const started = await startServices(paths, secrets, options.listen, swarm?.key)
     let closed = false
     let replica: Replica | undefined
     const ready = (async (): Promise<Replica> => {

@@ -26,6 +26,7 @@ export interface Libp2pNode {
   peerId: { toString: () => string }
   getMultiaddrs: () => Array<{ toString: () => string }>
   getPeers: () => Array<{ toString: () => string }>
+  getConnections: () => Array<{ id: string, remotePeer: PeerId, status: string, close: () => Promise<void> }>
   dial: (addr: unknown, options?: { signal?: AbortSignal }) => Promise<unknown>
   addEventListener: (type: string, fn: (event: CustomEvent) => void) => void
   removeEventListener: (type: string, fn: (event: CustomEvent) => void) => void

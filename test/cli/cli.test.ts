@@ -86,7 +86,7 @@ describe('orbit-account CLI on bad input', function () {
     await failsWith(['get', 'k', '--prefix', 'x'], 'INVALID_ARGUMENT')
     assert.match(await failsWith(['create'], 'INVALID_ARGUMENT'), /--name/)
     assert.match(await failsWith(['create', '--name', 'laptop', '--mode', 'bogus'], 'INVALID_ARGUMENT'), /bogus/)
-    await failsWith(['create', '--name', 'laptop', '--mode', 'private'], 'NOT_IMPLEMENTED')
+    assert.match(await failsWith(['serve', '/orbitdb/zdpuAnything', '--swarm-key', 'abc'], 'INVALID_ARGUMENT'), /64 hex/)
     // None of these created anything.
     assert.deepEqual(await readdir(cli.root), [])
   })
@@ -119,7 +119,7 @@ describe('orbit-account CLI on bad input', function () {
     await failsWith(['put', '', '1'], 'INVALID_ARGUMENT')
     await failsWith(['del', ''], 'INVALID_ARGUMENT')
     await failsWith(['put', 'k', '1', '--bogus'], 'INVALID_ARGUMENT')
-    await failsWith(['create', '--name', 'laptop', '--mode', 'private'], 'NOT_IMPLEMENTED')
+    assert.match(await failsWith(['swarm-key'], 'INVALID_OPERATION'), /private/)
     await failsWith(['revoke', 'laptop'], 'NOT_AUTHORIZED')
     await failsWith(['revoke', 'nobody'], 'UNKNOWN_DEVICE')
     // 256 KiB of JSON is the limit: a string of 256 KiB is 2 bytes over it (its quotes).

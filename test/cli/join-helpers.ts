@@ -99,8 +99,8 @@ export class Persona {
     return this.info.device
   }
 
-  async create (): Promise<JsonObject> {
-    this.info = await this.box.json(['create', '--name', this.name])
+  async create (mode?: 'encrypted' | 'public' | 'private'): Promise<JsonObject> {
+    this.info = await this.box.json(['create', '--name', this.name, ...(mode !== undefined ? ['--mode', mode] : [])])
     return this.info
   }
 

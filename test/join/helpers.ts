@@ -6,6 +6,9 @@ import { removeDir, tempDir } from '../helpers/device.ts'
 export const LOOPBACK = ['/ip4/127.0.0.1/tcp/0']
 
 export class Devices {
+  /** Options every device of this set is created, joined and opened with. */
+  readonly extra: { swarmGraceMs?: number }
+  constructor (extra: { swarmGraceMs?: number } = {}) { this.extra = extra }
   readonly dirs = new Map<string, string>()
   readonly open = new Map<string, NodeAccount>()
 
@@ -25,7 +28,7 @@ export class Devices {
   }
 
   async create (name: string, mode: Mode = 'encrypted'): Promise<NodeAccount> {
-    const account = await createAccount({ dir: await this.dir(name), name, listen: LOOPBACK, mode })
+    const account = await createAccount({ dir: await this.dir(name), name, listen: LOOPBACK, mode, ...this.extra })
     this.open.set(name, account)
     return account
   }
@@ -33,7 +36,7 @@ export class Devices {
   /** `inviter` invites, `name` joins. */
   async join (name: string, inviter: string, role: Role = 'member'): Promise<NodeAccount> {
     const invite = await this.get(inviter).invite({ ttlMs: 60_000, role })
-    const account = await joinAccount({ dir: await this.dir(name), invite: invite.text, name, listen: LOOPBACK })
+    const account = await joinAccount({ dir: await this.dir(name), invite: invite.text, name, listen: LOOPBACK, ...this.extra })
     await invite.admitted
     this.open.set(name, account)
     return account
@@ -44,8 +47,8 @@ export class Devices {
     this.open.delete(name)
   }
 
-  async start (name: string): Promise<NodeAccount> {
-    const account = await openAccount({ dir: await this.dir(name), listen: LOOPBACK })
+  async start (name: string, options: { swarmKey?: Uint8Array } = {}): Promise<NodeAccount> {
+    const account = await openAccount({ dir: await this.dir(name), listen: LOOPBACK, ...this.extra, ...options })
     this.open.set(name, account)
     return account
   }

@@ -1,0 +1,54 @@
+/**
+ * The gate of a private network (Node transports): every connection is wrapped by
+ * @libp2p/pnet with the swarm key, and a peer that does not hold the same key fails
+ * the handshake before anything else is spoken. The key can change while the node runs
+ * (a revocation rotates it): new connections use the new key at once; connections made
+ * with the old one are closed by the caller after a grace period (see node/swarm-switch).
+ */
+import { preSharedKey } from '@libp2p/pnet'
+import type { ConnectionProtector } from '@libp2p/interface'
+import { SWARM_KEY_BYTES } from '../account/swarm.ts'
+import { InvalidArgumentError } from '../errors.ts'
+
+export interface SwarmGuard {
+  /** The factory libp2p takes as `connectionProtector`. */
+  protector: () => ConnectionProtector
+  key: () => Uint8Array
+  setKey: (key: Uint8Array) => void
+}
+
+const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
+
+/** The swarm key in the text format libp2p (and go-ipfs) read: `/key/swarm/psk/1.0.0/`, base16. */
+export const swarmKeyText = (key: Uint8Array): string => `/key/swarm/psk/1.0.0/\n/base16/\n${hex(key)}`
+
+/** Reads a swarm key written as 64 hex characters, or in the libp2p swarm.key format. */
+export const parseSwarmKey = (text: string): Uint8Array => {
+  const last = text.trim().split('\n').pop()?.trim() ?? ''
+  if (!/^[0-9a-fA-F]{64}$/.test(last)) {
+    throw new InvalidArgumentError(`a swarm key is ${SWARM_KEY_BYTES * 2} hex characters (see \`orbit-account swarm-key\` on a device of the account)`)
+  }
+  return Uint8Array.from(last.match(/../g) as string[], (b) => parseInt(b, 16))
+}
+
+export const swarmKeyHex = hex
+
+export const createSwarmGuard = (initial: Uint8Array): SwarmGuard => {
+  const checked = (key: Uint8Array): Uint8Array => {
+    if (!(key instanceof Uint8Array) || key.length !== SWARM_KEY_BYTES) throw new InvalidArgumentError(`a swarm key is ${SWARM_KEY_BYTES} bytes`)
+    return Uint8Array.from(key)
+  }
+  let key = checked(initial)
+  let inner = preSharedKey({ psk: new TextEncoder().encode(swarmKeyText(key)) })()
+  const guard: ConnectionProtector = {
+    protect: async (connection, options) => await inner.protect(connection, options)
+  }
+  return {
+    protector: () => guard,
+    key: () => key,
+    setKey: (next) => {
+      key = checked(next)
+      inner = preSharedKey({ psk: new TextEncoder().encode(swarmKeyText(key)) })()
+    }
+  }
+}
