@@ -13,7 +13,7 @@ import { base64urlDecode } from '../../src/crypto/bytes.ts'
 import { decodeKeystore } from '../../identity/keystore.ts'
 import type { Change } from '../../src/store/kv-index.ts'
 import { removeDir, tempDir } from '../helpers/device.ts'
-import { readFile, stat } from 'node:fs/promises'
+import { readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 
 describe('account on one device (laptop)', function () {
@@ -119,16 +119,32 @@ describe('account on one device (laptop)', function () {
     assert.equal(laptop.get('k'), 1)
   })
 
-  it('public mode stores values in clear; private mode is not there yet', async () => {
+  it('public mode stores values in clear', async () => {
     laptop = await createAccount({ dir, name: 'laptop', mode: 'public' })
     await laptop.put('profile', { name: 'Ada' })
     assert.equal(laptop.info().mode, 'public')
-    const other = await tempDir('priv')
-    try {
-      await assert.rejects(createAccount({ dir: other, name: 'x', mode: 'private' }), { code: 'NOT_IMPLEMENTED' })
-    } finally {
-      await removeDir(other)
-    }
+    assert.equal(laptop.swarm(), undefined)
+    assert.equal(laptop.node.swarm, undefined)
+  })
+
+  it('private mode keeps its swarm key owner-only, reopens with it, and says what is missing without it', async () => {
+    laptop = await createAccount({ dir, name: 'laptop', mode: 'private' })
+    await laptop.put('k', 1)
+    const swarm = laptop.swarm()
+    assert.ok(swarm !== undefined && swarm.epoch === 0)
+    assert.deepEqual(laptop.node.swarm?.key(), swarm.key, 'the node uses the account\'s swarm key')
+    await laptop.close()
+    const file = join(dir, 'swarm.json')
+    assert.equal((await stat(file)).mode & 0o777, 0o600)
+    laptop = await openAccount({ dir })
+    assert.deepEqual(laptop.node.swarm?.key(), swarm.key)
+    assert.equal(laptop.get('k'), 1)
+    await laptop.close()
+    laptop = undefined
+    await rm(file)
+    await assert.rejects(openAccount({ dir }), (err: Error & { code?: string }) => err.code === 'NO_ACCOUNT' && /swarm-key/.test(err.message))
+    await writeFile(file, '{"epoch":0,"key":"nothex"}')
+    await assert.rejects(openAccount({ dir }), { code: 'INVALID_ARGUMENT' })
   })
 
   it('the index agrees with a full replay of the log', async () => {
