@@ -1,45 +1,92 @@
 /**
- * Load: three devices write at the same time (puts, overwrites, deletes, some keys
- * shared), then converge to the same values with nothing lost. `npm run soak` runs the
- * same for longer, with restarts, outside CI.
+ * Load: three devices, each a real daemon in its own process, write at the same time
+ * (10,000 operations in all: puts, overwrites, deletes, some keys shared by all), then
+ * converge to the same values with nothing lost. The writes go through each daemon's
+ * local socket, as the CLI's do. `npm run soak` runs the same for longer, with
+ * restarts, outside CI.
  */
 import assert from 'node:assert/strict'
-import { Devices } from '../join/helpers.ts'
-import { waitFor } from '../helpers/device.ts'
+import { callDaemon } from '../../src/daemon/client.ts'
+import type { Frame, Request } from '../../src/daemon/protocol.ts'
+import { accountPaths } from '../../src/node/paths.ts'
+import { Persona, sleep } from '../cli/join-helpers.ts'
 
-const PER_DEVICE = 300
+const TOTAL_OPS = 10_000
+/** Own keys per device: most are written several times. */
+const OWN_KEYS = 1000
 
-describe('reliability: three devices writing at once', function () {
-  this.timeout(300_000)
-  let d: Devices
-  beforeEach(() => { d = new Devices() })
-  afterEach(async () => { await d.cleanup() })
+/** One request to a device's daemon; its result frame. */
+const ask = async (p: Persona, request: Request): Promise<Record<string, unknown>> => {
+  let out: Record<string, unknown> | undefined
+  const result = await callDaemon(accountPaths(p.dir).socket, request, (frame: Frame) => { if ('out' in frame) out = frame.out })
+  assert.ok(result.reached, `${p.name}'s daemon is not reachable`)
+  assert.equal(result.error, undefined, `${p.name}: ${JSON.stringify(result.error)}`)
+  assert.ok(out !== undefined)
+  return out
+}
 
-  it(`${3 * PER_DEVICE} concurrent operations converge, and every device's own last write survives`, async () => {
-    const laptop = await d.create('laptop')
-    const phone = await d.join('phone', 'laptop')
-    const tablet = await d.join('tablet', 'laptop')
-    const devices = [laptop, phone, tablet]
-    const expectedOwn = new Map<string, unknown>()
-    await Promise.all(devices.map(async (device, j) => {
-      for (let i = 0; i < PER_DEVICE; i++) {
-        const own = `own/${j}/${i % 200}`
-        if (i % 10 === 9) {
-          await device.del(own)
-          expectedOwn.set(own, undefined)
-        } else {
-          await device.put(own, { j, i })
-          expectedOwn.set(own, { j, i })
+const entriesOf = async (p: Persona): Promise<Record<string, unknown>> => (await ask(p, { v: 1, cmd: 'list' })).entries as Record<string, unknown>
+
+describe('reliability: three device processes writing at once', function () {
+  this.timeout(600_000)
+  let personas: Persona[] = []
+  afterEach(async () => {
+    await Promise.all(personas.map(async (p) => await p.cleanup()))
+    personas = []
+  })
+
+  it(`${TOTAL_OPS.toLocaleString('en')} concurrent operations converge, and every device's own last write survives`, async () => {
+    const laptop = await Persona.make('laptop')
+    const phone = await Persona.make('phone')
+    const tablet = await Persona.make('tablet')
+    personas = [laptop, phone, tablet]
+    await laptop.create()
+    await laptop.startDaemon()
+    for (const p of [phone, tablet]) {
+      const shown = await laptop.openInvite()
+      await p.join(shown.invite)
+      await shown.admitted()
+      // It remembers the laptop from the join: its daemon dials it.
+      await p.startDaemon()
+    }
+
+    const expected = new Map<string, unknown>()
+    let ops = 0
+    const perDevice = Math.ceil(TOTAL_OPS / 3)
+    await Promise.all(personas.map(async (p, j) => {
+      for (let i = 0; i < perDevice && ops < TOTAL_OPS; i++) {
+        ops++
+        if (i % 25 === 0) {
+          await ask(p, { v: 1, cmd: 'put', key: `shared/${i % 100}`, value: { j, i } })
+          continue
         }
-        if (i % 25 === 0) await device.put(`shared/${i % 50}`, { j, i })
+        const own = `own/${j}/${i % OWN_KEYS}`
+        if (i % 10 === 9) {
+          await ask(p, { v: 1, cmd: 'del', key: own })
+          expected.set(own, undefined)
+        } else {
+          await ask(p, { v: 1, cmd: 'put', key: own, value: { j, i } })
+          expected.set(own, { j, i })
+        }
       }
     }))
-    await waitFor(() => {
-      const [a, b, c] = devices.map((x) => JSON.stringify(x.all()))
-      return a === b && b === c
-    }, 240_000, 'the three devices to converge')
-    const all = laptop.all()
-    for (const [key, value] of expectedOwn) assert.deepEqual(all[key], value, key)
-    for (let i = 0; i < 50; i += 25) assert.ok(all[`shared/${i}`] !== undefined)
+    assert.equal(ops, TOTAL_OPS)
+
+    // Converged: the three daemons list the same entries.
+    const deadline = Date.now() + 300_000
+    let lists: Array<Record<string, unknown>> = []
+    for (;;) {
+      lists = await Promise.all(personas.map(entriesOf))
+      const [a, b, c] = lists.map((l) => JSON.stringify(l))
+      if (a === b && b === c) break
+      assert.ok(Date.now() < deadline, `no convergence after 300 s: ${lists.map((l) => Object.keys(l).length).join(', ')} keys`)
+      await sleep(2000)
+    }
+    const all = lists[0] as Record<string, unknown>
+    for (const [key, value] of expected) assert.deepEqual(all[key], value, key)
+    const shared = Object.keys(all).filter((k) => k.startsWith('shared/'))
+    assert.deepEqual(shared.sort(), ['shared/0', 'shared/25', 'shared/50', 'shared/75'])
+    assert.equal(Object.keys(all).length, [...expected.values()].filter((v) => v !== undefined).length + shared.length)
+    for (const p of personas) await p.stopDaemon()
   })
 })
