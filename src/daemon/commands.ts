@@ -4,6 +4,7 @@
  */
 import type { NodeAccount } from '../node/account-dir.ts'
 import type { Frame, Question, Request } from './protocol.ts'
+import { equalBytes } from '../crypto/bytes.ts'
 import { InvalidOperationError } from '../errors.ts'
 import { swarmKeyHex } from '../network/swarm-guard.ts'
 
@@ -43,7 +44,8 @@ export const execute = async (account: NodeAccount, request: Request, emit: (fra
       const swarm = account.swarm()
       const key = account.node.swarm?.key()
       if (account.info().mode !== 'private' || key === undefined) throw new InvalidOperationError(`only a private account has a swarm key; this one is ${account.info().mode}`)
-      emit({ out: { swarmKey: swarmKeyHex(key), epoch: swarm?.epoch ?? null } })
+      // A key given by hand (`daemon --swarm-key`) has no known epoch until the account derives the same one.
+      emit({ out: { swarmKey: swarmKeyHex(key), epoch: swarm !== undefined && equalBytes(swarm.key, key) ? swarm.epoch : null } })
       return
     }
     case 'watch': {

@@ -3,11 +3,12 @@
  * @libp2p/pnet with the swarm key, and a peer that does not hold the same key fails
  * the handshake before anything else is spoken. The key can change while the node runs
  * (a revocation rotates it): new connections use the new key at once; connections made
- * with the old one are closed by the caller after a grace period (see node/swarm-switch).
+ * with the old one are closed by the caller after a grace period (see node/swarm-file.ts).
  */
 import { preSharedKey } from '@libp2p/pnet'
 import type { ConnectionProtector } from '@libp2p/interface'
 import { SWARM_KEY_BYTES } from '../account/swarm.ts'
+import { utf8Encode } from '../crypto/bytes.ts'
 import { InvalidArgumentError } from '../errors.ts'
 
 export interface SwarmGuard {
@@ -38,8 +39,9 @@ export const createSwarmGuard = (initial: Uint8Array): SwarmGuard => {
     if (!(key instanceof Uint8Array) || key.length !== SWARM_KEY_BYTES) throw new InvalidArgumentError(`a swarm key is ${SWARM_KEY_BYTES} bytes`)
     return Uint8Array.from(key)
   }
+  const protectorFor = (key: Uint8Array): ConnectionProtector => preSharedKey({ psk: utf8Encode(swarmKeyText(key)) })()
   let key = checked(initial)
-  let inner = preSharedKey({ psk: new TextEncoder().encode(swarmKeyText(key)) })()
+  let inner = protectorFor(key)
   const guard: ConnectionProtector = {
     protect: async (connection, options) => await inner.protect(connection, options)
   }
@@ -48,7 +50,7 @@ export const createSwarmGuard = (initial: Uint8Array): SwarmGuard => {
     key: () => key,
     setKey: (next) => {
       key = checked(next)
-      inner = preSharedKey({ psk: new TextEncoder().encode(swarmKeyText(key)) })()
+      inner = protectorFor(key)
     }
   }
 }

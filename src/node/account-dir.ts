@@ -268,12 +268,12 @@ export const joinAccount = async (options: DirOptions & { invite: string, name: 
 export const openAccount = async (options: DirOptions): Promise<NodeAccount> => {
   const paths = accountPaths(options.dir)
   const config = await readConfig(paths)
-  let swarm: Swarm | undefined
-  if (config.mode === 'private') {
-    swarm = await readSwarmFile(paths.swarm)
-    if (swarm === undefined && options.swarmKey === undefined) {
-      throw new NoAccountError(`${paths.swarm} (this private account's swarm key) is missing: get the key with \`orbit-account swarm-key\` on another device and pass it with --swarm-key`)
-    }
+  // Private mode: the stored swarm key, and one given by hand (which the node starts on).
+  const stored = config.mode === 'private' ? await readSwarmFile(paths.swarm) : undefined
+  const given: Swarm | undefined = config.mode === 'private' && options.swarmKey !== undefined ? { epoch: -1, key: options.swarmKey } : undefined
+  const swarm = stored ?? given
+  if (config.mode === 'private' && swarm === undefined) {
+    throw new NoAccountError(`${paths.swarm} (this private account's swarm key) is missing: get the key with \`orbit-account swarm-key\` on another device and pass it with --swarm-key`)
   }
   return await withServices(paths, options,
     async () => await decodeKeystore(await readKeystoreFile(paths.keystore), options.passphrase),
@@ -283,6 +283,6 @@ export const openAccount = async (options: DirOptions): Promise<NodeAccount> => 
       address: config.account,
       ...(config.dataLog !== undefined ? { previous: config.dataLog } : {}),
       onEpoch: (epoch) => { void writeConfig(paths, { ...config, dataLog: epoch.dataLog }).catch(() => {}) },
-      ...(swarm !== undefined ? { swarm } : options.swarmKey !== undefined ? { swarm: { epoch: -1, key: options.swarmKey } } : {})
-    }), config.mode !== 'private' ? undefined : options.swarmKey !== undefined ? { key: options.swarmKey, pinned: true } : { key: (swarm as Swarm).key })
+      ...(swarm !== undefined ? { swarm } : {})
+    }), swarm !== undefined ? { key: (given ?? swarm).key, pinned: given !== undefined } : undefined)
 }

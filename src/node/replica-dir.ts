@@ -40,8 +40,9 @@ export const serveReplica = async (options: { dir: string, address: string, list
   try {
     const hasKeys = await stat(paths.keystore).then(() => true, () => false)
     const secrets = hasKeys ? await decodeKeystore(await readKeystoreFile(paths.keystore)) : await newSecrets(paths, 'replica', undefined)
-    if (options.swarmKey !== undefined) await writeSwarmFile(paths.swarm, { epoch: -1, key: options.swarmKey })
-    const swarm = await readSwarmFile(paths.swarm)
+    const given = options.swarmKey !== undefined ? { epoch: -1, key: options.swarmKey } : undefined
+    if (given !== undefined) await writeSwarmFile(paths.swarm, given)
+    const swarm = given ?? await readSwarmFile(paths.swarm)
     const started = await startServices(paths, secrets, options.listen, swarm?.key)
     let closed = false
     let replica: Replica | undefined

@@ -67,12 +67,15 @@ describe('serve: a blind replica between devices that are never online together'
   let laptop: Persona
   let phone: Persona
   let replicaBox: Sandbox
+  /** A second replica's directory (the private-account test runs one without the swarm key). */
+  let keylessBox: Sandbox
   beforeEach(async () => {
     laptop = await Persona.make('laptop')
     phone = await Persona.make('phone')
     replicaBox = await Sandbox.create()
+    keylessBox = await Sandbox.create()
   })
-  afterEach(async () => { await Promise.all([laptop.cleanup(), phone.cleanup(), replicaBox.cleanup()]) })
+  afterEach(async () => { await Promise.all([laptop.cleanup(), phone.cleanup(), replicaBox.cleanup(), keylessBox.cleanup()]) })
 
   it('hands the laptop\'s write to the phone, and keeps no marker in its directory', async () => {
     await laptop.create()
@@ -123,6 +126,37 @@ describe('serve: a blind replica between devices that are never online together'
     for (const marker of [MARKER_KEY, MARKER_VALUE]) {
       assert.equal(stored.includes(marker), false, `${marker} in the replica's directory`)
       assert.equal(printed.includes(marker), false, `${marker} in the replica's output`)
+    }
+  })
+
+  it('joins by an invite that carries the swarm key; a replica given `swarm-key` carries a write, one without it gets nothing', async () => {
+    const created = await laptop.create('private')
+    assert.equal(created.mode, 'private')
+    const swarm = await laptop.box.json(['swarm-key'])
+    assert.match(String(swarm.swarmKey), /^[0-9a-f]{64}$/)
+    assert.equal(swarm.epoch, 0)
+    const laptopReady = await laptop.startDaemon()
+    const shown = await laptop.openInvite()
+    const joined = await phone.join(shown.invite)
+    await shown.admitted()
+    assert.equal((await phone.box.json(['status'])).mode, 'private')
+    assert.deepEqual(await phone.box.json(['swarm-key']), swarm, 'the phone took the swarm key from the invite')
+    const account = String(joined.account)
+
+    const keyless = await startServe(keylessBox, account, ['--peer', dialable(laptopReady)])
+    const serve = await startServe(replicaBox, account, ['--peer', dialable(laptopReady), '--swarm-key', String(swarm.swarmKey)])
+    await serve.proc.waitForLine('stderr', (l) => l.startsWith('replicating '), 45_000)
+    await laptop.put(MARKER_KEY, MARKER_VALUE)
+    await sleep(4000)
+    await laptop.stopDaemon()
+    assert.equal(keyless.proc.lines.stderr.some((l) => l.startsWith('replicating ')), false, keyless.proc.describe())
+
+    await startDaemonWithPeers(phone, [dialable(serve.ready)])
+    await eventually('the phone to read the laptop\'s write through the replica', async () => await phone.get(MARKER_KEY), (v) => v === MARKER_VALUE, 30_000)
+    await phone.stopDaemon()
+    for (const s of [serve, keyless]) {
+      s.proc.proc.kill('SIGTERM')
+      assert.deepEqual(await s.proc.waitForExit(15_000), { code: 0, signal: null }, s.proc.describe())
     }
   })
 })
@@ -182,51 +216,5 @@ describe('serve: bad input', function () {
     assert.equal(first.proc.running, true, 'the first replica keeps running')
     first.proc.proc.kill('SIGTERM')
     assert.deepEqual(await first.proc.waitForExit(15_000), { code: 0, signal: null }, first.proc.describe())
-  })
-})
-
-describe('serve: a private account', function () {
-  this.timeout(150_000)
-  let laptop: Persona
-  let phone: Persona
-  let replicaBox: Sandbox
-  let keylessBox: Sandbox
-  beforeEach(async () => {
-    laptop = await Persona.make('laptop')
-    phone = await Persona.make('phone')
-    replicaBox = await Sandbox.create()
-    keylessBox = await Sandbox.create()
-  })
-  afterEach(async () => { await Promise.all([laptop.cleanup(), phone.cleanup(), replicaBox.cleanup(), keylessBox.cleanup()]) })
-
-  it('joins by an invite that carries the swarm key; a replica given `swarm-key` carries a write, one without it gets nothing', async () => {
-    const created = await laptop.create('private')
-    assert.equal(created.mode, 'private')
-    const swarm = await laptop.box.json(['swarm-key'])
-    assert.match(String(swarm.swarmKey), /^[0-9a-f]{64}$/)
-    assert.equal(swarm.epoch, 0)
-    const laptopReady = await laptop.startDaemon()
-    const shown = await laptop.openInvite()
-    const joined = await phone.join(shown.invite)
-    await shown.admitted()
-    assert.equal((await phone.box.json(['status'])).mode, 'private')
-    assert.deepEqual(await phone.box.json(['swarm-key']), swarm, 'the phone took the swarm key from the invite')
-    const account = String(joined.account)
-
-    const keyless = await startServe(keylessBox, account, ['--peer', dialable(laptopReady)])
-    const serve = await startServe(replicaBox, account, ['--peer', dialable(laptopReady), '--swarm-key', String(swarm.swarmKey)])
-    await serve.proc.waitForLine('stderr', (l) => l.startsWith('replicating '), 45_000)
-    await laptop.put(MARKER_KEY, MARKER_VALUE)
-    await sleep(4000)
-    await laptop.stopDaemon()
-    assert.equal(keyless.proc.lines.stderr.some((l) => l.startsWith('replicating ')), false, keyless.proc.describe())
-
-    await startDaemonWithPeers(phone, [dialable(serve.ready)])
-    await eventually('the phone to read the laptop\'s write through the replica', async () => await phone.get(MARKER_KEY), (v) => v === MARKER_VALUE, 30_000)
-    await phone.stopDaemon()
-    for (const s of [serve, keyless]) {
-      s.proc.proc.kill('SIGTERM')
-      assert.deepEqual(await s.proc.waitForExit(15_000), { code: 0, signal: null }, s.proc.describe())
-    }
   })
 })
