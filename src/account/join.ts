@@ -6,7 +6,8 @@
  */
 import type { OrbitDB } from '../orbit/orbitdb.ts'
 import type { DeviceSecrets } from '../../identity/keystore.ts'
-import { JoinFailedError } from '../errors.ts'
+import { JoinFailedError, type OrbitAccountError } from '../errors.ts'
+import { prefetchDatabase } from '../orbit/prefetch.ts'
 import type { KvDatabase } from '../store/kv-database.ts'
 import { buildAccount, type Account } from './account.ts'
 import { openRegistry } from './open.ts'
@@ -23,10 +24,22 @@ export interface JoinCoreOptions {
   swarmKey?: Uint8Array
 }
 
+const gaveUp = (signal: AbortSignal, what: string): OrbitAccountError =>
+  new JoinFailedError(`gave up waiting for ${what}: ${signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'aborted')}`)
+
 const poll = async (check: () => Promise<boolean> | boolean, signal: AbortSignal, what: string): Promise<void> => {
   while (!(await check())) {
-    if (signal.aborted) throw new JoinFailedError(`gave up waiting for ${what}: ${String(signal.reason ?? 'aborted')}`)
+    if (signal.aborted) throw gaveUp(signal, what)
     await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+/** Fetches a log's manifest and access controller under `signal` (see orbit/prefetch.ts). */
+const prefetch = async (orbitdb: OrbitDB, address: string, signal: AbortSignal, what: string): Promise<void> => {
+  try {
+    await prefetchDatabase(orbitdb.ipfs, address, signal)
+  } catch (err) {
+    throw signal.aborted ? gaveUp(signal, what) : err
   }
 }
 
@@ -38,6 +51,7 @@ const hasAll = async (log: { has: (hash: string) => Promise<boolean> }, hashes: 
 export const joinAccountCore = async (options: JoinCoreOptions): Promise<Account> => {
   const { orbitdb, secrets, address, signal } = options
   options.onProgress?.('syncing the device registry')
+  await prefetch(orbitdb, address, signal, 'the device registry')
   const registry = await openRegistry(orbitdb, address, signal)
   try {
     await poll(async () => {
@@ -49,6 +63,13 @@ export const joinAccountCore = async (options: JoinCoreOptions): Promise<Account
     throw err
   }
   options.onProgress?.('syncing app data')
+  const dataLog = registry.state().epoch?.dataLog
+  try {
+    if (dataLog !== undefined) await prefetch(orbitdb, dataLog, signal, 'the data log')
+  } catch (err) {
+    await registry.close().catch(() => {})
+    throw err
+  }
   const account = await buildAccount(orbitdb, secrets, registry, options.swarmKey !== undefined ? { swarm: { epoch: -1, key: options.swarmKey } } : {})
   try {
     const epoch = account.state().epoch

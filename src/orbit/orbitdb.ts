@@ -162,7 +162,7 @@ export interface OrbitDB {
 
 export interface StorageBackend {
   put: (hash: string, data: Uint8Array) => Promise<void>
-  get: (hash: string) => Promise<Uint8Array | undefined>
+  get: (hash: string, signal?: AbortSignal) => Promise<Uint8Array | undefined>
   del?: (hash: string) => Promise<void>
   close?: () => Promise<void>
 }
