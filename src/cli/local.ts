@@ -78,7 +78,11 @@ const open = async (args: ParsedArgs, dir: string, out: Output, stays: boolean):
 const reach = async (account: NodeAccount, peers: string[], out: Output, ms: number): Promise<void> => {
   if (peers.length === 0) return
   const reached = await account.syncWith(peers, ms)
-  if (reached.length === 0) out.note(`none of the ${peers.length} known peer address(es) answered; working offline`)
+  if (reached.length === 0) {
+    out.note(`none of the ${peers.length} known peer address(es) answered; working offline` + (account.swarm() === undefined ? '' : '. ' +
+      'In a private account, that is also what a swarm key replaced by a revocation while this device was away looks like: ' +
+      'run `orbit-account swarm-key` on another device and start this one with `--swarm-key <hex>`'))
+  }
   await rememberPeers(account.paths.peers, peers.filter((p) => reached.some((id) => p.endsWith(`/p2p/${id}`))))
 }
 

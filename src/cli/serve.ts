@@ -39,6 +39,11 @@ export const runServe = async (args: ParsedArgs, dir: string, out: Output): Prom
       }))
     }
     await dialAll()
+    const known = (await readNetworkMemory(memoryPath)).peers.length + given.length
+    if (served.started.node.swarm !== undefined && known > 0 && served.started.node.libp2p.getPeers().length === 0) {
+      out.note(`none of the ${known} known peer address(es) let this replica in: if a device was revoked while it was away, the account moved to a new swarm key. ` +
+        'Run `orbit-account swarm-key` on a device and restart with `--swarm-key <hex>`')
+    }
     const stopped = untilSignal()
     out.result('serve', { ready: true, peerId: served.peerId(), addrs: served.addrs() })
     void served.ready.then((r) => out.note(`replicating ${r.address} (epoch ${String(r.epoch())})`), () => {})

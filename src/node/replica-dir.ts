@@ -14,6 +14,7 @@ import { accountPaths, type AccountPaths } from './paths.ts'
 import { newSecrets, startServices, type Started } from './account-dir.ts'
 import { rememberPeerOf } from './network-memory.ts'
 import { readSwarmFile, writeSwarmFile } from './swarm-file.ts'
+import type { Swarm } from '../account/swarm.ts'
 
 export interface ServedReplica {
   paths: AccountPaths
@@ -27,6 +28,38 @@ export interface ServedReplica {
 
 /** How often the replica tries to fetch the registry while no device that has it is reachable. */
 const RETRY_MS = 2000
+
+/** How often a private replica compares the swarm its registry names with the key it has. */
+const SWARM_CHECK_MS = 2000
+
+/**
+ * Private mode: a replica holds no group key, so it cannot derive the swarm key that a
+ * revocation moves to. It learns the epoch its key belongs to (the swarm its registry
+ * names when it first synced), and says so when the registry names a newer one: the
+ * devices are about to close its connections, and it needs the new key by hand.
+ */
+const watchSwarmEpoch = (r: Replica, swarm: Swarm, path: string, connected: () => boolean, onNote?: (note: string) => void): ReturnType<typeof setInterval> => {
+  let known = swarm.epoch
+  // A key given by hand belongs to the swarm the registry names once a peer let this node in (and had time to sync).
+  let inSince: number | undefined
+  const check = async (): Promise<void> => {
+    const now = r.swarmEpoch()
+    if (known === -1) inSince = connected() ? inSince ?? Date.now() : undefined
+    if (now === null || now === known) return
+    if (known === -1) {
+      if (inSince === undefined || Date.now() - inSince < SWARM_CHECK_MS) return
+      known = now
+      await writeSwarmFile(path, { epoch: now, key: swarm.key })
+      return
+    }
+    if (now < known) return
+    known = now
+    onNote?.(`a device was revoked, and the account's devices moved to a new swarm key (epoch ${now}): they will close this replica's connections. ` +
+      'Run `orbit-account swarm-key` on one of them and restart this replica with `serve <address> --swarm-key <hex>`')
+  }
+  void check().catch(() => {})
+  return setInterval(() => { void check().catch(() => {}) }, SWARM_CHECK_MS)
+}
 
 /**
  * `swarmKey`: the account is private, and this is its swarm key (from `orbit-account
@@ -46,6 +79,7 @@ export const serveReplica = async (options: { dir: string, address: string, list
     const started = await startServices(paths, secrets, options.listen, swarm?.key)
     let closed = false
     let replica: Replica | undefined
+    let swarmWatch: ReturnType<typeof setInterval> | undefined
     const ready = (async (): Promise<Replica> => {
       for (;;) {
         if (closed) throw new Error('the replica stopped')
@@ -63,6 +97,7 @@ export const serveReplica = async (options: { dir: string, address: string, list
       r.onSync((peerId) => {
         void rememberPeerOf(started.node.libp2p, paths.peers, peerId).catch(() => {})
       })
+      if (swarm !== undefined) swarmWatch = watchSwarmEpoch(r, swarm, paths.swarm, () => started.node.libp2p.getPeers().length > 0, options.onNote)
       return r
     })()
     ready.catch(() => {})
@@ -74,6 +109,7 @@ export const serveReplica = async (options: { dir: string, address: string, list
       ready,
       close: async () => {
         closed = true
+        clearInterval(swarmWatch)
         try {
           await replica?.close()
           await started.orbitdb.stop()

@@ -7,6 +7,7 @@
  */
 import type { EpochRecord } from '../../acl/types.ts'
 import { openRegistry } from '../account/open.ts'
+import { swarmEpochOf } from '../account/swarm.ts'
 import { ManagedDatabase } from '../orbit/database.ts'
 import type { OrbitDB } from '../orbit/orbitdb.ts'
 import { unbindAccessContext } from '../../acl/access.ts'
@@ -15,6 +16,11 @@ export interface Replica {
   address: string
   /** The epoch whose data log it serves (null until the registry has arrived). */
   epoch: () => number | null
+  /**
+   * Private mode: the epoch whose group key names the devices' swarm key now (it moves
+   * at a revocation); null until the registry has arrived.
+   */
+  swarmEpoch: () => number | null
   /** Entries held: registry and current data log. */
   counts: () => Promise<{ registry: number, data: number }>
   /** Calls `listener` when a peer has exchanged heads with the replica. */
@@ -54,6 +60,10 @@ export const openReplicaCore = async (options: { orbitdb: OrbitDB, address: stri
   return {
     address: registry.address,
     epoch: () => current?.record.epoch ?? null,
+    swarmEpoch: () => {
+      const state = registry.state()
+      return state.epoch === null ? null : swarmEpochOf(state, state.epoch.epoch)?.epoch ?? null
+    },
     counts: async () => ({ registry: (await registry.log.values()).length, data: current === undefined ? 0 : (await current.db.log.values()).length }),
     onSync: (listener) => {
       listeners.add(listener)

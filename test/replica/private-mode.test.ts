@@ -13,6 +13,7 @@ import { removeDir, startDevice, tempDir, waitFor, type TestDevice } from '../he
 import { startNode, type StartedNode } from '../../src/network/node.ts'
 import { parseInvite } from '../../src/invite/invite.ts'
 import { serveReplica, type ServedReplica } from '../../src/node/replica-dir.ts'
+import { readSwarmFile } from '../../src/node/swarm-file.ts'
 import { randomBytes } from '../../src/crypto/bytes.ts'
 import type { NodeAccount } from '../../src/node/account-dir.ts'
 
@@ -143,5 +144,35 @@ describe('private mode', function () {
     const phone = await d.start('phone')
     await phone.syncWith(replica.addrs(), 20_000)
     await waitFor(() => phone.get('handoff') === 'via replica', 20_000, 'the phone to read the write through the replica')
+  })
+
+  it('a replica is told when a revocation moves the swarm key, and follows the new epoch once given the new key', async () => {
+    const laptop = await d.create('laptop', 'private')
+    const phone = await d.join('phone', 'laptop')
+    const replicaDir = await tempDir('replica')
+    const notes: string[] = []
+    const replica = await serveReplica({ dir: replicaDir, address: laptop.address, listen: LOOPBACK, swarmKey: swarmKeyOf(laptop), onNote: (n) => notes.push(n) })
+    others.push({ stop: replica.close, dir: replicaDir })
+    await laptop.syncWith(replica.addrs(), 15_000, 'registry')
+    await replica.ready
+    // The key given by hand is recorded as the swarm of epoch 0 once a device has synced the registry here.
+    await waitFor(async () => (await readSwarmFile(join(replicaDir, 'swarm.json')))?.epoch === 0, 15_000, 'the replica to record its key\'s epoch')
+
+    await laptop.revoke('phone')
+    await waitFor(() => notes.some((n) => n.includes('moved to a new swarm key (epoch 1)')), 20_000, `the replica to say it needs the new key (notes: ${notes.join(' | ')})`)
+    assert.equal(notes.filter((n) => n.includes('new swarm key')).length, 1, 'said once')
+    await replica.close()
+    others.pop()
+
+    // Given the new key, the same directory serves the new epoch; the revoked phone cannot reach it.
+    const again = await serveReplica({ dir: replicaDir, address: laptop.address, listen: LOOPBACK, swarmKey: swarmKeyOf(laptop), onNote: (n) => notes.push(n) })
+    others.push({ stop: again.close, dir: replicaDir })
+    await laptop.put('after', 'revocation')
+    assert.notDeepEqual(await laptop.syncWith(again.addrs(), 15_000), [], 'the laptop reaches the replica on the new key')
+    const served = await again.ready
+    await waitFor(() => served.epoch() === 1 && served.swarmEpoch() === 1, 20_000, 'the replica to follow the new epoch')
+    await waitFor(async () => (await served.counts()).data >= 1, 20_000, 'the replica to hold the write made after the revocation')
+    await cannotDial(phone.node.libp2p, again, 'the revoked phone')
+    assert.equal(notes.filter((n) => n.includes('new swarm key')).length, 1, 'no second note with the right key')
   })
 })
