@@ -5,6 +5,7 @@
  * objects with its input. Pure and browser-ready: no Node APIs.
  */
 import { InvalidOperationError } from '../src/errors.ts'
+import { isDeviceId } from '../identity/keys.ts'
 import { MODES, ROLES } from '../src/types.ts'
 import type { DeviceId, Mode, Role } from '../src/types.ts'
 import type {
@@ -21,8 +22,6 @@ import type {
 
 export const OP_VERSION = 1
 export const OP_TYPES: readonly RegistryOpType[] = ['genesis', 'add', 'revoke', 'rotate', 'rename']
-/** 'd' followed by 24 lowercase base32 characters (120 bits). */
-export const DEVICE_ID_PATTERN = /^d[a-z2-7]{24}$/
 export const DATA_LOG_PREFIX = '/orbitdb/'
 
 export const LIMITS = {
@@ -113,8 +112,6 @@ const readString = (value: unknown, path: string): string => {
   return value
 }
 
-export const isDeviceId = (value: unknown): value is DeviceId =>
-  typeof value === 'string' && DEVICE_ID_PATTERN.test(value)
 
 const readDeviceId = (value: unknown, path: string): DeviceId => {
   if (!isDeviceId(value)) return fail(path, `must be a device id ('d' + 24 base32 chars), got ${preview(value)}`)

@@ -31,7 +31,8 @@
  */
 import { InvalidArgumentError } from '../src/errors.ts'
 import { MODES } from '../src/types.ts'
-import { isCanonicalBase64url, isDeviceId, LIMITS, parseOp } from './ops.ts'
+import { isCanonicalBase64url, LIMITS, parseOp } from './ops.ts'
+import { isDeviceId } from '../identity/keys.ts'
 import type { AccountParams, AccountState, DeviceRecord, RegistryEntry } from './types.ts'
 import { buildCausalGraph } from './rules/graph.ts'
 import type { CausalGraph } from './rules/graph.ts'

@@ -14,7 +14,8 @@ export const SIGNING_KEY_LENGTH = 32
 export const BOX_KEY_LENGTH = 32
 export const SIGNATURE_LENGTH = 64
 
-const DEVICE_ID_RE = /^d[a-z2-7]{24}$/
+/** A device id: 'd' and 24 lowercase base32 characters (the first 15 bytes of SHA-256 of its signing key). */
+export const DEVICE_ID_PATTERN = /^d[a-z2-7]{24}$/
 
 export const generateDeviceKeys = (): DeviceKeys => {
   const signing = ed25519.keygen()
@@ -38,7 +39,7 @@ export const deviceIdFromSigningKey = (publicKey: Uint8Array): DeviceId => {
   return ('d' + base32LowerEncode(sha256(publicKey).subarray(0, 15))) as DeviceId
 }
 
-export const isDeviceId = (s: string): s is DeviceId => typeof s === 'string' && DEVICE_ID_RE.test(s)
+export const isDeviceId = (value: unknown): value is DeviceId => typeof value === 'string' && DEVICE_ID_PATTERN.test(value)
 
 export const signBytes = (secretKey: Uint8Array, msg: Uint8Array): Uint8Array => {
   assertBytes(secretKey, 'signing secretKey', SIGNING_KEY_LENGTH)

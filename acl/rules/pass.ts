@@ -13,7 +13,7 @@
  */
 import { asEpoch } from '../../src/types.ts'
 import type { DeviceId } from '../../src/types.ts'
-import { isDeviceId } from '../ops.ts'
+import { isDeviceId } from '../../identity/keys.ts'
 import type {
   AccountParams,
   AccountState,
