@@ -207,13 +207,13 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
     address,
     device: secrets.device,
     info: () => ({ account: address, device: secrets.device, name: self()?.name ?? secrets.name, mode, epoch: epochNow() as Epoch }),
-    put: async (key, value) => { await data().put(key, value) },
+    put: async (key, value) => { await epochs.write(async () => { await data().put(key, value) }) },
     get: (key) => data().get(key),
-    del: async (key) => {
+    del: async (key) => await epochs.write(async () => {
       const existed = data().get(key) !== undefined
       await data().del(key)
       return existed
-    },
+    }),
     all: (options) => Object.fromEntries(data().entries(options?.prefix)),
     watch: (listener) => {
       watchers.add(listener)

@@ -45,6 +45,12 @@ export interface Epochs {
   key: () => Uint8Array | undefined
   /** This device's key of an epoch of the registry: undefined in public mode, null when it holds none. */
   keyOf: (record: EpochRecord) => Uint8Array | undefined | null
+  /**
+   * Runs a write to the current log. While a move carries the old log's writes forward,
+   * writes wait (and the move waits for writes already under way), so none lands in a
+   * log that was already read for the carry.
+   */
+  write: <T>(fn: () => Promise<T>) => Promise<T>
   /** Follows the registry: opens a newer epoch, moves to it when its snapshot is here. */
   follow: () => Promise<void>
   close: () => Promise<void>
@@ -82,14 +88,22 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
   let next: Open | undefined
   let queue: Promise<void> = Promise.resolve()
   let closed = false
+  /** Set while a move carries writes forward. */
+  let moving: Promise<void> | undefined
+  const writing = new Set<Promise<unknown>>()
 
-  /** The hashes of the old log that the cut covers: the cut heads and all their ancestors. */
+  /**
+   * The hashes of the old log that the cut covers: the cut heads and all their ancestors
+   * that this device holds. It never fetches: a device that was away does not hold the
+   * cut's newest entries, and the writes it cannot rule out are carried anyway and then
+   * dropped by the new log's index wherever the snapshot already has them or newer.
+   */
   const covered = async (db: KvDatabase, cut: string[]): Promise<Set<string>> => {
     const seen = new Set<string>()
     const stack = [...cut]
     while (stack.length > 0) {
       const hash = stack.pop() as string
-      if (seen.has(hash)) continue
+      if (seen.has(hash) || !(await db.log.has(hash))) continue
       const entry = await db.log.get(hash)
       if (entry === undefined) continue
       seen.add(hash)
@@ -124,19 +138,31 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
     }
   }
 
-  /** Moves reads and writes to `to`, tells watchers what changed, carries, retires the old log. */
+  /**
+   * Carries the old log's uncovered writes into `to`, then moves reads and writes there,
+   * tells watchers what changed and retires the old log. Reads stay on the old log until
+   * the carry is done, so nobody sees a write of theirs go back meanwhile.
+   */
   const move = async (to: Open): Promise<void> => {
     const from = cur
-    from.stop()
-    cur = to
-    watchCurrent(to)
+    let release = (): void => {}
+    moving = new Promise((resolve) => { release = resolve })
+    try {
+      await Promise.allSettled([...writing])
+      const winner = registry.state().epochs.find((e) => e.dataLog === to.record.dataLog)
+      const cut = winner !== undefined && winner.epoch === from.record.epoch + 1 && registry.state().epochs.some((e) => e.dataLog === from.record.dataLog) ? winner.cut : []
+      await carry(from, to, cut)
+      from.stop()
+      cur = to
+      watchCurrent(to)
+    } finally {
+      moving = undefined
+      release()
+    }
     const before = new Map(from.db.entries())
     const after = new Map(to.db.entries())
     for (const [key, value] of after) if (JSON.stringify(before.get(key)) !== JSON.stringify(value)) init.onChange({ key, value, op: 'put' })
     for (const key of before.keys()) if (!after.has(key)) init.onChange({ key, value: null, op: 'del' })
-    const winner = registry.state().epochs.find((e) => e.dataLog === to.record.dataLog)
-    const cut = winner !== undefined && winner.epoch === from.record.epoch + 1 && registry.state().epochs.some((e) => e.dataLog === from.record.dataLog) ? winner.cut : []
-    await carry(from, to, cut)
     await from.db.close()
     init.onEpoch?.(to.record)
   }
@@ -174,6 +200,16 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
   await follow()
   return {
     current: () => cur.db,
+    write: async (fn) => {
+      while (moving !== undefined) await moving
+      const running = fn()
+      writing.add(running)
+      try {
+        return await running
+      } finally {
+        writing.delete(running)
+      }
+    },
     key: () => cur.key,
     keyOf: (record) => {
       if (record.dataLog === cur.record.dataLog) return cur.key
