@@ -12,20 +12,7 @@ import { ACCOUNT_DIR_MODULE, REPO, type Exit, type Json, type JsonObject, type R
 /** The seed of every kill moment; set ORBIT_CRASH_SEED to replay or vary a run. */
 export const SEED = Number(process.env.ORBIT_CRASH_SEED ?? 20261125) >>> 0
 
-/** mulberry32: a small, fast, seeded PRNG (uniform in [0, 1)). */
-export const prng = (seed: number): (() => number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-/** A whole number of milliseconds in [min, max) drawn from `rand`. */
-export const between = (rand: () => number, min: number, max: number): number => Math.floor(min + rand() * (max - min))
+export { between, prng } from '../helpers/random.ts'
 
 export const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
 

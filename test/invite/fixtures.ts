@@ -51,14 +51,4 @@ export const rawInvite = (cbor: Uint8Array): string =>
 
 export const rawInviteOf = (value: unknown): string => rawInvite(dagCbor.encode(value))
 
-/** mulberry32: a small seeded PRNG, so a failing fuzz case can be replayed. */
-export const prng = (seed: number): (() => number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { prng } from '../helpers/random.ts'
