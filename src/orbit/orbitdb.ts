@@ -192,6 +192,28 @@ const typed = core as unknown as Core
 
 export const createOrbitDB: Core['createOrbitDB'] = typed.createOrbitDB
 export const Entry: EntryModule = typed.Entry
+
+/**
+ * OrbitDB decodes an entry (its CBOR, and its CID as base58) every time a log reads it
+ * from storage: each append reads the last 16 entries again to name them as refs, and a
+ * join re-reads what it traverses (a third of the CPU of a two-device write load,
+ * measured). Entry storage keeps recent entries' bytes in an LRU, which hands back the
+ * same byte array each time, so the decoded entry is kept per byte array (a WeakMap: it
+ * goes when the LRU drops the bytes) and each caller gets its own shallow copy. Entries
+ * that use OrbitDB's own encryption (never used here) decode as before.
+ */
+const decodeEntry = typed.Entry.decode.bind(typed.Entry) as (bytes: Uint8Array, ...rest: unknown[]) => Promise<LogEntry>
+const decodedEntries = new WeakMap<Uint8Array, Promise<LogEntry>>()
+;(typed.Entry as { decode: (bytes: Uint8Array, ...rest: unknown[]) => Promise<LogEntry> }).decode = async (bytes, ...rest) => {
+  if (rest.some((fn) => fn !== undefined)) return await decodeEntry(bytes, ...rest)
+  let decoding = decodedEntries.get(bytes)
+  if (decoding === undefined) {
+    decoding = decodeEntry(bytes)
+    decodedEntries.set(bytes, decoding)
+    decoding.catch(() => { decodedEntries.delete(bytes) })
+  }
+  return { ...(await decoding) }
+}
 export const Database: Core['Database'] = typed.Database
 export const Log: Core['Log'] = typed.Log
 export const useAccessController: Core['useAccessController'] = typed.useAccessController
