@@ -11,7 +11,7 @@ import PQueue from 'p-queue'
 import SyncModule from '@orbitdb/core/src/sync.js'
 // @ts-expect-error: as above.
 import pathJoinModule from '@orbitdb/core/src/utils/path-join.js'
-import { ComposedStorage, IPFSBlockStorage, LevelStorage, Log, LRUStorage } from './orbitdb.ts'
+import { ComposedStorage, IPFSBlockStorage, LevelStorage, Log, LRUStorage, withDecodeCache } from './orbitdb.ts'
 import type { BaseDatabase, DatabaseArgs, LogEntry, OrbitEvents, OrbitLog } from './orbitdb.ts'
 
 type SyncFactory = (args: { ipfs: unknown, log: OrbitLog, events: OrbitEvents, onSynced: (entry: LogEntry) => Promise<void>, start?: boolean }) => Promise<BaseDatabase['sync']>
@@ -46,7 +46,7 @@ export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDataba
   // Not pinned (OrbitDB pins every entry): nothing here ever runs Helia's garbage
   // collector, so a pin only costs a lookup and a datastore write per entry (~8% of the
   // CPU of a 3-device write load, measured).
-  const entryStorage = args.entryStorage ?? await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await IPFSBlockStorage({ ipfs, pin: false }))
+  const entryStorage = args.entryStorage ?? withDecodeCache(await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await IPFSBlockStorage({ ipfs, pin: false })))
   const headsStorage = args.headsStorage ?? await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await LevelStorage({ path: pathJoin(directory, '/log/_heads/') }))
   const indexStorage = args.indexStorage ?? await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await LevelStorage({ path: pathJoin(directory, '/log/_index/') }))
   const log = await Log(identity, { logId: address, access, entryStorage, headsStorage, indexStorage })
