@@ -13,9 +13,10 @@ import { lockboxAad, openBox } from '../crypto/lockbox.ts'
 import { encryptedCodec, plainCodec, toWire, type PayloadCodec } from '../store/codec.ts'
 import { KeyValueDatabase, KV_TYPE, type KvDatabase } from '../store/kv-database.ts'
 import type { Change, SlotRecord } from '../store/kv-index.ts'
-import type { LogEntry, OrbitDB } from '../orbit/orbitdb.ts'
+import type { OrbitDB } from '../orbit/orbitdb.ts'
 import type { Mode } from '../types.ts'
 import type { RegistryDatabase } from './registry.ts'
+import { uncoveredEntries } from './uncovered.ts'
 
 /** A lockbox value that marks membership of an epoch in public mode (there is no key to seal). */
 export const PUBLIC_LOCKBOX = 'cHVibGlj'
@@ -92,33 +93,11 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
   let moving: Promise<void> | undefined
   const writing = new Set<Promise<unknown>>()
 
-  /**
-   * The hashes of the old log that the cut covers: the cut heads and all their ancestors
-   * that this device holds. It never fetches: a device that was away does not hold the
-   * cut's newest entries, and the writes it cannot rule out are carried anyway and then
-   * dropped by the new log's index wherever the snapshot already has them or newer.
-   */
-  const covered = async (db: KvDatabase, cut: string[]): Promise<Set<string>> => {
-    const seen = new Set<string>()
-    const stack = [...cut]
-    while (stack.length > 0) {
-      const hash = stack.pop() as string
-      if (seen.has(hash) || !(await db.log.has(hash))) continue
-      const entry = await db.log.get(hash)
-      if (entry === undefined) continue
-      seen.add(hash)
-      stack.push(...entry.next, ...entry.refs)
-    }
-    return seen
-  }
-
   /** Writes the old log's uncovered writes, by devices still active, into the new log. */
   const carry = async (from: Open, to: Open, cut: string[]): Promise<void> => {
     const state = registry.state()
-    const inCut = await covered(from.db, cut)
     const records: SlotRecord[] = []
-    for (const entry of await from.db.log.values() as LogEntry[]) {
-      if (inCut.has(entry.hash)) continue
+    for (const entry of await uncoveredEntries(from.db.log, cut)) {
       const writer = await entryWriter(orbitdb.identities, entry)
       if (writer === undefined || state.devices[writer.device]?.status !== 'active') continue
       let op
