@@ -198,23 +198,28 @@ export const Entry: EntryModule = typed.Entry
  * from storage: each append reads the last 16 entries again to name them as refs, and a
  * join re-reads what it traverses (a third of the CPU of a two-device write load,
  * measured). Our entry storage keeps recent entries' bytes in an LRU, which hands back
- * the same byte array each time, so the decoded entry is kept per byte array (a WeakMap:
- * it goes when the LRU drops the bytes) and each caller gets its own shallow copy. Only
+ * the same byte array each time, so the decoded entry is kept per byte array (the last
+ * DECODED_MAX of them) and each caller gets its own shallow copy. Only
  * byte arrays read through `withDecodeCache` count: any other OrbitDB log in the process
  * (the benchmark's plain one) decodes as before, and so do entries that use OrbitDB's own
  * encryption (never used here).
  */
 const decodeEntry = typed.Entry.decode.bind(typed.Entry) as (bytes: Uint8Array, ...rest: unknown[]) => Promise<LogEntry>
 const ours = new WeakSet<Uint8Array>()
-const decodedEntries = new WeakMap<Uint8Array, Promise<LogEntry>>()
+/** The most recently read entries (an append's refs and the heads are the hot ones); bounded so memory stays flat. */
+const DECODED_MAX = 256
+const decodedEntries = new Map<Uint8Array, Promise<LogEntry>>()
 ;(typed.Entry as { decode: (bytes: Uint8Array, ...rest: unknown[]) => Promise<LogEntry> }).decode = async (bytes, ...rest) => {
   if (!ours.has(bytes) || rest.some((fn) => fn !== undefined)) return await decodeEntry(bytes, ...rest)
   let decoding = decodedEntries.get(bytes)
-  if (decoding === undefined) {
+  if (decoding !== undefined) {
+    decodedEntries.delete(bytes)
+  } else {
     decoding = decodeEntry(bytes)
-    decodedEntries.set(bytes, decoding)
     decoding.catch(() => { decodedEntries.delete(bytes) })
+    if (decodedEntries.size >= DECODED_MAX) decodedEntries.delete(decodedEntries.keys().next().value as Uint8Array)
   }
+  decodedEntries.set(bytes, decoding)
   return { ...(await decoding) }
 }
 
