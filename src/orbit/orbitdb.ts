@@ -207,7 +207,7 @@ export const Entry: EntryModule = typed.Entry
 const decodeEntry = typed.Entry.decode.bind(typed.Entry) as (bytes: Uint8Array, ...rest: unknown[]) => Promise<LogEntry>
 const ours = new WeakSet<Uint8Array>()
 /** The most recently read entries (an append's refs and the heads are the hot ones); bounded so memory stays flat. */
-const DECODED_MAX = 256
+const DECODED_MAX = 1000
 const decodedEntries = new Map<Uint8Array, Promise<LogEntry>>()
 ;(typed.Entry as { decode: (bytes: Uint8Array, ...rest: unknown[]) => Promise<LogEntry> }).decode = async (bytes, ...rest) => {
   if (!ours.has(bytes) || rest.some((fn) => fn !== undefined)) return await decodeEntry(bytes, ...rest)
