@@ -3,6 +3,7 @@
  * topological order, and strict ancestry. Pure and browser-ready.
  */
 import type { IgnoredOp, RegistryEntry } from '../types.ts'
+import { Heap } from '../../src/heap.ts'
 
 export interface CausalGraph {
   /** The distinct, well-formed, placeable entries in deterministic topological order. */
@@ -65,48 +66,6 @@ const sameEntry = (a: Node, b: Node): boolean =>
 
 const before = (a: Node, b: Node): boolean => a.time < b.time || (a.time === b.time && a.hash < b.hash)
 
-/** A binary min-heap of nodes ordered by (time, hash). */
-class NodeHeap {
-  readonly #items: Node[] = []
-  get size (): number { return this.#items.length }
-  push (node: Node): void {
-    const items = this.#items
-    items.push(node)
-    let i = items.length - 1
-    while (i > 0) {
-      const up = (i - 1) >> 1
-      const parent = items[up] as Node
-      if (!before(node, parent)) break
-      items[i] = parent
-      i = up
-    }
-    items[i] = node
-  }
-
-  pop (): Node | undefined {
-    const items = this.#items
-    const top = items[0]
-    const last = items.pop()
-    if (top === undefined || last === undefined || items.length === 0) return top
-    let i = 0
-    for (;;) {
-      const l = 2 * i + 1
-      const r = l + 1
-      let min = i
-      let minNode = last
-      const ln = items[l]
-      const rn = items[r]
-      if (ln !== undefined && before(ln, minNode)) { min = l; minNode = ln }
-      if (rn !== undefined && before(rn, minNode)) { min = r; minNode = rn }
-      if (min === i) break
-      items[i] = minNode
-      i = min
-    }
-    items[i] = last
-    return top
-  }
-}
-
 export const compare = (a: string, b: string): number => a < b ? -1 : a > b ? 1 : 0
 const byHashThenReason = (a: IgnoredOp, b: IgnoredOp): number => compare(a.hash, b.hash) || compare(a.reason, b.reason)
 
@@ -156,7 +115,7 @@ export const buildCausalGraph = (entries: Iterable<RegistryEntry>): CausalGraph 
   // Kahn's algorithm over known parents, smallest (time, hash) first.
   const children = new Map<string, string[]>()
   const pending = new Map<string, number>()
-  const ready = new NodeHeap()
+  const ready = new Heap<Node>(before)
   for (const node of nodes.values()) {
     const known = node.parents.filter(p => nodes.has(p))
     node.parents = known

@@ -10,6 +10,7 @@
  * uncovered (the caller's index then drops whatever the snapshot already has or newer).
  */
 import type { LogEntry } from '../orbit/orbitdb.ts'
+import { Heap } from '../heap.ts'
 
 export interface LocalLog {
   heads: () => Promise<LogEntry[]>
@@ -17,51 +18,11 @@ export interface LocalLog {
   get: (hash: string) => Promise<LogEntry | undefined>
 }
 
-/** A max-heap of entries by Lamport time. */
-class Newest {
-  readonly #items: LogEntry[] = []
-  get size (): number { return this.#items.length }
-  push (entry: LogEntry): void {
-    const a = this.#items
-    a.push(entry)
-    let i = a.length - 1
-    while (i > 0) {
-      const up = (i - 1) >> 1
-      if ((a[up] as LogEntry).clock.time >= entry.clock.time) break
-      a[i] = a[up] as LogEntry
-      i = up
-    }
-    a[i] = entry
-  }
-
-  pop (): LogEntry | undefined {
-    const a = this.#items
-    const top = a[0]
-    const last = a.pop()
-    if (a.length > 0 && last !== undefined) {
-      let i = 0
-      for (;;) {
-        const l = 2 * i + 1
-        const r = l + 1
-        let big = i
-        const cur = (j: number): number => j === i ? last.clock.time : (a[j] as LogEntry).clock.time
-        if (l < a.length && (a[l] as LogEntry).clock.time > cur(big)) big = l
-        if (r < a.length && (a[r] as LogEntry).clock.time > cur(big)) big = r
-        if (big === i) break
-        a[i] = a[big] as LogEntry
-        i = big
-      }
-      a[i] = last
-    }
-    return top
-  }
-}
-
 /** The entries of `log` (held here) that neither are in `cut` nor are ancestors of it, newest first. */
 export const uncoveredEntries = async (log: LocalLog, cut: string[]): Promise<LogEntry[]> => {
   const covered = new Map<string, boolean>()
   const done = new Set<string>()
-  const queue = new Newest()
+  const queue = new Heap<LogEntry>((a, b) => a.clock.time > b.clock.time)
   // Uncovered entries waiting in the queue: the walk ends when there are none.
   let open = 0
   const visit = async (hash: string, isCovered: boolean): Promise<void> => {
