@@ -165,9 +165,8 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
   let swarm: Swarm | undefined = mode === 'private' ? options.swarm : undefined
   const swarmListeners = new Set<(s: Swarm) => void>()
   const updateSwarm = (): void => {
-    const now = registry.state()
-    if (mode !== 'private' || now.epoch === null) return
-    const named = swarmEpochOf(now, now.epoch.epoch)
+    if (mode !== 'private') return
+    const named = swarmEpochOf(registry.state())
     if (named === undefined || (swarm !== undefined && swarm.epoch >= named.epoch)) return
     const key = epochs.keyOf(named)
     if (key instanceof Uint8Array) swarm = { epoch: named.epoch, key: swarmKeyFrom(key, address) }

@@ -27,10 +27,12 @@ const holders = (state: AccountState, record: EpochRecord): string[] =>
   [...Object.keys(record.lockboxes), ...Object.keys(state.addedLockboxes[String(record.epoch)] ?? {})]
 
 /**
- * The epoch whose key names the swarm at epoch `upTo`: the latest one (up to it) that
- * left out a device holding a key of the epoch before it; epoch 0 when none did.
+ * The epoch whose key names the swarm now: the latest one (up to the current epoch) that
+ * left out a device holding a key of the epoch before it; epoch 0 when none did;
+ * undefined before the registry has an epoch.
  */
-export const swarmEpochOf = (state: AccountState, upTo: number): EpochRecord | undefined => {
+export const swarmEpochOf = (state: AccountState): EpochRecord | undefined => {
+  const upTo = state.epoch?.epoch ?? -1
   const chain = state.epochs.filter((e) => e.epoch <= upTo).sort((a, b) => a.epoch - b.epoch)
   let result = chain[0]
   for (let i = 1; i < chain.length; i++) {

@@ -60,10 +60,7 @@ export const openReplicaCore = async (options: { orbitdb: OrbitDB, address: stri
   return {
     address: registry.address,
     epoch: () => current?.record.epoch ?? null,
-    swarmEpoch: () => {
-      const state = registry.state()
-      return state.epoch === null ? null : swarmEpochOf(state, state.epoch.epoch)?.epoch ?? null
-    },
+    swarmEpoch: () => swarmEpochOf(registry.state())?.epoch ?? null,
     counts: async () => ({ registry: (await registry.log.values()).length, data: current === undefined ? 0 : (await current.db.log.values()).length }),
     onSync: (listener) => {
       listeners.add(listener)
