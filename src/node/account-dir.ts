@@ -29,7 +29,7 @@ import { accountPaths, type AccountPaths } from './paths.ts'
 import { readConfig, writeConfig } from './config.ts'
 import { rememberPeerOf, rememberPeers } from './network-memory.ts'
 import { followSwarm, readSwarmFile } from './swarm-file.ts'
-import { watchInviter, type InviterWatch } from './inviter-watch.ts'
+import { watchInviter } from './inviter-watch.ts'
 export { readConfig, type AccountConfig } from './config.ts'
 
 export interface NodeAccount extends Account {
@@ -249,7 +249,7 @@ export const joinAccount = async (options: DirOptions & JoinOptions): Promise<No
   await mkdir(paths.dir, { recursive: true, mode: 0o700 })
   const inviterGone = new AbortController()
   const signal = AbortSignal.any([options.signal ?? new AbortController().signal, inviterGone.signal, AbortSignal.timeout(Math.max(60_000, invite.expires * 1000 - Date.now() + 60_000))])
-  let watch: InviterWatch | undefined
+  let stopWatching = (): void => {}
   try {
     return await withServices(paths, options, async () => {
       await checkNoAccount(paths)
@@ -260,20 +260,18 @@ export const joinAccount = async (options: DirOptions & JoinOptions): Promise<No
       const admission = await requestAdmission({ libp2p: node.libp2p, invite, device, signal, ...(options.onCode !== undefined ? { onCode: options.onCode } : {}) })
       await rememberPeers(paths.peers, invite.addrs.map((a) => `${a}/p2p/${invite.peerId}`))
       // The sync comes from the inviter: if it goes away now, try to reach it again, then give up.
-      watch = watchInviter(node.libp2p, invite.peerId, invite.addrs, {
-        ...(options.inviterReturnMs !== undefined ? { returnMs: options.inviterReturnMs } : {}),
-        ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {})
+      stopWatching = watchInviter(node.libp2p, invite.peerId, invite.addrs, {
+        returnMs: options.inviterReturnMs,
+        onProgress: options.onProgress,
+        onGone: (reason) => { inviterGone.abort(reason) }
       })
-      watch.signal.addEventListener('abort', () => {
-        inviterGone.abort(new Error(`${String((watch?.signal.reason as Error | undefined)?.message)}. It lists this device as unfinished: revoke it there (by its id, see \`orbit-account devices\`) and ask for a new invite`))
-      }, { once: true })
       const account = await joinAccountCore({ orbitdb, secrets, address: invite.account, registryHeads: admission.registryHeads, dataHeads: admission.dataHeads, signal, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}), ...(invite.swarmKey !== undefined ? { swarmKey: invite.swarmKey } : {}) })
-      watch.stop()
+      stopWatching()
       await writeConfig(paths, { version: 1, account: invite.account, device: secrets.device, name: secrets.name, mode: invite.mode, dataLog: account.state().epoch?.dataLog })
       return account
     }, invite.swarmKey !== undefined ? { key: invite.swarmKey } : undefined)
   } catch (err) {
-    watch?.stop()
+    stopWatching()
     // Nothing usable here: leave the directory as it was, so a join can be tried again.
     if (!(await exists(paths.config))) await rm(paths.keystore, { force: true })
     if (err instanceof OrbitAccountError) throw err

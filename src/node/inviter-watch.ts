@@ -11,15 +11,16 @@ import type { Libp2pNode } from '../orbit/orbitdb.ts'
 export const INVITER_RETURN_MS = 30_000
 const REDIAL_EVERY_MS = 1000
 
-export interface InviterWatch {
-  /** Aborted when the inviter went away and did not come back in time. */
-  signal: AbortSignal
-  stop: () => void
+export interface WatchOptions {
+  returnMs?: number | undefined
+  onProgress?: ((message: string) => void) | undefined
+  /** Called once if the inviter went away and did not come back in time. */
+  onGone: (reason: Error) => void
 }
 
-export const watchInviter = (libp2p: Libp2pNode, peerId: string, addrs: string[], options: { returnMs?: number, onProgress?: (message: string) => void } = {}): InviterWatch => {
+/** Watches until the returned function is called. */
+export const watchInviter = (libp2p: Libp2pNode, peerId: string, addrs: string[], options: WatchOptions): () => void => {
   const returnMs = options.returnMs ?? INVITER_RETURN_MS
-  const gone = new AbortController()
   const stopped = new AbortController()
   const targets = addrs.map((a) => multiaddr(`${a}/p2p/${peerId}`))
   let redialing = false
@@ -33,7 +34,8 @@ export const watchInviter = (libp2p: Libp2pNode, peerId: string, addrs: string[]
         if (libp2p.getConnections().some((c) => c.remotePeer.toString() === peerId && c.status === 'open')) return
         const left = deadline - Date.now()
         if (left <= 0) {
-          gone.abort(new Error(`the inviting device went away before this device had synced, and did not come back within ${Math.round(returnMs / 1000)} s`))
+          options.onGone(new Error(`the inviting device went away before this device had synced, and did not come back within ${Math.round(returnMs / 1000)} s. ` +
+            'It lists this device as unfinished: revoke it there (by its id, see `orbit-account devices`) and ask for a new invite'))
           return
         }
         try {
@@ -54,11 +56,8 @@ export const watchInviter = (libp2p: Libp2pNode, peerId: string, addrs: string[]
     void redial()
   }
   libp2p.addEventListener('peer:disconnect', onDisconnect)
-  return {
-    signal: gone.signal,
-    stop: () => {
-      stopped.abort()
-      libp2p.removeEventListener('peer:disconnect', onDisconnect)
-    }
+  return () => {
+    stopped.abort()
+    libp2p.removeEventListener('peer:disconnect', onDisconnect)
   }
 }
