@@ -112,7 +112,6 @@ const readString = (value: unknown, path: string): string => {
   return value
 }
 
-
 const readDeviceId = (value: unknown, path: string): DeviceId => {
   if (!isDeviceId(value)) return fail(path, `must be a device id ('d' + 24 base32 chars), got ${preview(value)}`)
   return value

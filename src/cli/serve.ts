@@ -28,18 +28,19 @@ export const runServe = async (args: ParsedArgs, dir: string, out: Output): Prom
   const served = await serveReplica({ dir, address, listen, onNote: (n) => out.note(n), ...(swarmText !== undefined ? { swarmKey: parseSwarmKey(swarmText) } : {}) })
   try {
     await rememberListen(memoryPath, listenAddrsToRemember(listen, served.addrs()))
-    const dialAll = async (): Promise<void> => {
-      const known = (await readNetworkMemory(memoryPath)).peers
+    /** Dials the known peers not connected; resolves with how many addresses are known. */
+    const dialAll = async (): Promise<number> => {
+      const known = [...new Set([...(await readNetworkMemory(memoryPath)).peers, ...given])]
       const connected = served.started.node.libp2p.getPeers().map((p) => p.toString())
-      await Promise.all([...new Set([...known, ...given])].filter((p) => !connected.some((id) => p.endsWith(`/p2p/${id}`))).map(async (p) => {
+      await Promise.all(known.filter((p) => !connected.some((id) => p.endsWith(`/p2p/${id}`))).map(async (p) => {
         try {
           await served.started.node.libp2p.dial(multiaddr(p), { signal: AbortSignal.timeout(5000) })
           await rememberPeers(memoryPath, [p])
         } catch {}
       }))
+      return known.length
     }
-    await dialAll()
-    const known = (await readNetworkMemory(memoryPath)).peers.length + given.length
+    const known = await dialAll()
     if (served.started.node.swarm !== undefined && known > 0 && served.started.node.libp2p.getPeers().length === 0) {
       out.note(`none of the ${known} known peer address(es) let this replica in: if a device was revoked while it was away, the account moved to a new swarm key. ` +
         'Run `orbit-account swarm-key` on a device and restart with `--swarm-key <hex>`')
