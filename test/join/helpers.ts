@@ -65,3 +65,10 @@ export class Devices {
     for (const dir of this.dirs.values()) await removeDir(dir)
   }
 }
+
+/** What devices must agree on once they converge: epoch, registry and values. */
+export const accountView = (a: NodeAccount): { epoch: number, devices: Array<[string, string]>, values: Record<string, unknown> } => ({
+  epoch: a.info().epoch,
+  devices: a.devices().map((x) => [x.name, x.status]),
+  values: a.all()
+})

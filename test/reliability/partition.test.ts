@@ -5,15 +5,9 @@
  * the same values, and no write of a device still in the account is lost.
  */
 import assert from 'node:assert/strict'
-import { Devices } from '../join/helpers.ts'
+import { accountView, Devices } from '../join/helpers.ts'
 import { waitFor } from '../helpers/device.ts'
-import type { NodeAccount } from '../../src/node/account-dir.ts'
 
-const view = (a: NodeAccount): unknown => ({
-  epoch: a.info().epoch,
-  devices: a.devices().map((x) => [x.name, x.status]),
-  values: a.all()
-})
 
 describe('reliability: a partition heals', function () {
   this.timeout(240_000)
@@ -48,9 +42,9 @@ describe('reliability: a partition heals', function () {
     await d.connect('watch', 'phone', 'registry')
     const live = [laptop, phone, watch]
     await waitFor(() => {
-      const views = live.map((a) => JSON.stringify(view(a)))
+      const views = live.map((a) => JSON.stringify(accountView(a)))
       return views.every((v) => v === views[0]) && Object.keys(laptop.all()).length === 4
-    }, 120_000, `convergence: ${JSON.stringify(live.map(view))}`)
+    }, 120_000, `convergence: ${JSON.stringify(live.map(accountView))}`)
     assert.deepEqual(laptop.all(), { 'a/1': 'laptop while apart', 'p/1': 'phone while apart', 't/1': 'tablet before the split', 'w/1': 'watch while apart' })
     assert.deepEqual(laptop.devices().map((x) => [x.name, x.status]), [['laptop', 'active'], ['phone', 'active'], ['tablet', 'revoked'], ['watch', 'active']])
     // The current epoch gives a key to every active device and to no revoked one.

@@ -7,10 +7,9 @@
  * ORBIT_PARTITION_SEED replays or varies a run.
  */
 import assert from 'node:assert/strict'
-import { Devices } from '../join/helpers.ts'
+import { accountView, Devices } from '../join/helpers.ts'
 import { waitFor } from '../helpers/device.ts'
 import { between, prng } from '../helpers/random.ts'
-import type { NodeAccount } from '../../src/node/account-dir.ts'
 
 const SEED = Number(process.env.ORBIT_PARTITION_SEED ?? 20261130) >>> 0
 /** Runs, each from its own seed (SEED, SEED + 1, ...). */
@@ -19,11 +18,6 @@ const RUNS = 2
 const EVENTS = ['none', 'revoke', 'admit', 'revoke', 'none', 'admit'] as const
 const OPS_PER_DEVICE = 4
 
-const view = (a: NodeAccount): string => JSON.stringify({
-  epoch: a.info().epoch,
-  devices: a.devices().map((x) => [x.name, x.status]),
-  values: a.all()
-})
 
 describe('reliability: seeded random partitions', function () {
   this.timeout(300_000)
@@ -133,7 +127,7 @@ describe('reliability: seeded random partitions', function () {
         const all = [...live]
         await meshOf(all)
         await waitFor(() => {
-          const views = all.map((n) => view(d.get(n)))
+          const views = all.map((n) => JSON.stringify(accountView(d.get(n))))
           return views.every((v) => v === views[0]) && all.every((n) => d.get(n).state().needsRotation === false)
         }, 90_000, `round ${round}: convergence of ${all.join(', ')}`)
         const values = d.get(all[0] as string).all()
