@@ -5,28 +5,20 @@
  * content; every op that does not count is in `ignored`, with the reason.
  *
  * Authority is causal: an op counts only if its author's admission is in the op's causal
- * past (an ancestor), and the author has the role the op needs. A counted revocation R
- * of Y voids every op of Y that is not in R's causal past (later, concurrent or
- * back-dated alike); a voided add un-admits its device, and with it that device's ops.
- * Because a revocation can void ops that come before it in any order, the reducer works
- * in steps:
+ * past and the author has the role the op needs there. Revocations are final: a
+ * revocation counts when it is valid on the state of its own causal past, and then
+ * nothing can undo it. A counted revocation R of Y voids every other op of Y outside R's
+ * causal past (later, concurrent or back-dated alike); a voided add un-admits its
+ * device, and with it that device's ops. The reducer works in steps:
  *
  * 1. Graph (rules/graph.ts): the causal DAG of the entries, in a deterministic
  *    topological order (ties broken by clock time, then hash).
- * 2. Optimistic pass (rules/pass.ts): apply every op in that order with no revocation
- *    counted; collect the revocations that pass their own rules (known target, admin or
- *    self, only the founder revokes the founder) as candidates, with the chain of
- *    admissions their author's authority rests on.
- * 3. Resolution (rules/revocation.ts): a candidate R defeats a candidate C if R would
- *    void C or an admission in C's chain. Accept undefeated candidates, reject those
- *    defeated by accepted ones, and break the remaining cycles (mutual revocations) in
- *    favour of the most senior author (founder first, then by admission order).
- * 4. Final pass: apply every op again, voiding per the accepted revocations; rotations
- *    must start the next epoch of their causal past and give no key to a device revoked
- *    there. If an accepted revocation no longer holds in this pass (it rested on an op
- *    that is now void), it is set aside and steps 3-4 run again: each round sets at least one
- *    aside, so this ends.
- * 5. Epochs (rules/epochs.ts): concurrent rotations to one epoch number are settled (the
+ * 2. Revocations (rules/revocation.ts): in causal order, each revoke op is judged on a
+ *    pass over its own causal past (under the revocations counted there).
+ * 3. Final pass (rules/pass.ts): every op in causal order, the counted revocations
+ *    applied and the ops they void ignored; rotations must start the next epoch of
+ *    their causal past and give no key to a device revoked there.
+ * 4. Epochs (rules/epochs.ts): concurrent rotations to one epoch number are settled (the
  *    most senior author, then the smaller hash, wins), then `needsRotation`.
  */
 import { InvalidArgumentError } from '../src/errors.ts'
@@ -38,13 +30,13 @@ import { buildCausalGraph } from './rules/graph.ts'
 import type { CausalGraph } from './rules/graph.ts'
 import { rotationNeed, settleEpochs } from './rules/epochs.ts'
 import { initialState, runPass } from './rules/pass.ts'
-import type { ParsedEntry, PassResult } from './rules/pass.ts'
-import { resolveRevocations } from './rules/revocation.ts'
+import type { ParsedEntry } from './rules/pass.ts'
+import { countRevocations } from './rules/revocation.ts'
 
 export { buildCausalGraph, isAncestor } from './rules/graph.ts'
 export type { CausalGraph } from './rules/graph.ts'
 export { initialState } from './rules/pass.ts'
-export { lockboxFor } from './rules/epochs.ts'
+export { lockboxFor, revokedHoldsCurrentKey } from './rules/epochs.ts'
 
 const assertParams = (params: AccountParams): void => {
   if (!isDeviceId(params.founder)) throw new InvalidArgumentError('params.founder must be a device id')
@@ -64,20 +56,6 @@ const parseEntries = (graph: CausalGraph): ParsedEntry[] => graph.order.map((ent
   }
 })
 
-/** Steps 2 to 4: the final pass, under the revocations that count. */
-const passWithRevocations = (params: AccountParams, graph: CausalGraph, parsed: readonly ParsedEntry[]): PassResult => {
-  const input = { params, graph, parsed, verdicts: new Map<string, string>() }
-  const { candidates } = runPass({ ...input, accepted: null })
-  const setAside = new Set<string>()
-  for (;;) {
-    const { accepted, verdicts } = resolveRevocations(graph, candidates.filter(c => !setAside.has(c.hash)))
-    const result = runPass({ ...input, accepted, verdicts })
-    const failed = [...accepted.keys()].filter(hash => !result.applied.has(hash))
-    if (failed.length === 0) return result
-    for (const hash of failed) setAside.add(hash)
-  }
-}
-
 /**
  * Folds a set of registry entries into the account state. The result does not depend on
  * the order of `entries`, and duplicated entries count once.
@@ -87,8 +65,16 @@ export const reduce = (params: AccountParams, entries: Iterable<RegistryEntry>):
   assertParams(params)
   const graph = buildCausalGraph(entries)
   const normalized = initialState(params).params
-  const { state, reasons, rotations, addedLockboxes } = passWithRevocations(normalized, graph, parseEntries(graph))
+  const parsed = parseEntries(graph)
+  const { counted, verdicts } = countRevocations(normalized, graph, parsed)
+  const { state, reasons, rotations, voidedRotations, addedLockboxes } = runPass({ params: normalized, graph, parsed, counted, verdicts })
   settleEpochs(state, graph, rotations, addedLockboxes, reasons)
+  // A voided rotation's log may hold writes of active devices, to be carried; its keys
+  // given to anyone no longer active are dropped (they give no right to write anywhere).
+  for (const r of voidedRotations) {
+    const lockboxes = Object.fromEntries(Object.entries(r.lockboxes).filter(([d]) => state.devices[d]?.status === 'active'))
+    if (Object.keys(lockboxes).length > 0) state.supersededEpochs.push({ ...r, lockboxes })
+  }
   const reason = rotationNeed(state)
   state.needsRotation = reason !== null
   state.rotationReason = reason

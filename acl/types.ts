@@ -131,7 +131,8 @@ export interface AccountState {
   addedLockboxes: Record<string, Lockboxes>
   /**
    * Valid rotations that lost to a concurrent rotation to the same epoch number, by epoch
-   * then hash. Devices that wrote to one of their data logs must carry those writes forward.
+   * then hash, then rotations voided with their author (lockboxes of active devices
+   * only). Devices that wrote to one of their data logs must carry those writes forward.
    */
   supersededEpochs: EpochRecord[]
   /**

@@ -63,6 +63,17 @@ export const lockboxFor = (state: AccountState, epoch: number, device: DeviceId)
 const describe = (d: DeviceRecord): string => `${d.device} (${show(d.name)})`
 
 /**
+ * True when a revocation calls for a rotation: a revoked device holds a lockbox of the
+ * current epoch. Then any active device may rotate, not only an admin.
+ */
+export const revokedHoldsCurrentKey = (state: AccountState): boolean => {
+  const current = state.epoch
+  if (current === null) return false
+  const holders = [...Object.keys(current.lockboxes), ...Object.keys(state.addedLockboxes[String(current.epoch)] ?? {})]
+  return holders.some(id => Object.hasOwn(state.devices, id) && (state.devices[id] as DeviceRecord).status === 'revoked')
+}
+
+/**
  * Why the account needs a new rotation, or null: the current epoch's key went to a device
  * that is not an active member (revoked, or whose admission was voided), or an active
  * device has no lockbox for it. In public mode lockboxes are membership markers (there is

@@ -1,15 +1,14 @@
 /**
- * One pass of the registry rules over the causal order, for a given set of accepted
- * revocations. Ops of a device revoked by an accepted revocation R are void unless they
- * are in R's causal past; every other op counts only if it passes the rules for its type.
+ * One pass of the registry rules over the causal order, for a given set of counted
+ * revocations. A counted revocation always applies (revocations are final); every other
+ * op of a device named by a counted revocation R is void unless it is in R's causal
+ * past; every other op counts only if it passes the rules for its type.
  *
  * Each rule returns undefined when satisfied, or the reason the op does not count. Every
  * rule reads only the op, its causal past and the state built from ops before it in the
- * causal order, so a pass is a deterministic function of (entries, accepted revocations).
- *
- * With `accepted === null` the pass is optimistic: no revocation is applied, and revoke
- * ops that pass their rules are only collected as candidates, with the admissions their
- * author's authority rests on (see rules/revocation.ts).
+ * causal order, so a pass is a deterministic function of (entries, counted revocations).
+ * Which revocations count is decided before, one at a time in causal order, each on the
+ * state of its own causal past (rules/revocation.ts).
  */
 import { asEpoch } from '../../src/types.ts'
 import type { DeviceId } from '../../src/types.ts'
@@ -36,23 +35,13 @@ export type ParsedEntry =
   | { readonly entry: RegistryEntry, readonly op: RegistryOp }
   | { readonly entry: RegistryEntry, readonly error: string }
 
-/** An admission that an author's authority rests on: the add entry and who signed it. */
-export interface Admission {
-  readonly hash: string
-  readonly author: DeviceId
-}
-
-/** A revoke op that passed its rules. */
+/** A revocation that counts. */
 export interface Revocation {
   readonly hash: string
   readonly author: DeviceId
   readonly target: DeviceId
   /** Position in the causal order. */
   readonly index: number
-  /** The author's seniority (0 for the founder). */
-  readonly seniority: number
-  /** The author's admission, its adder's admission, ... up to (not including) the genesis. */
-  readonly chain: readonly Admission[]
 }
 
 /** The lockbox an applied add carries, for the epoch it names. */
@@ -68,9 +57,9 @@ export interface PassInput {
   readonly graph: CausalGraph
   /** Every placeable entry, in causal order. */
   readonly parsed: readonly ParsedEntry[]
-  /** Accepted revocations by entry hash; null for the optimistic pass. */
-  readonly accepted: ReadonlyMap<string, Revocation> | null
-  /** Why candidate revocations were not accepted, by entry hash. */
+  /** The revocations that count (at least those among `parsed`), by entry hash. */
+  readonly counted: ReadonlyMap<string, Revocation>
+  /** Why the other revoke ops do not count, by entry hash. */
   readonly verdicts: ReadonlyMap<string, string>
 }
 
@@ -79,12 +68,10 @@ export interface PassResult {
   readonly state: AccountState
   /** Why each op that does not count does not count, by entry hash. */
   readonly reasons: Map<string, string>
-  /** Revoke ops that passed their rules, accepted or not. */
-  readonly candidates: readonly Revocation[]
-  /** Hashes of the revocations applied (accepted and passing their rules). */
-  readonly applied: ReadonlySet<string>
   /** The genesis epoch and every rotation that passed its rules, in causal order. */
   readonly rotations: readonly EpochRecord[]
+  /** Rotations void because their author was revoked or un-admitted (their logs may hold honest writes to carry). */
+  readonly voidedRotations: readonly EpochRecord[]
   /** Lockboxes carried by applied adds, in causal order. */
   readonly addedLockboxes: readonly AddedLockbox[]
 }
@@ -110,17 +97,16 @@ interface Context {
   readonly params: AccountParams
   readonly graph: CausalGraph
   readonly state: AccountState
-  readonly accepted: ReadonlyMap<string, Revocation> | null
+  readonly counted: ReadonlyMap<string, Revocation>
   readonly verdicts: ReadonlyMap<string, string>
-  /** Accepted revocations by revoked device, in causal order. */
+  /** Counted revocations by revoked device, in causal order. */
   readonly voiders: ReadonlyMap<string, readonly Revocation[]>
-  /** Applied revocations by revoked device, in causal order. */
+  /** Counted revocations applied so far, by revoked device, in causal order. */
   readonly revocations: Map<string, string[]>
   /** Devices whose first add was voided: device -> that add's hash. */
   readonly voidedAdmissions: Map<string, string>
-  readonly candidates: Revocation[]
-  readonly applied: Set<string>
   readonly rotations: EpochRecord[]
+  readonly voidedRotations: EpochRecord[]
   readonly addedLockboxes: AddedLockbox[]
   /** Hash of the applied genesis. */
   genesis: string | null
@@ -142,7 +128,7 @@ const deviceRecord = (ctx: Context, device: string): DeviceRecord | undefined =>
 const authorOf = (ctx: Context, entry: RegistryEntry): DeviceRecord | undefined => deviceRecord(ctx, entry.author)
 
 // ---------------------------------------------------------------------------------------
-// Voiding: an accepted revocation R of Y voids every op of Y that is not in R's causal past.
+// Voiding: a counted revocation R of Y voids every other op of Y that is not in R's causal past.
 
 const mustNotBeVoided = (ctx: Context, entry: RegistryEntry): Verdict => {
   for (const r of ctx.voiders.get(entry.author) ?? []) {
@@ -207,24 +193,21 @@ const mustBeSelfOrAdmin = (ctx: Context, entry: RegistryEntry, device: DeviceId,
 const mustBeNewDevice = (ctx: Context, device: DeviceId): Verdict =>
   deviceRecord(ctx, device) === undefined ? OK : `device ${device} is already known`
 
+/**
+ * Nothing brings a revoked device back: an admission of a device counts only in the
+ * causal past of every counted revocation naming it (a device must join anew, with a new id).
+ */
+const mustNotReadmitRevoked = (ctx: Context, entry: RegistryEntry, device: DeviceId): Verdict => {
+  const r = (ctx.voiders.get(device) ?? []).find(r => !ctx.graph.isAncestor(entry.hash, r.hash))
+  return r === undefined ? OK : `device ${device} was revoked by ${r.hash}: it must join anew with a new id`
+}
+
 const mustBeKnownDevice = (ctx: Context, device: DeviceId): Verdict =>
   deviceRecord(ctx, device) !== undefined ? OK : `device ${device} is not known`
 
-const mustBeKnownInCausalPast = (ctx: Context, entry: RegistryEntry, device: DeviceId): Verdict => {
-  const record = deviceRecord(ctx, device)
-  return record !== undefined && ctx.graph.isAncestor(record.admittedIn, entry.hash)
-    ? OK
-    : `device ${device} is not known in the causal past of this revocation`
-}
-
-/** The applied revocation of `device` in the causal past of `entry`, if any. */
+/** The counted revocation of `device` in the causal past of `entry`, if any. */
 const revocationInCausalPast = (ctx: Context, entry: RegistryEntry, device: string): string | undefined =>
   ctx.revocations.get(device)?.find(r => ctx.graph.isAncestor(r, entry.hash))
-
-const mustNotBeRevokedAlready = (ctx: Context, entry: RegistryEntry, device: DeviceId): Verdict => {
-  const revocation = revocationInCausalPast(ctx, entry, device)
-  return revocation === undefined ? OK : `device ${device} was already revoked by ${revocation}`
-}
 
 /** The highest epoch started (by the genesis or a rotation that counts) in `entry`'s causal past. */
 const highestEpochInCausalPast = (ctx: Context, entry: RegistryEntry): number => {
@@ -257,8 +240,26 @@ const mustNotGiveKeysToRevoked = (ctx: Context, entry: RegistryEntry, lockboxes:
   return OK
 }
 
-// ---------------------------------------------------------------------------------------
-// Op handlers: check the rules, then apply. Return the reason when the op does not count.
+/**
+ * A rotation that a revocation calls for: a counted revocation in the causal past of
+ * `entry` names a device that holds a lockbox of the highest epoch in that past.
+ */
+const isCalledForByRevocation = (ctx: Context, entry: RegistryEntry): boolean => {
+  const highest = highestEpochInCausalPast(ctx, entry)
+  const past = (hash: string): boolean => ctx.graph.isAncestor(hash, entry.hash)
+  const holders = new Set<string>()
+  for (const r of ctx.rotations) {
+    if (r.epoch === highest && past(r.startedIn)) for (const d of Object.keys(r.lockboxes)) holders.add(d)
+  }
+  for (const a of ctx.addedLockboxes) if (a.epoch === highest && past(a.hash)) holders.add(a.device)
+  return [...holders].some(d => revocationInCausalPast(ctx, entry, d) !== undefined)
+}
+
+/** Admins rotate; any active device may write the rotation that a revocation calls for. */
+const mustBeAdminOrCalledFor = (ctx: Context, entry: RegistryEntry): Verdict =>
+  authorOf(ctx, entry)?.role === 'admin' || isCalledForByRevocation(ctx, entry)
+    ? OK
+    : `only an admin may rotate the epoch when no revocation calls for it; author ${show(entry.author)} is not an admin`
 
 const applyGenesis = (ctx: Context, entry: RegistryEntry, op: GenesisOp): Verdict => {
   const verdict = check(
@@ -293,6 +294,7 @@ const applyAdd = (ctx: Context, entry: RegistryEntry, op: AddOp): Verdict => {
   const verdict = check(
     () => mustBeAdmin(ctx, entry, 'add devices'),
     () => mustBeNewDevice(ctx, op.device.device),
+    () => mustNotReadmitRevoked(ctx, entry, op.device.device),
     () => mustKnowEpochInCausalPast(ctx, entry, op.epoch)
   )
   if (verdict !== undefined) return verdict
@@ -321,83 +323,62 @@ const applyRename = (ctx: Context, entry: RegistryEntry, op: RenameOp): Verdict 
   return OK
 }
 
-/** The admissions `device`'s authority rests on, nearest first, up to the founder. */
-const admissionChain = (ctx: Context, device: DeviceRecord): Admission[] => {
-  const chain: Admission[] = []
-  for (let d: DeviceRecord | undefined = device; d !== undefined && d.addedBy !== null;) {
-    chain.push({ hash: d.admittedIn, author: d.addedBy })
-    const adder: DeviceRecord | undefined = deviceRecord(ctx, d.addedBy)
-    // Adders are strictly more senior, so the walk ends; the guard is for safety only.
-    if (adder === undefined || adder.seniority >= d.seniority) break
-    d = adder
-  }
-  return chain
-}
 
+/**
+ * A revoke op applies if it counts (decided on its own causal past: rules/revocation.ts),
+ * whatever happened to its author since: revocations are final.
+ */
 const applyRevoke = (ctx: Context, entry: RegistryEntry, op: RevokeOp): Verdict => {
-  const verdict = check(
-    () => mustBeKnownInCausalPast(ctx, entry, op.device),
-    () => mustBeSelfOrAdmin(ctx, entry, op.device, 'revoke another device'),
-    () => mustNotBeRevokedAlready(ctx, entry, op.device)
-  )
-  if (verdict !== undefined) return verdict
-  const author = authorOf(ctx, entry) as DeviceRecord
-  ctx.candidates.push({
-    hash: entry.hash,
-    author: author.device,
-    target: op.device,
-    index: ctx.graph.indexOf(entry.hash),
-    seniority: author.seniority,
-    chain: admissionChain(ctx, author)
-  })
-  if (ctx.accepted === null) return OK
-  if (!ctx.accepted.has(entry.hash)) {
-    return ctx.verdicts.get(entry.hash) ?? 'revocation not accepted: it did not hold when concurrent revocations were resolved'
-  }
-  const target = deviceRecord(ctx, op.device) as DeviceRecord
+  if (!ctx.counted.has(entry.hash)) return ctx.verdicts.get(entry.hash) ?? 'revocation does not count'
   const list = ctx.revocations.get(op.device)
   if (list === undefined) ctx.revocations.set(op.device, [entry.hash])
   else list.push(entry.hash)
-  if (target.status === 'active') {
+  const target = deviceRecord(ctx, op.device)
+  if (target !== undefined && target.status === 'active') {
     target.status = 'revoked'
     target.revokedIn = entry.hash
-    target.revokedBy = author.device
+    target.revokedBy = entry.author
   }
-  ctx.applied.add(entry.hash)
   return OK
 }
 
+const rotationRecord = (entry: RegistryEntry, op: RotateOp): EpochRecord => ({
+  epoch: asEpoch(op.epoch),
+  dataLog: op.dataLog,
+  lockboxes: { ...op.lockboxes },
+  startedIn: entry.hash,
+  startedBy: entry.author,
+  cut: [...op.cut]
+})
+
 const applyRotate = (ctx: Context, entry: RegistryEntry, op: RotateOp): Verdict => {
   const verdict = check(
-    () => mustBeAdmin(ctx, entry, 'rotate the epoch'),
+    () => mustBeAdminOrCalledFor(ctx, entry),
     () => mustBeNextEpoch(ctx, entry, op.epoch),
     () => mustNotGiveKeysToRevoked(ctx, entry, op.lockboxes)
   )
   if (verdict !== undefined) return verdict
-  ctx.rotations.push({
-    epoch: asEpoch(op.epoch),
-    dataLog: op.dataLog,
-    lockboxes: { ...op.lockboxes },
-    startedIn: entry.hash,
-    startedBy: entry.author,
-    cut: [...op.cut]
-  })
+  ctx.rotations.push(rotationRecord(entry, op))
   return OK
 }
 
 const applyOp = (ctx: Context, entry: RegistryEntry, op: RegistryOp): Verdict => {
+  if (op.type === 'revoke') return applyRevoke(ctx, entry, op)
   const voided = mustNotBeVoided(ctx, entry)
   if (voided !== undefined) {
     if (op.type === 'add' && !ctx.voidedAdmissions.has(op.device.device)) ctx.voidedAdmissions.set(op.device.device, entry.hash)
+    if (op.type === 'rotate') ctx.voidedRotations.push(rotationRecord(entry, op))
     return voided
   }
   if (op.type === 'genesis') return applyGenesis(ctx, entry, op)
   const verdict = mustHaveCausalAuthority(ctx, entry)
-  if (verdict !== undefined) return verdict
+  if (verdict !== undefined) {
+    if (op.type === 'rotate' && ctx.voidedAdmissions.has(entry.author)) ctx.voidedRotations.push(rotationRecord(entry, op))
+    return verdict
+  }
   switch (op.type) {
     case 'add': return applyAdd(ctx, entry, op)
     case 'rename': return applyRename(ctx, entry, op)
-    case 'revoke': return applyRevoke(ctx, entry, op)
     case 'rotate': return applyRotate(ctx, entry, op)
     default: {
       const unhandled: never = op
@@ -406,10 +387,13 @@ const applyOp = (ctx: Context, entry: RegistryEntry, op: RegistryOp): Verdict =>
   }
 }
 
-/** Applies every entry in causal order under the given accepted revocations. */
+/** Applies every entry in causal order under the given counted revocations. */
 export const runPass = (input: PassInput): PassResult => {
+  // Only the counted revocations among these entries void anything (a pass over one
+  // revocation's causal past must not see the revocations outside it).
+  const present = new Set(input.parsed.map(p => p.entry.hash))
   const voiders = new Map<string, Revocation[]>()
-  for (const r of [...(input.accepted?.values() ?? [])].sort((a, b) => a.index - b.index)) {
+  for (const r of [...input.counted.values()].filter(r => present.has(r.hash)).sort((a, b) => a.index - b.index)) {
     const list = voiders.get(r.target)
     if (list === undefined) voiders.set(r.target, [r])
     else list.push(r)
@@ -418,14 +402,13 @@ export const runPass = (input: PassInput): PassResult => {
     params: input.params,
     graph: input.graph,
     state: initialState(input.params),
-    accepted: input.accepted,
+    counted: input.counted,
     verdicts: input.verdicts,
     voiders,
     revocations: new Map(),
     voidedAdmissions: new Map(),
-    candidates: [],
-    applied: new Set(),
     rotations: [],
+    voidedRotations: [],
     addedLockboxes: [],
     genesis: null,
     nextSeniority: 0
@@ -438,9 +421,8 @@ export const runPass = (input: PassInput): PassResult => {
   return {
     state: ctx.state,
     reasons,
-    candidates: ctx.candidates,
-    applied: ctx.applied,
     rotations: ctx.rotations,
+    voidedRotations: ctx.voidedRotations,
     addedLockboxes: ctx.addedLockboxes
   }
 }

@@ -1,98 +1,65 @@
 /**
- * Revocation resolution: which candidate revocations count.
+ * Which revocations count. Revocations are final: a revoke op R counts when, on the
+ * state of R's own causal past alone, its author is an active device and either names
+ * itself or is an admin, and the device it names is active. Nothing outside R's causal
+ * past (a later, concurrent or back-dated op, whoever signed it) can change that, so a
+ * revocation that counted once counts forever, on every peer.
  *
- * A revocation R of Y voids every op of Y outside R's causal past. So R *defeats* a
- * candidate revocation C when C is such an op (C's author is Y), or when C's author holds
- * its authority through an admission signed by Y outside R's causal past (voiding that
- * add un-admits C's author, and everyone admitted through it). Defeat is not symmetric
- * in general, but it can form cycles: mutual revocations (A revokes B, B revokes A,
- * concurrently) are 2-cycles, and longer cycles exist (A revokes B, B revokes C, C
- * revokes A).
+ * Why not let seniority settle concurrent revocations: a stolen device can always make
+ * an op look concurrent by pointing at old heads, so any rule that lets a revoked
+ * device's concurrent op win lets a thief undo its own revocation. A stolen admin's
+ * back-dated revocation of others still counts (denial of service, repaired by another
+ * admin or the recovery words); it never brings the thief back.
  *
- * Resolution (the grounded semantics, with seniority to break cycles):
- * 1. accept every candidate all of whose defeaters are rejected; reject every candidate
- *    defeated by an accepted one; repeat until nothing changes;
- * 2. if undecided candidates remain, they sit on cycles: accept the one whose author is
- *    the most senior (then the earliest in causal order), reject its undecided defeaters
- *    (they lost to the more senior device), and go back to 1.
- * The accepted set never holds a candidate defeated by another accepted candidate, every
- * rejected candidate is defeated by, or lost a cycle to, an accepted one, and the result
- * depends only on the causal graph. Finally, an accepted revocation whose target was
- * already revoked by another accepted revocation in its causal past is dropped: it voids
- * nothing more.
+ * The state of R's past is a pass over R's ancestors under the revocations counted
+ * among them, which were decided before R (they come earlier in the causal order).
  */
+import type { DeviceId } from '../../src/types.ts'
+import type { AccountParams, RegistryEntry, RevokeOp } from '../types.ts'
+import { show } from './graph.ts'
 import type { CausalGraph } from './graph.ts'
-import type { Revocation } from './pass.ts'
+import { runPass } from './pass.ts'
+import type { ParsedEntry, Revocation } from './pass.ts'
 
-export interface Resolution {
-  /** The accepted revocations, by entry hash. */
-  readonly accepted: Map<string, Revocation>
-  /** Why each rejected candidate was rejected, by entry hash. */
+export interface Counted {
+  /** The revocations that count, by entry hash. */
+  readonly counted: Map<string, Revocation>
+  /** Why each other revoke op does not count, by entry hash. */
   readonly verdicts: Map<string, string>
 }
 
-/** The op of `candidate`'s own authority that `revocation` would void, if any. */
-export const defeatedOp = (graph: CausalGraph, revocation: Revocation, candidate: Revocation): string | undefined => {
-  if (revocation.hash === candidate.hash) return undefined
-  const outside = (hash: string): boolean => hash !== revocation.hash && !graph.isAncestor(hash, revocation.hash)
-  if (candidate.author === revocation.target && outside(candidate.hash)) return candidate.hash
-  return candidate.chain.find(a => a.author === revocation.target && outside(a.hash))?.hash
+/** Why `op` does not count on the state of `entry`'s causal past, or undefined when it counts. */
+const judge = (
+  params: AccountParams, graph: CausalGraph, past: readonly ParsedEntry[], counted: ReadonlyMap<string, Revocation>,
+  entry: RegistryEntry, op: RevokeOp
+): string | undefined => {
+  const { state } = runPass({ params, graph, parsed: past, counted, verdicts: new Map() })
+  if (!state.initialized) return 'no valid genesis in the causal past of this op'
+  const author = Object.hasOwn(state.devices, entry.author) ? state.devices[entry.author] : undefined
+  if (author === undefined) return `author ${show(entry.author)} is not a device of this account in the causal past of this revocation`
+  if (author.status === 'revoked') {
+    return `voided by revocation ${author.revokedIn ?? ''} of ${author.device}: not in its causal past`
+  }
+  if (op.device !== author.device && author.role !== 'admin') {
+    return `only an admin may revoke another device; author ${author.device} is not an admin`
+  }
+  const target = Object.hasOwn(state.devices, op.device) ? state.devices[op.device] : undefined
+  if (target === undefined) return `device ${op.device} is not known in the causal past of this revocation`
+  if (target.status === 'revoked') return `device ${op.device} was already revoked by ${target.revokedIn ?? ''}`
+  return undefined
 }
 
-const byPriority = (a: Revocation, b: Revocation): number => a.seniority - b.seniority || a.index - b.index
-
-export const resolveRevocations = (graph: CausalGraph, candidates: readonly Revocation[]): Resolution => {
-  const order = [...candidates].sort(byPriority)
-  const defeaters = new Map<string, Array<{ by: Revocation, op: string }>>()
-  for (const c of order) {
-    const list: Array<{ by: Revocation, op: string }> = []
-    for (const r of order) {
-      const op = defeatedOp(graph, r, c)
-      if (op !== undefined) list.push({ by: r, op })
-    }
-    defeaters.set(c.hash, list)
-  }
-
-  const status = new Map<string, 'in' | 'out'>()
+/** Decides, in causal order, which revoke ops count. */
+export const countRevocations = (params: AccountParams, graph: CausalGraph, parsed: readonly ParsedEntry[]): Counted => {
+  const counted = new Map<string, Revocation>()
   const verdicts = new Map<string, string>()
-  const reject = (c: Revocation, reason: string): void => {
-    status.set(c.hash, 'out')
-    verdicts.set(c.hash, reason)
-  }
-  for (;;) {
-    for (let changed = true; changed;) {
-      changed = false
-      for (const c of order) {
-        if (status.has(c.hash)) continue
-        const list = defeaters.get(c.hash) ?? []
-        const winner = list.find(d => status.get(d.by.hash) === 'in')
-        if (winner !== undefined) {
-          reject(c, winner.op === c.hash
-            ? `voided by revocation ${winner.by.hash} of ${winner.by.target}: not in its causal past`
-            : `its author's admission ${winner.op} is voided by revocation ${winner.by.hash} of ${winner.by.target}`)
-          changed = true
-        } else if (list.every(d => status.get(d.by.hash) === 'out')) {
-          status.set(c.hash, 'in')
-          changed = true
-        }
-      }
-    }
-    const best = order.find(c => !status.has(c.hash))
-    if (best === undefined) break
-    status.set(best.hash, 'in')
-    for (const c of order) {
-      if (status.has(c.hash)) continue
-      if ((defeaters.get(best.hash) ?? []).some(d => d.by.hash === c.hash)) {
-        reject(c, `concurrent revocation conflict lost to ${best.hash} by ${best.author}, the more senior device`)
-      }
-    }
-  }
-
-  const accepted = new Map<string, Revocation>()
-  const chosen = order.filter(c => status.get(c.hash) === 'in')
-  for (const c of chosen) {
-    const redundant = chosen.some(r => r.target === c.target && graph.isAncestor(r.hash, c.hash))
-    if (!redundant) accepted.set(c.hash, c)
-  }
-  return { accepted, verdicts }
+  parsed.forEach((p, index) => {
+    if (!('op' in p) || p.op.type !== 'revoke') return
+    const hash = p.entry.hash
+    const past = parsed.slice(0, index).filter(q => graph.isAncestor(q.entry.hash, hash))
+    const why = judge(params, graph, past, counted, p.entry, p.op)
+    if (why === undefined) counted.set(hash, { hash, author: p.entry.author as DeviceId, target: p.op.device, index })
+    else verdicts.set(hash, why)
+  })
+  return { counted, verdicts }
 }

@@ -5,7 +5,7 @@
  */
 import { unbindAccessContext } from '../../acl/access.ts'
 import { addOp, revokeOp } from '../../acl/ops.ts'
-import { deviceList } from '../../acl/reducer.ts'
+import { deviceList, revokedHoldsCurrentKey } from '../../acl/reducer.ts'
 import type { AccountState, DeviceDescriptor, DeviceRecord, EpochRecord } from '../../acl/types.ts'
 import type { DeviceSecrets } from '../../identity/keystore.ts'
 import { base64urlDecode, base64urlEncode } from '../crypto/bytes.ts'
@@ -152,9 +152,13 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
   const maybeFinishRotation = (): void => {
     const now = registry.state()
     const me = now.devices[secrets.device]
-    if (closed || revoking || now.needsRotation !== true || me?.status !== 'active' || me.role !== 'admin' || rotating !== undefined || graceTimer !== undefined) return
-    const admins = Object.values(now.devices).filter((d) => d.status === 'active' && d.role === 'admin').sort((a, b) => a.seniority - b.seniority)
-    const rank = admins.findIndex((d) => d.device === secrets.device)
+    if (closed || revoking || now.needsRotation !== true || me?.status !== 'active' || rotating !== undefined || graceTimer !== undefined) return
+    // Admins first; a member only for a rotation a revocation calls for (there may be no admin left).
+    if (me.role !== 'admin' && !revokedHoldsCurrentKey(now)) return
+    const byRank = (d: DeviceRecord): number => (d.role === 'admin' ? 0 : 1)
+    const ranked = Object.values(now.devices).filter((d) => d.status === 'active' && (d.role === 'admin' || me.role !== 'admin'))
+      .sort((a, b) => byRank(a) - byRank(b) || a.seniority - b.seniority)
+    const rank = ranked.findIndex((d) => d.device === secrets.device)
     graceTimer = setTimeout(() => {
       graceTimer = undefined
       if (!closed) void runRotation(true).catch(() => {})

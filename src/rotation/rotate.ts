@@ -8,6 +8,7 @@
 import { DataAccessController } from '../../acl/access.ts'
 import { rotateOp } from '../../acl/ops.ts'
 import type { AccountState } from '../../acl/types.ts'
+import { revokedHoldsCurrentKey } from '../../acl/reducer.ts'
 import { generateKey } from '../crypto/aead.ts'
 import { base64urlDecode, base64urlEncode, randomBytes } from '../crypto/bytes.ts'
 import { lockboxAad, sealTo } from '../crypto/lockbox.ts'
@@ -57,16 +58,20 @@ export const snapshotParts = (records: SlotRecord[]): SlotRecord[][] => {
   return parts
 }
 
-const mustBeActiveAdmin = (state: AccountState, device: string): void => {
+/** An active admin rotates; any active device may write the rotation a revocation calls for. */
+const mustMayRotate = (state: AccountState, device: string): void => {
   const me = state.devices[device]
-  if (me === undefined || me.status !== 'active' || me.role !== 'admin') throw new NotAuthorizedError('only an active admin device can rotate the group key')
+  if (me === undefined || me.status !== 'active') throw new NotAuthorizedError('only an active device can rotate the group key')
+  if (me.role !== 'admin' && !revokedHoldsCurrentKey(state)) {
+    throw new NotAuthorizedError('only an admin device can rotate the group key when no revocation calls for it')
+  }
 }
 
 /** Rotates to a new epoch; resolves with its number once the `rotate` op is in the registry. */
 export const rotate = async (init: RotateInit): Promise<number> => {
   const { orbitdb, registry, address, mode } = init
   const state = registry.state()
-  mustBeActiveAdmin(state, init.device)
+  mustMayRotate(state, init.device)
   const from = state.epoch
   if (from === null) throw new NotAuthorizedError('the account has no epoch yet')
   const epoch = from.epoch + 1

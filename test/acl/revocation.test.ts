@@ -90,7 +90,8 @@ describe('revocation', () => {
       assertIgnored(state, unseen, new RegExp(`voided by revocation ${revoke.hash}`))
       assertIgnored(state, tabletRename, new RegExp(`author ${p.tablet.device} is not a device of this account: its admission ${unseen.hash} was voided`))
       assertIgnored(state, tabletAdd, /is not a device of this account/)
-      assertIgnored(state, thiefRevoke, /is not a device of this account/)
+      // The watch is not in the causal past of the thief's revocation: nothing to revoke there.
+      assertIgnored(state, thiefRevoke, new RegExp(`device ${watch.device} is not known in the causal past of this revocation`))
       assert.equal(state.devices[p.tablet.device], undefined)
       assert.equal(state.devices[p.thief.device], undefined)
       assert.deepEqual(Object.keys(state.addedLockboxes[0] ?? {}).sort(), [p.phone.device, watch.device].sort())
@@ -171,7 +172,7 @@ describe('revocation', () => {
   })
 
   describe('concurrent revocations', () => {
-    it('concurrent mutual revocation: the founder wins', () => {
+    it('concurrent mutual revocation removes both, the founder too: no seniority', () => {
       const { p, params, log } = found()
       log.append(p.laptop, addPayload(p.phone, 'admin'))
       const heads = log.heads()
@@ -179,30 +180,39 @@ describe('revocation', () => {
       const byLaptop = log.append(p.laptop, revokeOp({ device: p.phone.device }), { after: heads })
       const state = reduce(params, log.entries)
       assertCounts(state, byLaptop)
-      assertIgnored(state, byPhone, new RegExp(`voided by revocation ${byLaptop.hash}`))
-      assert.equal(statusOf(state, p.laptop.device), 'active')
+      assertCounts(state, byPhone)
+      assert.equal(statusOf(state, p.laptop.device), 'revoked')
       assert.equal(statusOf(state, p.phone.device), 'revoked')
       assertOrderFree(state, log.entries, params)
     })
 
-    it('concurrent mutual revocation between two admins: the more senior wins', () => {
+    it('a back-dated counter-revocation by the stolen, more senior admin revokes the revoker too, and never brings the thief back', () => {
       const { p, params, log } = found()
       log.append(p.laptop, addPayload(p.phone, 'admin'))
       log.append(p.laptop, addPayload(p.tablet, 'admin'))
-      const heads = log.heads()
-      // The tablet's revocation comes first in causal order (same time, smaller hash)...
-      const byTablet = log.append(p.tablet, revokeOp({ device: p.phone.device }), { after: heads })
-      const byPhone = log.append(p.phone, revokeOp({ device: p.tablet.device }), { after: heads })
+      const before = log.heads()
+      const byTablet = log.append(p.tablet, revokeOp({ device: p.phone.device }), { after: before })
+      const rotation = log.append(p.tablet, rotatePayload(1, [p.laptop, p.tablet]), { after: [byTablet.hash] })
+      // The thief points at the heads from before the revocation, with an early clock.
+      const byPhone = log.append(p.phone, revokeOp({ device: p.tablet.device }), { after: before, time: 1 })
       const state = reduce(params, log.entries)
-      // ...but the phone was admitted first.
+      assertCounts(state, byTablet)
       assertCounts(state, byPhone)
-      assertIgnored(state, byTablet, new RegExp(`voided by revocation ${byPhone.hash}`))
-      assert.equal(statusOf(state, p.phone.device), 'active')
-      assert.equal(state.devices[p.tablet.device]?.revokedBy, p.phone.device)
-      assertOrderFree(state, log.entries, params)
+      assert.equal(statusOf(state, p.phone.device), 'revoked')
+      assert.equal(statusOf(state, p.tablet.device), 'revoked')
+      assert.equal(statusOf(state, p.laptop.device), 'active')
+      // The tablet's rotation is outside the phone's revocation: void, so the laptop must rotate again.
+      assertIgnored(state, rotation, new RegExp(`voided by revocation ${byPhone.hash}`))
+      assert.equal(state.needsRotation, true)
+      // Its log is kept for the laptop to carry its writes from, without the tablet's key.
+      assert.deepEqual(state.supersededEpochs.map(e => [e.startedIn, Object.keys(e.lockboxes)]), [[rotation.hash, [p.laptop.device]]])
+      // Whoever rotates next (the laptop, the only active device) may give no key to the phone.
+      const next = log.append(p.laptop, rotatePayload(1, [p.laptop, p.phone]))
+      assertIgnored(reduce(params, log.entries), next, /gives a key to device .* revoked by/)
+      assertOrderFree(state, log.entries.slice(0, -1), params)
     })
 
-    it('a junior admin revoking a senior one voids the senior’s concurrent revocation of a third device', () => {
+    it('concurrent revocations of a third device and of the revoker both count', () => {
       const { p, params, log } = found()
       log.append(p.laptop, addPayload(p.phone, 'admin'))
       log.append(p.laptop, addPayload(p.tablet, 'admin'))
@@ -213,27 +223,28 @@ describe('revocation', () => {
       const byTablet = log.append(p.tablet, revokeOp({ device: p.phone.device }), { after: heads })
       const state = reduce(params, log.entries)
       assertCounts(state, byTablet)
-      assertIgnored(state, byPhone, new RegExp(`voided by revocation ${byTablet.hash}`))
-      assert.equal(statusOf(state, watch.device), 'active')
+      assertCounts(state, byPhone)
+      assert.deepEqual([p.phone, p.tablet, watch].map(d => statusOf(state, d.device)), ['revoked', 'active', 'revoked'])
+      assertOrderFree(state, log.entries, params)
     })
 
-    it('a cycle of three concurrent revocations: the most senior revoker wins', () => {
+    it('a cycle of three concurrent revocations removes all three', () => {
       const { p, params, log } = found()
       const watch = persona('watch')
       for (const d of [p.phone, p.tablet, watch]) log.append(p.laptop, addPayload(d, 'admin'))
       const heads = log.heads()
-      const phoneRevokesTablet = log.append(p.phone, revokeOp({ device: p.tablet.device }), { after: heads })
-      const tabletRevokesWatch = log.append(p.tablet, revokeOp({ device: watch.device }), { after: heads })
-      const watchRevokesPhone = log.append(watch, revokeOp({ device: p.phone.device }), { after: heads })
+      const revokes = [
+        log.append(p.phone, revokeOp({ device: p.tablet.device }), { after: heads }),
+        log.append(p.tablet, revokeOp({ device: watch.device }), { after: heads }),
+        log.append(watch, revokeOp({ device: p.phone.device }), { after: heads })
+      ]
       const state = reduce(params, log.entries)
-      assertCounts(state, phoneRevokesTablet)
-      assertIgnored(state, tabletRevokesWatch, new RegExp(`voided by revocation ${phoneRevokesTablet.hash}`))
-      assertIgnored(state, watchRevokesPhone, new RegExp(`concurrent revocation conflict lost to ${phoneRevokesTablet.hash}`))
-      assert.deepEqual([p.phone, p.tablet, watch].map(d => statusOf(state, d.device)), ['active', 'revoked', 'active'])
+      for (const r of revokes) assertCounts(state, r)
+      assert.deepEqual([p.laptop, p.phone, p.tablet, watch].map(d => statusOf(state, d.device)), ['active', 'revoked', 'revoked', 'revoked'])
       assertOrderFree(state, log.entries, params)
     })
 
-    it('a device admitted by a revoked admin cannot win a conflict through that admission', () => {
+    it('a device admitted by the thief behind a revocation can only deny service: its admission and other ops are void', () => {
       const { p, params, log } = found()
       const watch = persona('watch')
       const phoneAdmitted = log.append(p.laptop, addPayload(p.phone, 'admin'))
@@ -242,13 +253,17 @@ describe('revocation', () => {
       const tabletAdmitted = log.append(p.phone, addPayload(p.tablet, 'admin'), { after: [watchAdmitted.hash] })
       const byWatch = log.append(watch, revokeOp({ device: p.phone.device }), { after: [watchAdmitted.hash] })
       const byTablet = log.append(p.tablet, revokeOp({ device: watch.device }), { after: [tabletAdmitted.hash] })
+      const tabletRename = log.append(p.tablet, renameOp({ device: p.tablet.device, name: 'mine' }), { after: [byTablet.hash] })
       const state = reduce(params, log.entries)
       assert.equal(phoneAdmitted.hash, 'h2')
       assertCounts(state, byWatch)
       assertIgnored(state, tabletAdmitted, new RegExp(`voided by revocation ${byWatch.hash}`))
-      assertIgnored(state, byTablet, /is not a device of this account: its admission/)
-      assert.equal(statusOf(state, watch.device), 'active')
+      assertIgnored(state, tabletRename, /is not a device of this account: its admission/)
+      // Its revocation held on its own causal past: it counts, and the watch is revoked too.
+      assertCounts(state, byTablet)
+      assert.equal(statusOf(state, watch.device), 'revoked')
       assert.equal(statusOf(state, p.phone.device), 'revoked')
+      assert.equal(statusOf(state, p.laptop.device), 'active')
       assert.equal(state.devices[p.tablet.device], undefined)
       assertOrderFree(state, log.entries, params)
     })
@@ -265,14 +280,14 @@ describe('revocation', () => {
       assert.equal(state.devices[p.tablet.device], undefined)
     })
 
-    it('the losing admin’s later ops are void too', () => {
+    it('a mutually revoked admin’s later ops are void', () => {
       const { p, params, log } = found()
       log.append(p.laptop, addPayload(p.phone, 'admin'))
       log.append(p.laptop, addPayload(p.tablet, 'admin'))
       const heads = log.heads()
       const byPhone = log.append(p.phone, revokeOp({ device: p.tablet.device }), { after: heads })
       const byTablet = log.append(p.tablet, revokeOp({ device: p.phone.device }), { after: heads })
-      // Made by the tablet after its own (losing) revocation, outside the phone's: void.
+      // Made by the tablet after its own revocation, outside the phone's: void.
       const add = log.append(p.tablet, addPayload(p.thief, 'member'), { after: [byTablet.hash] })
       const state = reduce(params, log.entries)
       assertCounts(state, byPhone)
@@ -299,6 +314,67 @@ describe('revocation', () => {
       assert.deepEqual(state.epoch?.cut, ['d1'])
       assert.deepEqual(state.epochs.map(e => e.epoch), [0, 1])
       assert.deepEqual(state.supersededEpochs, [])
+    })
+
+    it('any active device, a member too, may write the rotation a revocation calls for', () => {
+      const { p, params, log } = found()
+      log.append(p.laptop, addPayload(p.phone, 'admin'))
+      log.append(p.laptop, addPayload(p.tablet, 'member'))
+      const revoke = log.append(p.laptop, revokeOp({ device: p.phone.device }))
+      const byMember = log.append(p.tablet, rotatePayload(1, [p.laptop, p.tablet]), { after: [revoke.hash] })
+      // Once the phone holds no key of the current epoch, nothing calls for another rotation.
+      const again = log.append(p.tablet, rotatePayload(2, [p.laptop, p.tablet]), { after: [byMember.hash] })
+      const state = reduce(params, log.entries)
+      assertCounts(state, byMember)
+      assertIgnored(state, again, /only an admin may rotate the epoch when no revocation calls for it/)
+      assert.equal(state.epoch?.startedIn, byMember.hash)
+      assert.equal(state.needsRotation, false)
+    })
+
+    it('nothing brings a revoked device back: a later or concurrent re-admission of its id is void', () => {
+      const { p, params, log } = found()
+      const admitted = log.append(p.laptop, addPayload(p.phone, 'admin'))
+      log.append(p.laptop, addPayload(p.tablet, 'admin'), { after: [admitted.hash] })
+      const revoke = log.append(p.tablet, revokeOp({ device: p.phone.device }))
+      const readmit = log.append(p.laptop, addPayload(p.phone, 'admin'), { after: [revoke.hash] })
+      const state = reduce(params, log.entries)
+      assertIgnored(state, readmit, /already known/)
+      assert.equal(statusOf(state, p.phone.device), 'revoked')
+      // An admission voided with its adder, then a re-admission concurrent with a revocation of that id: void too.
+      const { p: q, params: params2, log: log2 } = found()
+      const phone = log2.append(q.laptop, addPayload(q.phone, 'admin'))
+      const heads = log2.heads()
+      const byLaptop = log2.append(q.laptop, revokeOp({ device: q.phone.device }), { after: heads })
+      const watch = persona('watch')
+      const puppet = log2.append(q.phone, addPayload(watch, 'admin'), { after: [phone.hash] })
+      const byLaptop2 = log2.append(q.laptop, revokeOp({ device: watch.device }), { after: [byLaptop.hash, puppet.hash] })
+      const again = log2.append(q.phone, addPayload(watch, 'admin'), { after: [phone.hash], time: 1 })
+      const state2 = reduce(params2, log2.entries)
+      assertIgnored(state2, puppet, new RegExp(`voided by revocation ${byLaptop.hash}`))
+      assertIgnored(state2, again, new RegExp(`voided by revocation ${byLaptop.hash}`))
+      assertIgnored(state2, byLaptop2, /is not known in the causal past/)
+      assert.equal(state2.devices[watch.device], undefined)
+    })
+
+    it('back-dated ops can leave no admin at all, and then no key goes to a revoked device', () => {
+      const { p, params, log } = found()
+      log.append(p.laptop, addPayload(p.phone, 'admin'))
+      log.append(p.laptop, addPayload(p.tablet, 'member'))
+      const before = log.heads()
+      const byLaptop = log.append(p.laptop, revokeOp({ device: p.phone.device }), { after: before })
+      const byPhone = log.append(p.phone, revokeOp({ device: p.laptop.device }), { after: before, time: 1 })
+      const state = reduce(params, log.entries)
+      assertCounts(state, byLaptop)
+      assertCounts(state, byPhone)
+      assert.deepEqual(Object.values(state.devices).filter(d => d.status === 'active').map(d => [d.device, d.role]), [[p.tablet.device, 'member']])
+      assert.equal(state.needsRotation, true)
+      // The member may write the rotation; a key for the phone voids it.
+      const leaky = log.append(p.tablet, rotatePayload(1, [p.tablet, p.phone]), { after: [byLaptop.hash, byPhone.hash] })
+      const ok = log.append(p.tablet, rotatePayload(1, [p.tablet]), { after: [byLaptop.hash, byPhone.hash] })
+      const after = reduce(params, log.entries)
+      assertIgnored(after, leaky, /gives a key to device .* revoked by/)
+      assertCounts(after, ok)
+      assert.equal(after.needsRotation, false)
     })
 
     it('a rotation must start the epoch after the highest one in its causal past', () => {
