@@ -30,6 +30,8 @@ export type ErrorCode =
   | 'JOIN_FAILED'
   | 'UNKNOWN_DEVICE'
   | 'ALREADY_REVOKED'
+  | 'UNSAFE_PERMISSIONS'
+  | 'PERMISSION_DENIED'
   | 'INTERNAL'
 
 export class OrbitAccountError extends Error {
@@ -88,9 +90,16 @@ export const InviteRejectedError = defineError('INVITE_REJECTED', 'InviteRejecte
 export const ConfirmationRejectedError = defineError('CONFIRMATION_REJECTED', 'ConfirmationRejectedError')
 /** The join could not complete (the inviter unreachable, the sync did not finish...). */
 export const JoinFailedError = defineError('JOIN_FAILED', 'JoinFailedError')
+/** The inviting device is busy with other join streams: the joining device tries again while its invite is valid. */
+export const InviterBusyError = defineError('JOIN_FAILED', 'InviterBusyError')
 
 /** No device of that id or name in the account. */
 export const UnknownDeviceError = defineError('UNKNOWN_DEVICE', 'UnknownDeviceError')
 export const AlreadyRevokedError = defineError('ALREADY_REVOKED', 'AlreadyRevokedError')
+
+/** Part of an account directory is open to other users and this user cannot close it (not its owner). */
+export const UnsafePermissionsError = defineError('UNSAFE_PERMISSIONS', 'UnsafePermissionsError')
+/** This user may not read or enter (part of) an account directory. */
+export const PermissionDeniedError = defineError('PERMISSION_DENIED', 'PermissionDeniedError')
 
 export const isOrbitAccountError = (e: unknown): e is OrbitAccountError => e instanceof OrbitAccountError

@@ -4,7 +4,7 @@
  * `createAccount`, `joinAccount` and `openAccount` are what the CLI, the daemon and
  * Node programs call.
  */
-import { mkdir, rm, stat } from 'node:fs/promises'
+import { rm, stat } from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Account } from '../account/account.ts'
 import type { Swarm } from '../account/swarm.ts'
@@ -26,6 +26,7 @@ import type { Mode } from '../types.ts'
 import { MODES } from '../types.ts'
 import { acquireLock, isLevelLocked, type LockInfo, type StoreLock } from './lock.ts'
 import { accountPaths, type AccountPaths } from './paths.ts'
+import { makeOwnerOnly, ownerOnlyDir } from './permissions.ts'
 import { readConfig, writeConfig } from './config.ts'
 import { rememberPeerOf, rememberPeers } from './network-memory.ts'
 import { followSwarm, readSwarmFile } from './swarm-file.ts'
@@ -216,7 +217,7 @@ export const createAccount = async (options: DirOptions & { name: string, mode?:
   if (!(MODES as readonly string[]).includes(mode)) throw new InvalidArgumentError(`mode must be one of ${MODES.join(', ')}`)
   checkName(options.name)
   await checkNoAccount(paths)
-  await mkdir(paths.dir, { recursive: true, mode: 0o700 })
+  await ownerOnlyDir(paths.dir)
   return await withServices(paths, options, async () => {
     await checkNoAccount(paths)
     return await newSecrets(paths, options.name, options.passphrase)
@@ -246,7 +247,7 @@ export const joinAccount = async (options: DirOptions & JoinOptions): Promise<No
   checkName(options.name)
   if (invite.mode === 'private' && invite.swarmKey === undefined) throw new InvalidInviteError('this invite is for a private account but carries no swarm key: ask for a new invite')
   await checkNoAccount(paths)
-  await mkdir(paths.dir, { recursive: true, mode: 0o700 })
+  await ownerOnlyDir(paths.dir)
   const inviterGone = new AbortController()
   const signal = AbortSignal.any([options.signal ?? new AbortController().signal, inviterGone.signal, AbortSignal.timeout(Math.max(60_000, invite.expires * 1000 - Date.now() + 60_000))])
   let stopWatching = (): void => {}
@@ -283,6 +284,8 @@ export const joinAccount = async (options: DirOptions & JoinOptions): Promise<No
 /** Opens the account in `dir` (its keystore, its node, its logs). */
 export const openAccount = async (options: DirOptions): Promise<NodeAccount> => {
   const paths = accountPaths(options.dir)
+  // Before anything reads it: a directory of another user is refused here, with a clear error.
+  await makeOwnerOnly(paths.dir)
   const config = await readConfig(paths)
   // Private mode: the stored swarm key, and one given by hand (which the node starts on).
   const stored = config.mode === 'private' ? await readSwarmFile(paths.swarm) : undefined

@@ -1,6 +1,6 @@
 /** The account directory's public config file (which account, which device). */
 import { readFile, rename, writeFile } from 'node:fs/promises'
-import { NoAccountError } from '../errors.ts'
+import { NoAccountError, PermissionDeniedError } from '../errors.ts'
 import type { AccountAddress, DeviceId, Mode } from '../types.ts'
 import type { AccountPaths } from './paths.ts'
 
@@ -22,6 +22,7 @@ export const readConfig = async (paths: AccountPaths): Promise<AccountConfig> =>
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new NoAccountError(`no account in ${paths.dir}: create one with \`orbit-account create --name <device>\` or join one with \`orbit-account join <invite> --name <device>\``)
     }
+    if ((err as NodeJS.ErrnoException).code === 'EACCES') throw new PermissionDeniedError(`this user may not read ${paths.config}: use an account directory of your own (--dir)`, { cause: err })
     throw err
   }
   let config: AccountConfig

@@ -3,7 +3,7 @@
  * device's and open no lockbox; a lock; the peers it met), its node, and the replica
  * itself, opened as soon as a device that holds the account can be reached.
  */
-import { mkdir, stat } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import { decodeKeystore } from '../../identity/keystore.ts'
 import { readKeystoreFile } from '../../identity/keystore-fs.ts'
 import { isValidAddress } from '../orbit/orbitdb.ts'
@@ -11,6 +11,7 @@ import { openReplicaCore, type Replica } from '../replica/replica.ts'
 import { InvalidArgumentError } from '../errors.ts'
 import { acquireLock } from './lock.ts'
 import { accountPaths, type AccountPaths } from './paths.ts'
+import { ownerOnlyDir } from './permissions.ts'
 import { newSecrets, startServices, type Started } from './account-dir.ts'
 import { rememberPeerOf } from './network-memory.ts'
 import { readSwarmFile, writeSwarmFile } from './swarm-file.ts'
@@ -68,7 +69,7 @@ const watchSwarmEpoch = (r: Replica, swarm: Swarm, path: string, connected: () =
 export const serveReplica = async (options: { dir: string, address: string, listen: string[], onNote?: (note: string) => void, swarmKey?: Uint8Array }): Promise<ServedReplica> => {
   if (!isValidAddress(options.address)) throw new InvalidArgumentError(`'${options.address}' is not an account address (like /orbitdb/zdpu...; see \`orbit-account status\`)`)
   const paths = accountPaths(options.dir)
-  await mkdir(paths.dir, { recursive: true, mode: 0o700 })
+  await ownerOnlyDir(paths.dir)
   const lock = await acquireLock(paths.lock, 'daemon')
   try {
     const hasKeys = await stat(paths.keystore).then(() => true, () => false)
