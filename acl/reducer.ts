@@ -32,6 +32,8 @@ import { rotationNeed, settleEpochs } from './rules/epochs.ts'
 import { initialState, runPass } from './rules/pass.ts'
 import type { ParsedEntry } from './rules/pass.ts'
 import { countRevocations } from './rules/revocation.ts'
+import type { VerdictCache } from './rules/revocation.ts'
+export type { VerdictCache } from './rules/revocation.ts'
 
 export { buildCausalGraph, isAncestor } from './rules/graph.ts'
 export type { CausalGraph } from './rules/graph.ts'
@@ -58,15 +60,17 @@ const parseEntries = (graph: CausalGraph): ParsedEntry[] => graph.order.map((ent
 
 /**
  * Folds a set of registry entries into the account state. The result does not depend on
- * the order of `entries`, and duplicated entries count once.
+ * the order of `entries`, and duplicated entries count once. `cache`: verdicts of
+ * revocations kept between calls for one account whose entry hashes are content
+ * addresses (the registry database); the result is the same with or without it.
  * @throws InvalidArgumentError only if `params` itself is invalid.
  */
-export const reduce = (params: AccountParams, entries: Iterable<RegistryEntry>): AccountState => {
+export const reduce = (params: AccountParams, entries: Iterable<RegistryEntry>, cache?: VerdictCache): AccountState => {
   assertParams(params)
   const graph = buildCausalGraph(entries)
   const normalized = initialState(params).params
   const parsed = parseEntries(graph)
-  const { counted, verdicts } = countRevocations(normalized, graph, parsed)
+  const { counted, verdicts } = countRevocations(normalized, graph, parsed, cache)
   const { state, reasons, rotations, voidedRotations, addedLockboxes } = runPass({ params: normalized, graph, parsed, counted, verdicts })
   settleEpochs(state, graph, rotations, addedLockboxes, reasons)
   // A voided rotation's log may hold writes of active devices, to be carried; its keys

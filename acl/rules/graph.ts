@@ -15,6 +15,8 @@ export interface CausalGraph {
   isAncestor: (ancestor: string, descendant: string) => boolean
   /** The position of `hash` in `order`, or -1 if it is not there. */
   indexOf: (hash: string) => number
+  /** True if every ancestor `hash` names is here: its causal past can no longer change. */
+  isComplete: (hash: string) => boolean
 }
 
 interface Node {
@@ -22,6 +24,8 @@ interface Node {
   hash: string
   time: number
   parents: string[]
+  /** False when it names a parent that is not in the input. */
+  allParentsKnown: boolean
 }
 
 const MAX_SHOWN = 64
@@ -43,7 +47,7 @@ const readNode = (entry: RegistryEntry): Node | string => {
       typeof clock.time !== 'number' || !Number.isFinite(clock.time)) {
     return 'malformed entry: clock must be { id: string, time: finite number }'
   }
-  return { entry, hash, time: clock.time, parents: [...new Set(next)] }
+  return { entry, hash, time: clock.time, parents: [...new Set(next)], allParentsKnown: true }
 }
 
 /** Structural equality of decoded payloads (plain data), bounded in depth. */
@@ -118,6 +122,7 @@ export const buildCausalGraph = (entries: Iterable<RegistryEntry>): CausalGraph 
   const ready = new Heap<Node>(before)
   for (const node of nodes.values()) {
     const known = node.parents.filter(p => nodes.has(p))
+    node.allParentsKnown = known.length === node.parents.length
     node.parents = known
     pending.set(node.hash, known.length)
     if (known.length === 0) ready.push(node)
@@ -143,6 +148,11 @@ export const buildCausalGraph = (entries: Iterable<RegistryEntry>): CausalGraph 
   }
   rejected.sort(byHashThenReason)
 
+  const complete: boolean[] = order.map(n => n.allParentsKnown)
+  order.forEach((node, i) => {
+    complete[i] = (complete[i] as boolean) && node.parents.every(p => complete[position.get(p) as number] === true)
+  })
+
   // Ancestor sets as bitsets over topological positions.
   const words = Math.ceil(order.length / 32)
   const ancestors: Uint32Array[] = []
@@ -167,7 +177,11 @@ export const buildCausalGraph = (entries: Iterable<RegistryEntry>): CausalGraph 
       if (a === undefined || d === undefined || a >= d) return false
       return (((ancestors[d] as Uint32Array)[a >> 5] as number) & (1 << (a & 31))) !== 0
     },
-    indexOf: (hash: string): number => position.get(hash) ?? -1
+    indexOf: (hash: string): number => position.get(hash) ?? -1,
+    isComplete: (hash: string): boolean => {
+      const i = position.get(hash)
+      return i !== undefined && complete[i] === true
+    }
   }
 }
 

@@ -49,15 +49,32 @@ const judge = (
   return undefined
 }
 
+/**
+ * Verdicts of revoke ops whose whole causal past was known, by entry hash: they never
+ * change, so a caller that reduces the same growing log again (the registry database,
+ * with content-addressed hashes) may keep them. Undefined: the revocation counts.
+ */
+export type VerdictCache = Map<string, string | undefined>
+
+/** Renames change nothing a revocation's judgement reads: a pass over a past skips them. */
+const judgedOn = (p: ParsedEntry): boolean => !('op' in p) || p.op.type !== 'rename'
+
 /** Decides, in causal order, which revoke ops count. */
-export const countRevocations = (params: AccountParams, graph: CausalGraph, parsed: readonly ParsedEntry[]): Counted => {
+export const countRevocations = (params: AccountParams, graph: CausalGraph, parsed: readonly ParsedEntry[], cache?: VerdictCache): Counted => {
   const counted = new Map<string, Revocation>()
   const verdicts = new Map<string, string>()
   parsed.forEach((p, index) => {
     if (!('op' in p) || p.op.type !== 'revoke') return
     const hash = p.entry.hash
-    const past = parsed.slice(0, index).filter(q => graph.isAncestor(q.entry.hash, hash))
-    const why = judge(params, graph, past, counted, p.entry, p.op)
+    const cacheable = cache !== undefined && graph.isComplete(hash)
+    let why: string | undefined
+    if (cacheable && cache.has(hash)) {
+      why = cache.get(hash)
+    } else {
+      const past = parsed.slice(0, index).filter(q => judgedOn(q) && graph.isAncestor(q.entry.hash, hash))
+      why = judge(params, graph, past, counted, p.entry, p.op)
+      if (cacheable) cache.set(hash, why)
+    }
     if (why === undefined) counted.set(hash, { hash, author: p.entry.author as DeviceId, target: p.op.device, index })
     else verdicts.set(hash, why)
   })

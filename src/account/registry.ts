@@ -6,7 +6,7 @@
 import { ManagedDatabase } from '../orbit/database.ts'
 import type { DatabaseArgs, LogEntry, OrbitIdentities } from '../orbit/orbitdb.ts'
 import { entryWriter } from '../../acl/access.ts'
-import { reduce } from '../../acl/reducer.ts'
+import { reduce, type VerdictCache } from '../../acl/reducer.ts'
 import type { AccountParams, AccountState, RegistryEntry, RegistryOp } from '../../acl/types.ts'
 import type { DeviceId } from '../types.ts'
 
@@ -27,6 +27,8 @@ export interface RegistryOptions {
 export const RegistryDatabaseType = ({ params, identities }: RegistryOptions) => async (args: DatabaseArgs): Promise<RegistryDatabase> => {
   const authors = new Map<string, DeviceId | null>()
   const listeners = new Set<(state: AccountState) => void>()
+  // A revocation's verdict depends only on its causal past, fixed by its hash.
+  const verdicts: VerdictCache = new Map()
   let state = reduce(params, [])
   let db: ManagedDatabase | undefined
 
@@ -47,7 +49,7 @@ export const RegistryDatabaseType = ({ params, identities }: RegistryOptions) =>
       if (author === null) continue
       entries.push({ hash: entry.hash, author, next: [...entry.next, ...entry.refs], clock: entry.clock, payload: entry.payload })
     }
-    state = reduce(params, entries)
+    state = reduce(params, entries, verdicts)
     for (const listener of listeners) listener(state)
   }
 

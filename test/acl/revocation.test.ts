@@ -171,6 +171,27 @@ describe('revocation', () => {
     })
   })
 
+  describe('verdict cache', () => {
+    it('reducing a growing log with a kept cache gives what a fresh reduce gives, also when an ancestor arrives late', () => {
+      const { p, params, log } = found()
+      log.append(p.laptop, addPayload(p.phone, 'admin'))
+      const tabletAdmitted = log.append(p.laptop, addPayload(p.tablet, 'admin'))
+      const byTablet = log.append(p.tablet, revokeOp({ device: p.phone.device }))
+      const byPhone = log.append(p.phone, revokeOp({ device: p.laptop.device }), { after: [tabletAdmitted.hash], time: 1 })
+      const cache = new Map<string, string | undefined>()
+      // The tablet's admission arrives last: until then its revocation's past is incomplete, and not cached.
+      const arrivals = log.entries.filter(e => e !== tabletAdmitted)
+      for (let n = 1; n <= arrivals.length; n++) {
+        assert.deepStrictEqual(reduce(params, arrivals.slice(0, n), cache), reduce(params, arrivals.slice(0, n)))
+      }
+      assert.equal(cache.has(byTablet.hash), false)
+      assert.deepStrictEqual(reduce(params, log.entries, cache), reduce(params, log.entries))
+      assert.equal(cache.has(byTablet.hash), true)
+      assertCounts(reduce(params, log.entries, cache), byPhone)
+      assert.equal(statusOf(reduce(params, log.entries, cache), p.phone.device), 'revoked')
+    })
+  })
+
   describe('concurrent revocations', () => {
     it('concurrent mutual revocation removes both, the founder too: no seniority', () => {
       const { p, params, log } = found()
