@@ -6,6 +6,7 @@
  * with its original stamp, and retires the old log.
  */
 import { entryWriter } from '../../acl/access.ts'
+import { revokedHoldsCurrentKey } from '../../acl/reducer.ts'
 import type { AccountState, EpochRecord } from '../../acl/types.ts'
 import type { DeviceSecrets } from '../../identity/keystore.ts'
 import { base64urlDecode } from '../crypto/bytes.ts'
@@ -151,6 +152,10 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
     const state = registry.state()
     const target = state.epoch
     if (target === null || target.dataLog === cur.record.dataLog) return
+    // A revoked device holds the key of the current epoch (a rotation was voided with its
+    // author, or none followed the revocation yet): carrying this device's writes there
+    // would hand them to it. Stay until the rotation the revocation calls for arrives.
+    if (revokedHoldsCurrentKey(state)) return
     if (next === undefined || next.record.dataLog !== target.dataLog) {
       const key = keyFor(state, target)
       if (key === null) return // not (or no longer) a member of the new epoch: stay where we are
