@@ -12,18 +12,19 @@ import type { Libp2pNode } from '../orbit/orbitdb.ts'
 import type { DeviceId, Role } from '../types.ts'
 import { encodeInvite, inviteId, newInviteSecret, type Invite } from '../invite/invite.ts'
 import { admittedMac, JOIN_PROTOCOL, macEquals, NONCE_BYTES, requestMac, shortCode, type JoinErrorCode, type Transcript } from './messages.ts'
-import { messageChannel } from './stream.ts'
+import { messageChannel, type MessageChannel } from './stream.ts'
+import { helloGate, type GateLimits } from './gate.ts'
 
 /** A step of the protocol may take this long (a person confirming gets until the invite expires). */
 const STEP_TIMEOUT_MS = 30_000
-/** The first message must come this soon: a silent stream must not hold a slot. */
+/** The hello must come this soon: a joiner sends it as soon as its stream opens. */
 const HELLO_TIMEOUT_MS = 3000
-/** Join streams one peer may have open at once. */
-const MAX_JOINS_PER_PEER = 2
+/** Streams waiting for their hello (see gate.ts): a stranger's silent streams take nothing else. */
+const WAITING_ROOM: GateLimits = { perPeer: 2, total: 16 }
+/** Join streams libp2p lets one connection open at once; the waiting room and the invites bound them first. */
+const MAX_STREAMS_PER_CONNECTION = 8
 /** Wrong proofs tolerated before an invite is burnt. */
 const MAX_FAILED_PROOFS = 3
-/** Join attempts handled at once, on all connections: a flood waits its turn or is refused. */
-const MAX_CONCURRENT_JOINS = 4
 
 export interface Admitted { device: DeviceId, name: string, role: Role }
 
@@ -56,6 +57,8 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>
 }
 
+type Refuse = (code: JoinErrorCode, message: string) => Promise<void>
+
 export interface JoinService {
   invite: (options: InviteOptions) => Promise<OpenInvite>
   stop: () => Promise<void>
@@ -77,32 +80,52 @@ export const createJoinService = async (init: JoinServiceInit): Promise<JoinServ
   const pending = new Map<string, Pending>()
   /** Spent invites (id -> expiry, ms), so a reuse is told so rather than "unknown". */
   const spent = new Map<string, number>()
-  let active = 0
+  const gate = helloGate(WAITING_ROOM)
 
-  const perPeer = new Map<string, number>()
+  /** Reads the hello of a new stream, in the waiting room; undefined when the stream was answered or dropped. */
+  const awaitHello = async (channel: MessageChannel, peer: string, refuse: Refuse): Promise<string | undefined> => {
+    const evicted = new AbortController()
+    const leave = gate.enter(peer, () => { evicted.abort() })
+    if (leave === undefined) {
+      await refuse('BUSY', 'this peer has too many join streams waiting; try again')
+      return undefined
+    }
+    try {
+      // Out of the room as soon as the first message (or nothing) came, whatever it was.
+      const hello = await channel.receive(AbortSignal.any([evicted.signal, AbortSignal.timeout(HELLO_TIMEOUT_MS)])).finally(leave)
+      if (hello.t === 'hello') return hello.invite
+      await refuse('PROTOCOL_ERROR', 'expected hello')
+    } catch (err) {
+      if (evicted.signal.aborted) await refuse('BUSY', 'the inviting device has too many join streams waiting; try again')
+      else if (isOrbitAccountError(err) && err.code === 'PROTOCOL_ERROR') await refuse('PROTOCOL_ERROR', err.message)
+      // Silent for too long, or gone: owed no answer.
+      else channel.drop('no hello')
+    }
+    return undefined
+  }
+
   const handle = async (stream: Stream, connection: Connection): Promise<void> => {
     const channel = messageChannel(stream)
-    const peer = connection.remotePeer.toString()
     const step = (): AbortSignal => AbortSignal.timeout(STEP_TIMEOUT_MS)
-    const refuse = async (code: JoinErrorCode, message: string): Promise<void> => {
+    const refuse: Refuse = async (code, message) => {
       await channel.send({ t: 'error', code, message }, step()).catch(() => {})
       await channel.close()
     }
-    if (active >= MAX_CONCURRENT_JOINS || (perPeer.get(peer) ?? 0) >= MAX_JOINS_PER_PEER) {
-      await refuse('JOIN_FAILED', 'the inviting device is busy with other join requests; try again')
-      return
-    }
-    active++
-    perPeer.set(peer, (perPeer.get(peer) ?? 0) + 1)
+    const id = await awaitHello(channel, connection.remotePeer.toString(), refuse)
+    if (id === undefined) return
+    // Only a hello that names an open invite goes on, and it holds that invite: one
+    // session per invite, so sessions are bounded by the invites this device opened.
     let entry: Pending | undefined
     try {
-      const hello = await channel.receive(AbortSignal.timeout(HELLO_TIMEOUT_MS))
-      if (hello.t !== 'hello') return await refuse('PROTOCOL_ERROR', 'expected hello')
-      entry = pending.get(hello.invite)
-      for (const [id, expires] of spent) if (expires < Date.now()) spent.delete(id)
-      if (entry === undefined && spent.has(hello.invite)) return await refuse('INVITE_USED', 'the invite was already used: invites are single-use')
+      entry = pending.get(id)
+      for (const [spentId, expires] of spent) if (expires < Date.now()) spent.delete(spentId)
+      if (entry === undefined && spent.has(id)) return await refuse('INVITE_USED', 'the invite was already used: invites are single-use')
       if (entry === undefined) return await refuse('INVITE_REJECTED', 'this device has no such invite: a wrong, mistyped or expired invite')
       if (Date.now() > entry.invite.expires * 1000) return await refuse('INVITE_EXPIRED', 'the invite has expired: ask for a new one')
+      if (entry.state === 'busy') {
+        entry = undefined
+        return await refuse('BUSY', 'another device is joining with this invite right now; try again')
+      }
       if (entry.state !== 'open') {
         entry = undefined
         return await refuse('INVITE_USED', 'the invite was already used: invites are single-use')
@@ -112,7 +135,7 @@ export const createJoinService = async (init: JoinServiceInit): Promise<JoinServ
       await channel.send({ t: 'challenge', nonce, account: account.address, inviter: { device: account.device, signingKey: init.signingKey }, confirm: entry.options.confirm !== undefined }, step())
       const request = await channel.receive(step())
       if (request.t !== 'request') return await refuse('PROTOCOL_ERROR', 'expected a join request')
-      const transcript: Transcript = { inviteId: hello.invite, account: account.address, inviterDevice: account.device, inviterNonce: nonce, joinerNonce: request.nonce, joiner: request.device }
+      const transcript: Transcript = { inviteId: id, account: account.address, inviterDevice: account.device, inviterNonce: nonce, joinerNonce: request.nonce, joiner: request.device }
       if (!macEquals(request.mac, requestMac(entry.invite.secret, transcript))) {
         entry.failures++
         entry.state = entry.failures >= MAX_FAILED_PROOFS ? 'used' : 'open'
@@ -143,10 +166,6 @@ export const createJoinService = async (init: JoinServiceInit): Promise<JoinServ
       if (entry?.state === 'busy') entry.state = 'open'
       await refuse(isOrbitAccountError(err) && err.code === 'PROTOCOL_ERROR' ? 'PROTOCOL_ERROR' : 'JOIN_FAILED', isOrbitAccountError(err) ? err.message : 'the join failed on the inviting device')
     } finally {
-      active--
-      const n = (perPeer.get(peer) ?? 1) - 1
-      if (n <= 0) perPeer.delete(peer)
-      else perPeer.set(peer, n)
       if (entry?.state === 'used') {
         clearTimeout(entry.timer)
         pending.delete(inviteId(entry.invite.secret))
@@ -157,7 +176,7 @@ export const createJoinService = async (init: JoinServiceInit): Promise<JoinServ
     }
   }
 
-  await libp2p.handle(JOIN_PROTOCOL, (stream, connection) => { void handle(stream, connection) }, { maxInboundStreams: MAX_CONCURRENT_JOINS * 2 })
+  await libp2p.handle(JOIN_PROTOCOL, (stream, connection) => { void handle(stream, connection) }, { maxInboundStreams: MAX_STREAMS_PER_CONNECTION })
 
   return {
     invite: async (options) => {

@@ -7,7 +7,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { DeviceDescriptor } from '../../acl/types.ts'
 import { base64urlEncode, randomBytes } from '../crypto/bytes.ts'
 import {
-  ConfirmationRejectedError, InviteExpiredError, InviteRejectedError, InviteUsedError, JoinFailedError, OrbitAccountError, ProtocolError
+  ConfirmationRejectedError, InviteExpiredError, InviteRejectedError, InviteUsedError, InviterBusyError, JoinFailedError, OrbitAccountError, ProtocolError
 } from '../errors.ts'
 import type { Libp2pNode } from '../orbit/orbitdb.ts'
 import type { Role } from '../types.ts'
@@ -29,6 +29,8 @@ export interface JoinRequestOptions {
   signal: AbortSignal
   /** Called with the short code when the inviter asks a person to confirm. */
   onCode?: (code: string) => void
+  /** Told when the inviter is busy and the join tries again. */
+  onProgress?: (message: string) => void
 }
 
 const STEP_TIMEOUT_MS = 30_000
@@ -40,24 +42,52 @@ const remoteError = (code: JoinErrorCode, message: string): OrbitAccountError =>
     case 'INVITE_USED': return new InviteUsedError(`the inviter refused: ${message}`)
     case 'CONFIRMATION_REJECTED': return new ConfirmationRejectedError(`the inviter refused: ${message}`)
     case 'PROTOCOL_ERROR': return new ProtocolError(`the inviter refused: ${message}`)
+    case 'BUSY': return new InviterBusyError(`the inviter is busy: ${message}`)
     default: return new JoinFailedError(`the inviter refused: ${message}`)
   }
 }
 
-/** Tries again while the inviter says it is busy (other join streams, perhaps a flood). */
+/** Waits between tries while the inviter is busy: doubling from BACKOFF_MIN_MS up to BACKOFF_MAX_MS, with jitter. */
+const BACKOFF_MIN_MS = 250
+const BACKOFF_MAX_MS = 4000
+
+const backoff = (attempt: number): number => {
+  const ms = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt)
+  // Jitter, so joiners turned away together do not come back together.
+  return Math.round(ms / 2 + Math.random() * ms / 2)
+}
+
+const sleep = async (ms: number, signal: AbortSignal): Promise<void> => {
+  await new Promise<void>((resolve) => {
+    const done = (): void => { clearTimeout(timer); signal.removeEventListener('abort', done); resolve() }
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
+
+/**
+ * Asks the inviter to admit this device. While the inviter is busy (its waiting room
+ * full, perhaps of a stranger's streams, or another device joining with this invite),
+ * tries again until the invite expires.
+ */
 export const requestAdmission = async (options: JoinRequestOptions): Promise<Admission> => {
-  for (let attempt = 1; ; attempt++) {
+  const { invite, signal } = options
+  const untilExpiry = (): number => invite.expires * 1000 - Date.now()
+  for (let attempt = 0; ; attempt++) {
     try {
       return await requestOnce(options)
     } catch (err) {
-      const busy = err instanceof JoinFailedError && /busy/.test(err.message)
-      if (!busy || attempt >= BUSY_RETRIES || options.signal.aborted) throw err
-      await new Promise((resolve) => setTimeout(resolve, 500 * attempt))
+      if (!(err instanceof InviterBusyError) || signal.aborted) throw err
+      const wait = Math.min(untilExpiry(), backoff(attempt))
+      if (wait > 0) {
+        options.onProgress?.(`the inviting device is busy; trying again in ${(wait / 1000).toFixed(1)} s (attempt ${attempt + 2})`)
+        await sleep(wait, signal)
+      }
+      if (signal.aborted) throw err
+      if (untilExpiry() <= 0) throw new InviteExpiredError(`the invite expired while the inviting device was busy (${err.message}): ask for a new one`, { cause: err })
     }
   }
 }
-
-const BUSY_RETRIES = 8
 
 const requestOnce = async (options: JoinRequestOptions): Promise<Admission> => {
   const { libp2p, invite, device, signal } = options

@@ -18,8 +18,9 @@ export const JOIN_PROTOCOL = '/orbit-account/join/1.0.0'
 export const MAX_MESSAGE_BYTES = 16 * 1024
 export const NONCE_BYTES = 16
 
-export type JoinErrorCode = 'INVITE_REJECTED' | 'INVITE_EXPIRED' | 'INVITE_USED' | 'CONFIRMATION_REJECTED' | 'JOIN_FAILED' | 'PROTOCOL_ERROR'
-const ERROR_CODES = new Set<string>(['INVITE_REJECTED', 'INVITE_EXPIRED', 'INVITE_USED', 'CONFIRMATION_REJECTED', 'JOIN_FAILED', 'PROTOCOL_ERROR'])
+/** BUSY: not now (the waiting room is full, or another device is joining with this invite); try again. */
+export type JoinErrorCode = 'INVITE_REJECTED' | 'INVITE_EXPIRED' | 'INVITE_USED' | 'CONFIRMATION_REJECTED' | 'JOIN_FAILED' | 'PROTOCOL_ERROR' | 'BUSY'
+const ERROR_CODES = new Set<string>(['INVITE_REJECTED', 'INVITE_EXPIRED', 'INVITE_USED', 'CONFIRMATION_REJECTED', 'JOIN_FAILED', 'PROTOCOL_ERROR', 'BUSY'])
 
 export type JoinMessage =
   | { t: 'hello', v: 1, invite: string }

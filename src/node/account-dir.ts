@@ -258,7 +258,7 @@ export const joinAccount = async (options: DirOptions & JoinOptions): Promise<No
     }, async ({ node, orbitdb }, secrets) => {
       options.onProgress?.(`asking ${invite.peerId} to admit this device`)
       const device = { device: secrets.device, name: secrets.name, signingKey: base64urlEncode(secrets.signing.publicKey), boxKey: base64urlEncode(secrets.box.publicKey) }
-      const admission = await requestAdmission({ libp2p: node.libp2p, invite, device, signal, ...(options.onCode !== undefined ? { onCode: options.onCode } : {}) })
+      const admission = await requestAdmission({ libp2p: node.libp2p, invite, device, signal, onCode: options.onCode, onProgress: options.onProgress })
       await rememberPeers(paths.peers, invite.addrs.map((a) => `${a}/p2p/${invite.peerId}`))
       // The sync comes from the inviter: if it goes away now, try to reach it again, then give up.
       stopWatching = watchInviter(node.libp2p, invite.peerId, invite.addrs, {
