@@ -13,6 +13,8 @@ import type {
   DeviceDescriptor,
   GenesisOp,
   Lockboxes,
+  RecoveryDescriptor,
+  RecoveryOp,
   RegistryOp,
   RegistryOpType,
   RenameOp,
@@ -21,7 +23,7 @@ import type {
 } from './types.ts'
 
 export const OP_VERSION = 1
-export const OP_TYPES: readonly RegistryOpType[] = ['genesis', 'add', 'revoke', 'rotate', 'rename']
+export const OP_TYPES: readonly RegistryOpType[] = ['genesis', 'add', 'revoke', 'rotate', 'rename', 'recovery']
 export const DATA_LOG_PREFIX = '/orbitdb/'
 
 export const LIMITS = {
@@ -235,12 +237,22 @@ const readDescriptor = (value: unknown, path: string): DeviceDescriptor => {
 // ---------------------------------------------------------------------------------------
 // Op parsers.
 
+const readRecoveryKey = (value: unknown, path: string): RecoveryDescriptor => {
+  const f = readFields(value, path, ['device', 'signingKey', 'boxKey'])
+  return {
+    device: readDeviceId(f.get('device'), `${path}.device`),
+    signingKey: readKey(f.get('signingKey'), `${path}.signingKey`),
+    boxKey: readKey(f.get('boxKey'), `${path}.boxKey`)
+  }
+}
+
 const FIELDS: { readonly [T in RegistryOpType]: readonly string[] } = {
   genesis: ['type', 'v', 'mode', 'founder', 'dataLog', 'lockboxes'],
   add: ['type', 'v', 'device', 'role', 'epoch', 'lockbox'],
   revoke: ['type', 'v', 'device'],
   rotate: ['type', 'v', 'epoch', 'dataLog', 'lockboxes', 'cut'],
-  rename: ['type', 'v', 'device', 'name']
+  rename: ['type', 'v', 'device', 'name'],
+  recovery: ['type', 'v', 'key', 'epoch', 'lockbox']
 }
 
 const readType = (value: unknown): RegistryOpType => {
@@ -303,6 +315,16 @@ export const parseOp = (payload: unknown): RegistryOp => {
         v: OP_VERSION,
         device: readDeviceId(f.get('device'), 'device'),
         name: readName(f.get('name'), 'name')
+      }
+      return op
+    }
+    case 'recovery': {
+      const op: RecoveryOp = {
+        type,
+        v: OP_VERSION,
+        key: readRecoveryKey(f.get('key'), 'key'),
+        epoch: readEpoch(f.get('epoch'), 'epoch'),
+        lockbox: readBase64url(f.get('lockbox'), 'lockbox', 0, LIMITS.lockboxLength)
       }
       return op
     }
@@ -382,4 +404,19 @@ export const rotateOp = (input: RotateInput): RotateOp => parseAs('rotate', {
   dataLog: input.dataLog,
   lockboxes: { ...input.lockboxes },
   cut: [...input.cut]
+})
+
+export interface RecoveryInput {
+  key: RecoveryDescriptor
+  epoch: number
+  /** Defaults to '' (public mode). */
+  lockbox?: string
+}
+
+export const recoveryOp = (input: RecoveryInput): RecoveryOp => parseAs('recovery', {
+  type: 'recovery',
+  v: OP_VERSION,
+  key: { device: input.key.device, signingKey: input.key.signingKey, boxKey: input.key.boxKey },
+  epoch: input.epoch,
+  lockbox: input.lockbox ?? ''
 })

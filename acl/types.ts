@@ -63,7 +63,32 @@ export interface RenameOp {
   name: string
 }
 
-export type RegistryOp = GenesisOp | AddOp | RevokeOp | RotateOp | RenameOp
+/**
+ * The recovery key's public half. Its id is derived from its signing key, as a device's
+ * is, but it is not a device: it is held as 24 words by a person, never on a device.
+ */
+export interface RecoveryDescriptor {
+  device: DeviceId
+  /** Ed25519 public key, base64url (32 bytes). */
+  signingKey: string
+  /** X25519 public key, base64url (32 bytes). */
+  boxKey: string
+}
+
+/**
+ * Sets the account's recovery key: by an admin device when the account has none, else
+ * only by the current recovery key itself (a replacement), with a lockbox of the key of
+ * `epoch` sealed to the new recovery key (empty string in public mode).
+ */
+export interface RecoveryOp {
+  type: 'recovery'
+  v: 1
+  key: RecoveryDescriptor
+  epoch: number
+  lockbox: string
+}
+
+export type RegistryOp = GenesisOp | AddOp | RevokeOp | RotateOp | RenameOp | RecoveryOp
 export type RegistryOpType = RegistryOp['type']
 
 /**
@@ -114,6 +139,13 @@ export interface EpochRecord {
   cut: string[]
 }
 
+export interface RecoveryRecord extends RecoveryDescriptor {
+  /** Hash of the recovery op that set it. */
+  setIn: string
+  /** Who set it: an admin device, or the recovery key it replaced. */
+  setBy: DeviceId
+}
+
 export interface IgnoredOp {
   hash: string
   reason: string
@@ -124,6 +156,13 @@ export interface AccountState {
   /** False until a valid genesis by the founder has been seen. */
   initialized: boolean
   devices: Record<string, DeviceRecord>
+  /**
+   * The current recovery key; null when the account has none. It may admit, revoke and
+   * rotate; no device can revoke or replace it.
+   */
+  recovery: RecoveryRecord | null
+  /** Ids of recovery keys replaced by their successors (their later ops are void). */
+  retiredRecovery: string[]
   /** The current epoch (highest valid one); null before genesis. */
   epoch: EpochRecord | null
   epochs: EpochRecord[]

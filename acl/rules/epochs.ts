@@ -70,7 +70,7 @@ export const revokedHoldsCurrentKey = (state: AccountState): boolean => {
   const current = state.epoch
   if (current === null) return false
   const holders = [...Object.keys(current.lockboxes), ...Object.keys(state.addedLockboxes[String(current.epoch)] ?? {})]
-  return holders.some(id => Object.hasOwn(state.devices, id) && (state.devices[id] as DeviceRecord).status === 'revoked')
+  return holders.some(id => state.retiredRecovery.includes(id) || (Object.hasOwn(state.devices, id) && (state.devices[id] as DeviceRecord).status === 'revoked'))
 }
 
 /**
@@ -85,6 +85,8 @@ export const rotationNeed = (state: AccountState): string | null => {
   const holders = new Set([...Object.keys(current.lockboxes), ...Object.keys(state.addedLockboxes[String(current.epoch)] ?? {})])
   const ordered = [...holders].sort((a, b) => seniorityOf(state, a) - seniorityOf(state, b) || compare(a, b))
   for (const id of ordered) {
+    if (state.recovery?.device === id) continue
+    if (state.retiredRecovery.includes(id)) return `the key of epoch ${current.epoch} was given to the replaced recovery key ${id}`
     if (!Object.hasOwn(state.devices, id)) {
       return `the key of epoch ${current.epoch} was given to ${id}, which is not a device of this account`
     }
@@ -95,5 +97,9 @@ export const rotationNeed = (state: AccountState): string | null => {
   }
   const devices = Object.values(state.devices).sort((a, b) => a.seniority - b.seniority)
   const keyless = devices.find(d => d.status === 'active' && lockboxFor(state, current.epoch, d.device) === undefined)
-  return keyless === undefined ? null : `active device ${describe(keyless)} has no lockbox for epoch ${current.epoch}`
+  if (keyless !== undefined) return `active device ${describe(keyless)} has no lockbox for epoch ${current.epoch}`
+  const recovery = state.recovery
+  return recovery !== null && lockboxFor(state, current.epoch, recovery.device) === undefined
+    ? `the recovery key has no lockbox for epoch ${current.epoch}`
+    : null
 }

@@ -12,7 +12,8 @@
  */
 import { asEpoch } from '../../src/types.ts'
 import type { DeviceId } from '../../src/types.ts'
-import { isDeviceId } from '../../identity/keys.ts'
+import { deviceIdFromSigningKey, isDeviceId } from '../../identity/keys.ts'
+import { base64urlDecode } from '../../src/crypto/bytes.ts'
 import type {
   AccountParams,
   AccountState,
@@ -21,6 +22,7 @@ import type {
   EpochRecord,
   GenesisOp,
   Lockboxes,
+  RecoveryOp,
   RegistryEntry,
   RegistryOp,
   RenameOp,
@@ -81,6 +83,8 @@ export const initialState = (params: AccountParams): AccountState => ({
   params: { founder: params.founder, founderSigningKey: params.founderSigningKey, mode: params.mode },
   initialized: false,
   devices: {},
+  recovery: null,
+  retiredRecovery: [],
   epoch: null,
   epochs: [],
   addedLockboxes: {},
@@ -105,6 +109,8 @@ interface Context {
   readonly revocations: Map<string, string[]>
   /** Devices whose first add was voided: device -> that add's hash. */
   readonly voidedAdmissions: Map<string, string>
+  /** Replaced recovery keys: id -> the recovery op that replaced it. */
+  readonly retired: Map<string, string>
   readonly rotations: EpochRecord[]
   readonly voidedRotations: EpochRecord[]
   readonly addedLockboxes: AddedLockbox[]
@@ -136,7 +142,18 @@ const mustNotBeVoided = (ctx: Context, entry: RegistryEntry): Verdict => {
       return `voided by revocation ${r.hash} of ${r.target}: not in its causal past`
     }
   }
+  // A replaced recovery key: only what it did before its replacement counts.
+  const replaced = ctx.retired.get(entry.author)
+  if (replaced !== undefined && !ctx.graph.isAncestor(entry.hash, replaced)) {
+    return `recovery key ${entry.author} was replaced by ${replaced}, which does not have this op in its causal past`
+  }
   return OK
+}
+
+/** True when `entry` is signed by the current recovery key, set in its causal past. */
+const byRecoveryKey = (ctx: Context, entry: RegistryEntry): boolean => {
+  const r = ctx.state.recovery
+  return r !== null && entry.author === r.device && ctx.graph.isAncestor(r.setIn, entry.hash)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -178,20 +195,24 @@ const mustBeAdmittedInCausalPast = (ctx: Context, entry: RegistryEntry): Verdict
     : `author ${author.device} was not admitted in the causal past of this op`
 }
 
-/** Rules shared by every op except genesis: causal authority of the author. */
+/** Rules shared by every op except genesis: causal authority of the author (a device, or the recovery key). */
 const mustHaveCausalAuthority = (ctx: Context, entry: RegistryEntry): Verdict => check(
   () => mustFollowGenesis(ctx, entry),
-  () => mustBeAdmittedInCausalPast(ctx, entry)
+  () => byRecoveryKey(ctx, entry) ? OK : mustBeAdmittedInCausalPast(ctx, entry)
 )
 
+/** An admin device, or the recovery key (which may admit, revoke and rotate). */
 const mustBeAdmin = (ctx: Context, entry: RegistryEntry, action: string): Verdict =>
-  authorOf(ctx, entry)?.role === 'admin' ? OK : `only an admin may ${action}; author ${show(entry.author)} is not an admin`
+  authorOf(ctx, entry)?.role === 'admin' || byRecoveryKey(ctx, entry) ? OK : `only an admin may ${action}; author ${show(entry.author)} is not an admin`
 
 const mustBeSelfOrAdmin = (ctx: Context, entry: RegistryEntry, device: DeviceId, action: string): Verdict =>
   entry.author === device ? OK : mustBeAdmin(ctx, entry, action)
 
+const isRecoveryId = (ctx: Context, id: string): boolean => ctx.state.recovery?.device === id || ctx.retired.has(id)
+
 const mustBeNewDevice = (ctx: Context, device: DeviceId): Verdict =>
-  deviceRecord(ctx, device) === undefined ? OK : `device ${device} is already known`
+  deviceRecord(ctx, device) !== undefined ? `device ${device} is already known`
+    : isRecoveryId(ctx, device) ? `${device} is a recovery key, not a device` : OK
 
 /**
  * Nothing brings a revoked device back: an admission of a device counts only in the
@@ -257,7 +278,7 @@ const isCalledForByRevocation = (ctx: Context, entry: RegistryEntry): boolean =>
 
 /** Admins rotate; any active device may write the rotation that a revocation calls for. */
 const mustBeAdminOrCalledFor = (ctx: Context, entry: RegistryEntry): Verdict =>
-  authorOf(ctx, entry)?.role === 'admin' || isCalledForByRevocation(ctx, entry)
+  authorOf(ctx, entry)?.role === 'admin' || byRecoveryKey(ctx, entry) || isCalledForByRevocation(ctx, entry)
     ? OK
     : `only an admin may rotate the epoch when no revocation calls for it; author ${show(entry.author)} is not an admin`
 
@@ -325,6 +346,47 @@ const applyRename = (ctx: Context, entry: RegistryEntry, op: RenameOp): Verdict 
 
 
 /**
+ * The recovery key is set by an admin device when the account has none, and replaced
+ * only by an op signed by the current recovery key: no device can replace it.
+ */
+const mustMaySetRecovery = (ctx: Context, entry: RegistryEntry): Verdict => {
+  const current = ctx.state.recovery
+  if (current === null) return mustBeAdmin(ctx, entry, 'set the recovery key')
+  return byRecoveryKey(ctx, entry) ? OK : `only the current recovery key ${current.device} may replace it, not ${show(entry.author)}`
+}
+
+const mustBeOwnId = (op: RecoveryOp): Verdict => {
+  try {
+    return deviceIdFromSigningKey(base64urlDecode(op.key.signingKey, 'signingKey')) === op.key.device ? OK : `recovery key id ${op.key.device} is not derived from its signing key`
+  } catch {
+    return 'recovery key signing key is not valid base64url'
+  }
+}
+
+const mustBeUnusedId = (ctx: Context, id: DeviceId): Verdict =>
+  deviceRecord(ctx, id) !== undefined || ctx.voidedAdmissions.has(id) || isRecoveryId(ctx, id) ? `id ${id} is already in use in this account` : OK
+
+const applyRecovery = (ctx: Context, entry: RegistryEntry, op: RecoveryOp): Verdict => {
+  const verdict = check(
+    () => mustMaySetRecovery(ctx, entry),
+    () => mustBeOwnId(op),
+    () => mustBeUnusedId(ctx, op.key.device),
+    () => mustKnowEpochInCausalPast(ctx, entry, op.epoch)
+  )
+  if (verdict !== undefined) return verdict
+  const previous = ctx.state.recovery
+  if (previous !== null) {
+    ctx.retired.set(previous.device, entry.hash)
+    ctx.state.retiredRecovery.push(previous.device)
+  }
+  ctx.state.recovery = { ...op.key, setIn: entry.hash, setBy: entry.author as DeviceId }
+  if (op.lockbox !== '') {
+    ctx.addedLockboxes.push({ hash: entry.hash, epoch: op.epoch, device: op.key.device, lockbox: op.lockbox })
+  }
+  return OK
+}
+
+/**
  * A revoke op applies if it counts (decided on its own causal past: rules/revocation.ts),
  * whatever happened to its author since: revocations are final.
  */
@@ -380,6 +442,7 @@ const applyOp = (ctx: Context, entry: RegistryEntry, op: RegistryOp): Verdict =>
     case 'add': return applyAdd(ctx, entry, op)
     case 'rename': return applyRename(ctx, entry, op)
     case 'rotate': return applyRotate(ctx, entry, op)
+    case 'recovery': return applyRecovery(ctx, entry, op)
     default: {
       const unhandled: never = op
       throw new Error(`unhandled op ${JSON.stringify(unhandled)}`)
@@ -407,6 +470,7 @@ export const runPass = (input: PassInput): PassResult => {
     voiders,
     revocations: new Map(),
     voidedAdmissions: new Map(),
+    retired: new Map(),
     rotations: [],
     voidedRotations: [],
     addedLockboxes: [],

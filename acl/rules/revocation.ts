@@ -1,7 +1,7 @@
 /**
  * Which revocations count. Revocations are final: a revoke op R counts when, on the
  * state of R's own causal past alone, its author is an active device and either names
- * itself or is an admin, and the device it names is active. Nothing outside R's causal
+ * itself or is an admin (or is the recovery key), and the device it names is active. Nothing outside R's causal
  * past (a later, concurrent or back-dated op, whoever signed it) can change that, so a
  * revocation that counted once counts forever, on every peer.
  *
@@ -35,6 +35,12 @@ const judge = (
 ): string | undefined => {
   const { state } = runPass({ params, graph, parsed: past, counted, verdicts: new Map() })
   if (!state.initialized) return 'no valid genesis in the causal past of this op'
+  const target = Object.hasOwn(state.devices, op.device) ? state.devices[op.device] : undefined
+  // The recovery key may revoke any device; nothing revokes the recovery key (it is no device).
+  if (state.recovery !== null && entry.author === state.recovery.device && graph.isAncestor(state.recovery.setIn, entry.hash)) {
+    if (target === undefined) return `device ${op.device} is not known in the causal past of this revocation`
+    return target.status === 'revoked' ? `device ${op.device} was already revoked by ${target.revokedIn ?? ''}` : undefined
+  }
   const author = Object.hasOwn(state.devices, entry.author) ? state.devices[entry.author] : undefined
   if (author === undefined) return `author ${show(entry.author)} is not a device of this account in the causal past of this revocation`
   if (author.status === 'revoked') {
@@ -43,7 +49,6 @@ const judge = (
   if (op.device !== author.device && author.role !== 'admin') {
     return `only an admin may revoke another device; author ${author.device} is not an admin`
   }
-  const target = Object.hasOwn(state.devices, op.device) ? state.devices[op.device] : undefined
   if (target === undefined) return `device ${op.device} is not known in the causal past of this revocation`
   if (target.status === 'revoked') return `device ${op.device} was already revoked by ${target.revokedIn ?? ''}`
   return undefined

@@ -45,9 +45,12 @@ describe('registry ops', () => {
         { ...add, role: 'admin', lockbox: '' },
         { type: 'revoke', v: 1, device: p.thief.device },
         { type: 'rotate', v: 1, epoch: 1, dataLog: '/orbitdb/zdpuNext', lockboxes: { [p.laptop.device]: box }, cut: ['zdpuHead1', 'zdpuHead2'] },
-        { type: 'rename', v: 1, device: p.phone.device, name: 'Pixel 9 📱' }
+        { type: 'rename', v: 1, device: p.phone.device, name: 'Pixel 9 📱' },
+        { type: 'recovery', v: 1, key: { device: p.tablet.device, signingKey: p.tablet.signingKey, boxKey: p.tablet.boxKey }, epoch: 2, lockbox: box }
       ]
       for (const payload of ops) assert.deepEqual(parseOp(payload), payload)
+      // A recovery key is no device: it has no name, and nothing else.
+      assert.throws(() => parseOp({ type: 'recovery', v: 1, key: { ...p.tablet }, epoch: 0, lockbox: '' }), /"key.name" is not an allowed field/)
     })
 
     it('accepts a public genesis with no lockboxes and a JSON round trip of any op', () => {
@@ -71,7 +74,7 @@ describe('registry ops', () => {
     })
 
     it('an unknown or missing type', () => {
-      rejects({ ...add, type: 'promote' }, /"type" must be one of genesis, add, revoke, rotate, rename, got "promote"/)
+      rejects({ ...add, type: 'promote' }, /"type" must be one of genesis, add, revoke, rotate, rename, recovery, got "promote"/)
       rejects({ ...add, type: 7 }, /"type" must be one of/)
       const { type: _type, ...untyped } = add
       rejects(untyped, /"type" is missing/)
