@@ -30,6 +30,10 @@ export type ErrorCode =
   | 'JOIN_FAILED'
   | 'UNKNOWN_DEVICE'
   | 'ALREADY_REVOKED'
+  | 'INVALID_RECOVERY_WORDS'
+  | 'WRONG_RECOVERY_WORDS'
+  | 'RECOVERY_FAILED'
+  | 'DEVICE_REVOKED'
   | 'UNSAFE_PERMISSIONS'
   | 'PERMISSION_DENIED'
   | 'INTERNAL'
@@ -96,6 +100,15 @@ export const InviterBusyError = defineError('JOIN_FAILED', 'InviterBusyError')
 /** No device of that id or name in the account. */
 export const UnknownDeviceError = defineError('UNKNOWN_DEVICE', 'UnknownDeviceError')
 export const AlreadyRevokedError = defineError('ALREADY_REVOKED', 'AlreadyRevokedError')
+
+/** Not 24 words of the BIP39 English list, or their checksum fails. */
+export const InvalidRecoveryWordsError = defineError('INVALID_RECOVERY_WORDS', 'InvalidRecoveryWordsError')
+/** Valid words, but not this account's recovery key (another account's, or a replaced one). */
+export const WrongRecoveryWordsError = defineError('WRONG_RECOVERY_WORDS', 'WrongRecoveryWordsError')
+/** The recovery could not complete (no peer had the account's logs, ...). */
+export const RecoveryFailedError = defineError('RECOVERY_FAILED', 'RecoveryFailedError')
+/** This device was revoked: the other devices refuse its writes and it reads nothing written since. */
+export const DeviceRevokedError = defineError('DEVICE_REVOKED', 'DeviceRevokedError')
 
 /** Part of an account directory is open to other users and this user cannot close it (not its owner). */
 export const UnsafePermissionsError = defineError('UNSAFE_PERMISSIONS', 'UnsafePermissionsError')

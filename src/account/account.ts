@@ -149,18 +149,26 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
       rotating = undefined
     }
   }
+  /** The rank the grace timer was set for: a device whose rank drops (others revoked) goes sooner. */
+  let graceRank = Number.POSITIVE_INFINITY
   const maybeFinishRotation = (): void => {
     const now = registry.state()
     const me = now.devices[secrets.device]
-    if (closed || revoking || now.needsRotation !== true || me?.status !== 'active' || rotating !== undefined || graceTimer !== undefined) return
+    if (closed || revoking || now.needsRotation !== true || me?.status !== 'active' || rotating !== undefined) return
     // Admins first; a member only for a rotation a revocation calls for (there may be no admin left).
     if (me.role !== 'admin' && !revokedHoldsCurrentKey(now)) return
     const byRank = (d: DeviceRecord): number => (d.role === 'admin' ? 0 : 1)
     const ranked = Object.values(now.devices).filter((d) => d.status === 'active' && (d.role === 'admin' || me.role !== 'admin'))
       .sort((a, b) => byRank(a) - byRank(b) || a.seniority - b.seniority)
     const rank = ranked.findIndex((d) => d.device === secrets.device)
+    if (graceTimer !== undefined) {
+      if (rank >= graceRank) return
+      clearTimeout(graceTimer)
+    }
+    graceRank = rank
     graceTimer = setTimeout(() => {
       graceTimer = undefined
+      graceRank = Number.POSITIVE_INFINITY
       if (!closed) void runRotation(true).catch(() => {})
     }, rank <= 0 ? 0 : ROTATION_GRACE_MS * rank)
   }

@@ -4,7 +4,7 @@
  * changes (the registry is small: one op per admission, revocation or rotation).
  */
 import { ManagedDatabase } from '../orbit/database.ts'
-import type { DatabaseArgs, LogEntry, OrbitIdentities } from '../orbit/orbitdb.ts'
+import { Entry, type DatabaseArgs, type LogEntry, type OrbitIdentities, type OrbitIdentity } from '../orbit/orbitdb.ts'
 import { entryWriter } from '../../acl/access.ts'
 import { reduce, type VerdictCache } from '../../acl/reducer.ts'
 import type { AccountParams, AccountState, RegistryEntry, RegistryOp } from '../../acl/types.ts'
@@ -16,6 +16,12 @@ export interface RegistryDatabase extends ManagedDatabase {
   type: typeof REGISTRY_TYPE
   state: () => AccountState
   append: (op: RegistryOp) => Promise<string>
+  /**
+   * Appends an op signed by another identity this process holds the key of (the
+   * recovery key): made on the current heads, checked by the log like any entry, then
+   * announced to the peers.
+   */
+  appendAs: (identity: OrbitIdentity, op: RegistryOp) => Promise<string>
   onState: (listener: (state: AccountState) => void) => () => void
 }
 
@@ -62,6 +68,20 @@ export const RegistryDatabaseType = ({ params, identities }: RegistryOptions) =>
     state: () => state,
     append: async (op) => {
       const hash = await (db as ManagedDatabase).addOperation(op)
+      return hash
+    },
+    appendAs: async (identity, op) => {
+      const managed = db as ManagedDatabase
+      const heads = await managed.log.heads()
+      const time = 1 + Math.max(0, ...heads.map((h) => h.clock.time))
+      const created = await Entry.create(identity, managed.address, op, undefined, { id: identity.publicKey, time }, heads.map((h) => h.hash), [])
+      const { hash, bytes } = await Entry.encode(created)
+      // The sync announces an entry's bytes.
+      const entry: LogEntry & { bytes: Uint8Array } = { ...created, hash, bytes }
+      await managed.log.joinEntry(entry)
+      await recompute()
+      managed.events.emit('update', entry)
+      await managed.sync.add(entry)
       return hash
     },
     onState: (listener) => {

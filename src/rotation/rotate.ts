@@ -90,11 +90,12 @@ export const rotate = async (init: RotateInit): Promise<number> => {
     await log.append({ op: 'snapshot', part: i, of: parts.length, records: (parts[i] as SlotRecord[]).map(toWire) })
     init.onProgress?.({ phase: 'snapshot', done: i + 1, total: parts.length })
   }
-  // Lockboxes for every device still in the account, as of now.
+  // Lockboxes for every device still in the account, as of now, and for the recovery key.
   const now = registry.state()
+  const holders = Object.values(now.devices).filter((d) => d.status === 'active').map((d) => ({ device: d.device, boxKey: d.boxKey }))
+  if (now.recovery !== null) holders.push({ device: now.recovery.device, boxKey: now.recovery.boxKey })
   const lockboxes: Record<string, string> = {}
-  for (const d of Object.values(now.devices)) {
-    if (d.status !== 'active') continue
+  for (const d of holders) {
     lockboxes[d.device] = key === undefined
       ? PUBLIC_LOCKBOX
       : base64urlEncode(sealTo(base64urlDecode(d.boxKey, 'boxKey'), key, lockboxAad(address, epoch, d.device)))
