@@ -7,6 +7,11 @@
  * OrbitDB builds an access controller from its address alone when a log is opened by
  * address, so the account-specific knowledge (who was admitted) is looked up through
  * the opening node's identity: each open account binds one `AccessContext` to it.
+ *
+ * One check is not such a fact, and decides only what is stored, never what counts: a
+ * revoked device may have a few registry entries stored outside its revocation's causal
+ * past (the reducer voids them anyway), no more, so a thief with its keys cannot fill
+ * every peer's log.
  */
 import * as Block from 'multiformats/block'
 import * as dagCbor from '@ipld/dag-cbor'
@@ -30,6 +35,14 @@ export interface AccessContext {
   isAdmitted: (device: DeviceId, signingKey: string) => boolean
   /** May `device` append to the data log of `epoch` of `account`? */
   canWriteData: (account: string, epoch: number, device: DeviceId, signingKey: string) => boolean
+  /** Is `device` known to be revoked (no admission of it can come any more)? Absent: no. */
+  isRevoked?: (device: DeviceId) => boolean
+  /**
+   * How many more registry entries `device` may have stored: Infinity unless it is
+   * revoked, then a small budget less its entries stored outside the revocation's past.
+   * Absent: no bound.
+   */
+  registryAllowance?: (device: DeviceId, signingKey: string) => Promise<number>
 }
 
 const contexts = new WeakMap<OrbitIdentity, AccessContext>()
@@ -109,6 +122,15 @@ export const entryWriter = async (identities: OrbitIdentities, entry: LogEntry):
   return { device: identity.id as DeviceId, signingKey: identity.publicKey }
 }
 
+/** A registry op is small (a rotation's lockboxes for every device): anything larger is not kept for a retry. */
+const MAX_REGISTRY_ENTRY_BYTES = 256 * 1024
+
+/** A refused entry may be accepted later unless its writer is invalid or known revoked. */
+const retryableWith = (identities: OrbitIdentities, self: OrbitIdentity) => async (entry: LogEntry): Promise<boolean> => {
+  const writer = await entryWriter(identities, entry)
+  return writer !== undefined && contexts.get(self)?.isRevoked?.(writer.device) !== true
+}
+
 /** How far back, and how deep a chain of admissions, the registry AC looks. */
 const MAX_SEARCH_ENTRIES = 512
 const MAX_CHAIN_DEPTH = 8
@@ -167,16 +189,33 @@ export const RegistryAccessController = Object.assign(
   (params?: AccountParams & { nonce: string }) => async ({ orbitdb, identities, address }: AccessControllerArgs): Promise<AccessController & { params: AccountParams }> => {
     const resolved = await resolveParams(orbitdb.ipfs, REGISTRY_AC_TYPE, address, params, parseAccountParams, 'a new registry needs its account parameters')
     const p = resolved.params
-    const canAppend = async (entry: LogEntry): Promise<boolean> => {
-      const writer = await entryWriter(identities, entry)
-      if (writer === undefined) return false
+    const admitted = async (entry: LogEntry, writer: { device: DeviceId, signingKey: string }): Promise<boolean> => {
       if (writer.device === p.founder) return writer.signingKey === p.founderSigningKey
       const context = contexts.get(orbitdb.identity)
       const known = (device: DeviceId, key: string): boolean => context !== undefined && context.isAdmitted(device, key)
       if (known(writer.device, writer.signingKey)) return true
       return await admittedInCausalPast(orbitdb.ipfs, identities, p, known, entry, writer.device, writer.signingKey, false)
     }
-    return { type: REGISTRY_AC_TYPE, address: resolved.address, params: { founder: p.founder, founderSigningKey: p.founderSigningKey, mode: p.mode }, canAppend }
+    const allowanceOf = async (writer: { device: DeviceId, signingKey: string }): Promise<number> =>
+      await (contexts.get(orbitdb.identity)?.registryAllowance?.(writer.device, writer.signingKey) ?? Number.POSITIVE_INFINITY)
+    const canAppend = async (entry: LogEntry): Promise<boolean> => {
+      const writer = await entryWriter(identities, entry)
+      if (writer === undefined || !(await admitted(entry, writer))) return false
+      return await allowanceOf(writer) > 0
+    }
+    const allowance = async (entry: LogEntry): Promise<number> => {
+      const writer = await entryWriter(identities, entry)
+      return writer === undefined ? 0 : await allowanceOf(writer)
+    }
+    return {
+      type: REGISTRY_AC_TYPE,
+      address: resolved.address,
+      params: { founder: p.founder, founderSigningKey: p.founderSigningKey, mode: p.mode },
+      canAppend,
+      allowance,
+      mayRetry: retryableWith(identities, orbitdb.identity),
+      maxEntryBytes: MAX_REGISTRY_ENTRY_BYTES
+    }
   },
   { type: REGISTRY_AC_TYPE }
 )
@@ -192,7 +231,7 @@ export const DataAccessController = Object.assign(
       const context = contexts.get(orbitdb.identity)
       return context !== undefined && context.canWriteData(p.account, p.epoch, writer.device, writer.signingKey)
     }
-    return { type: DATA_AC_TYPE, address: resolved.address, params: p, canAppend }
+    return { type: DATA_AC_TYPE, address: resolved.address, params: p, canAppend, mayRetry: retryableWith(identities, orbitdb.identity) }
   },
   { type: DATA_AC_TYPE }
 )

@@ -9,7 +9,7 @@ import { generateKey } from '../crypto/aead.ts'
 import { base64urlEncode, randomBytes } from '../crypto/bytes.ts'
 import { lockboxAad, sealTo } from '../crypto/lockbox.ts'
 import { NoAccountError } from '../errors.ts'
-import type { OrbitDB } from '../orbit/orbitdb.ts'
+import type { OrbitDB, OrbitLog } from '../orbit/orbitdb.ts'
 import { ManagedDatabase } from '../orbit/database.ts'
 import { KV_TYPE } from '../store/kv-database.ts'
 import type { DeviceId, Mode } from '../types.ts'
@@ -19,15 +19,56 @@ import { RegistryDatabaseType, REGISTRY_TYPE, type RegistryDatabase } from './re
 
 const dataLogName = (epoch: number): string => `orbit-account/data/${epoch}`
 
+/**
+ * How many registry entries of a revoked device may be stored outside its revocation's
+ * causal past (everything in that past came with the revocation): a few, since an honest
+ * device may have pointed at some before it heard of the revocation. The reducer voids
+ * them; the bound only keeps a thief with the device's keys from filling every log.
+ */
+export const REVOKED_REGISTRY_BUDGET = 16
+
+/** How many entries signed with `signingKey` the log holds outside the causal past of `revokedIn`. */
+const storedOutside = async (log: OrbitLog, revokedIn: string, signingKey: string): Promise<number> => {
+  const entries = await log.values()
+  const byHash = new Map(entries.map((e) => [e.hash, e]))
+  const past = new Set<string>()
+  const stack = [revokedIn]
+  while (stack.length > 0) {
+    const hash = stack.pop() as string
+    if (past.has(hash)) continue
+    past.add(hash)
+    const entry = byHash.get(hash)
+    if (entry !== undefined) stack.push(...entry.next, ...entry.refs)
+  }
+  return entries.filter((e) => e.key === signingKey && !past.has(e.hash)).length
+}
+
 /** Binds who-may-write knowledge for this account to the node's identity (see acl/access.ts). */
-export const bindContext = (orbitdb: OrbitDB, registryAddress: () => string | undefined, state: () => AccountState | undefined): void => {
+export const bindContext = (orbitdb: OrbitDB, registryAddress: () => string | undefined, state: () => AccountState | undefined, registryLog: () => OrbitLog | undefined): void => {
   const self = orbitdb.identity.id
   const isAdmitted = (device: DeviceId, signingKey: string): boolean => {
     const record = state()?.devices[device]
     return record !== undefined && record.signingKey === signingKey
   }
+  // The registry log changes only with its state (recomputed on every change): counts are kept per state.
+  const counted = new WeakMap<AccountState, Map<DeviceId, Promise<number>>>()
+  const registryAllowance = async (device: DeviceId, signingKey: string): Promise<number> => {
+    const s = state()
+    const record = s?.devices[device]
+    if (s === undefined || record?.status !== 'revoked') return Number.POSITIVE_INFINITY
+    const log = registryLog()
+    if (log === undefined || record.revokedIn === undefined) return 0
+    let counts = counted.get(s)
+    if (counts === undefined) counted.set(s, counts = new Map())
+    let stored = counts.get(device)
+    // A log that cannot be read counts as full: the device gets nothing more stored.
+    if (stored === undefined) counts.set(device, stored = storedOutside(log, record.revokedIn, signingKey).catch(() => REVOKED_REGISTRY_BUDGET))
+    return Math.max(0, REVOKED_REGISTRY_BUDGET - await stored)
+  }
   bindAccessContext(orbitdb.identity, {
     isAdmitted,
+    isRevoked: (device) => state()?.devices[device]?.status === 'revoked',
+    registryAllowance,
     // A member of that epoch: it holds a lockbox of it (a rule that stays true forever).
     canWriteData: (account, epoch, device, signingKey) => {
       const s = state()
@@ -45,7 +86,7 @@ export const createAccountCore = async (options: CoreOptions & { mode: Mode }): 
   const signingKey = base64urlEncode(secrets.signing.publicKey)
   const params: AccountParams & { nonce: string } = { founder: secrets.device, founderSigningKey: signingKey, mode, nonce: base64urlEncode(randomBytes(16)) }
   let registry: RegistryDatabase | undefined
-  bindContext(orbitdb, () => registry?.address, () => registry?.state())
+  bindContext(orbitdb, () => registry?.address, () => registry?.state(), () => registry?.log)
   registry = await orbitdb.open(REGISTRY_NAME, {
     type: REGISTRY_TYPE,
     AccessController: RegistryAccessController(params),
@@ -79,7 +120,7 @@ export const createAccountCore = async (options: CoreOptions & { mode: Mode }): 
 export const openRegistry = async (orbitdb: OrbitDB, address: string, signal?: AbortSignal): Promise<RegistryDatabase> => {
   // Until the registry is open nobody but the founder is known to be admitted.
   let registry: RegistryDatabase | undefined
-  bindContext(orbitdb, () => registry?.address, () => registry?.state())
+  bindContext(orbitdb, () => registry?.address, () => registry?.state(), () => registry?.log)
   registry = await orbitdb.open(address, {
     ...(signal !== undefined ? { signal } : {}),
     Database: async (args) => {

@@ -1,9 +1,12 @@
 /**
  * The base of our OrbitDB databases: a typed port of @orbitdb/core's `Database` with
- * two fixes. An entry the log refuses (its writer not admitted yet, a bad signature)
- * is not just printed and forgotten: it is reported and kept (bounded) so it can be
- * retried when the registry learns of an admission. And sync errors go to a listener
- * instead of an unhandled 'error' event, which would crash the process.
+ * three fixes. An entry the log refuses (its writer not admitted yet) is not just
+ * printed and forgotten: it is reported and kept (bounded in bytes) so it can be
+ * retried when the registry learns of an admission. An entry from the network, and its
+ * missing ancestry, are fetched and checked outside the write queue under short
+ * timeouts and a budget, so a peer's entries never make this device's own writes wait.
+ * And sync errors go to a listener instead of an unhandled 'error' event, which would
+ * crash the process.
  */
 import { EventEmitter } from 'events'
 import PQueue from 'p-queue'
@@ -11,15 +14,19 @@ import PQueue from 'p-queue'
 import SyncModule from '@orbitdb/core/src/sync.js'
 // @ts-expect-error: as above.
 import pathJoinModule from '@orbitdb/core/src/utils/path-join.js'
-import { ComposedStorage, IPFSBlockStorage, LevelStorage, Log, LRUStorage, withDecodeCache } from './orbitdb.ts'
+import { ComposedStorage, Entry, IPFSBlockStorage, LevelStorage, Log, LRUStorage, withDecodeCache } from './orbitdb.ts'
+import { ANCESTRY_LIMITS, fetchAncestry } from './prefetch.ts'
+import { entrySize, PendingEntries, type PendingLimits } from './pending.ts'
 import type { BaseDatabase, DatabaseArgs, LogEntry, OrbitEvents, OrbitLog } from './orbitdb.ts'
 
 type SyncFactory = (args: { ipfs: unknown, log: OrbitLog, events: OrbitEvents, onSynced: (entry: LogEntry) => Promise<void>, start?: boolean }) => Promise<BaseDatabase['sync']>
 const Sync = SyncModule as SyncFactory
 const pathJoin = pathJoinModule as (...parts: string[]) => string
 
-/** How many refused entries are kept for a retry. */
-const MAX_PENDING = 1000
+/** Refused entries kept for a retry, per database: a few MiB whoever sends them (oldest dropped first). */
+const PENDING_LIMITS: PendingLimits = { maxBytes: 4 * 1024 * 1024, maxCount: 1000 }
+/** The largest entry kept for a retry, unless the access controller names its own limit. */
+const MAX_PENDING_ENTRY_BYTES = 1024 * 1024
 /**
  * How often the heads are announced again to the peers of the log. A pubsub message
  * can be lost (a peer not yet in the gossip mesh); the next announcement repairs it,
@@ -28,12 +35,16 @@ const MAX_PENDING = 1000
 const REANNOUNCE_MS = 5000
 /** How long the sync waits for an entry's check before going on with the next one. */
 const PRECHECK_WAIT_MS = 1000
+/** How long a close waits for the checks under way (those still fetching then give up). */
+const CLOSE_GRACE_MS = ANCESTRY_LIMITS.blockTimeoutMs
 const DEFAULT_REFERENCES = 16
 const CACHE_SIZE = 1000
 
 export interface ManagedDatabase extends BaseDatabase {
   /** Entries refused by the log, kept for a retry (oldest dropped first). */
   pendingCount: () => number
+  /** Their approximate size in bytes (at most a few MiB). */
+  pendingBytes: () => number
   /** Tries the refused entries again (after an admission became known). */
   retryPending: () => Promise<void>
 }
@@ -45,14 +56,31 @@ export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDataba
   const referencesCount = Number(args.referencesCount) > -1 ? Number(args.referencesCount) : DEFAULT_REFERENCES
   // Not pinned (OrbitDB pins every entry): nothing here ever runs Helia's garbage
   // collector, so a pin only costs a lookup and a datastore write per entry (~8% of the
-  // CPU of a 3-device write load, measured).
-  const entryStorage = args.entryStorage ?? withDecodeCache(await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await IPFSBlockStorage({ ipfs, pin: false })))
+  // CPU of a 3-device write load, measured). A join finds its ancestry local (fetched beforehand, see `admit`): should a block still
+  // be missing, the write queue waits seconds for it, not OrbitDB's 30.
+  const entryStorage = args.entryStorage ?? withDecodeCache(await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await IPFSBlockStorage({ ipfs, pin: false, timeout: ANCESTRY_LIMITS.blockTimeoutMs })))
   const headsStorage = args.headsStorage ?? await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await LevelStorage({ path: pathJoin(directory, '/log/_heads/') }))
   const indexStorage = args.indexStorage ?? await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await LevelStorage({ path: pathJoin(directory, '/log/_index/') }))
   const log = await Log(identity, { logId: address, access, entryStorage, headsStorage, indexStorage })
   const events = new EventEmitter() as unknown as OrbitEvents & { listenerCount: (e: string) => number }
   const queue = new PQueue({ concurrency: 1 })
-  const pending = new Map<string, LogEntry>()
+  const pending = PendingEntries(PENDING_LIMITS)
+  // Checks under way: a close lets them finish (what they fetched is joined), for a grace period.
+  const checking = new Set<Promise<void>>()
+  const stopChecks = new AbortController()
+  let closing = false
+  const maxPendingEntry = access.maxEntryBytes ?? MAX_PENDING_ENTRY_BYTES
+  // Untrusted blocks (an entry's ancestry, its writer's identity) are fetched with this one.
+  const fetchStorage = await IPFSBlockStorage({ ipfs, pin: false, timeout: ANCESTRY_LIMITS.blockTimeoutMs })
+  // Per writer with a bounded allowance (a revoked device): its entries being checked,
+  // and its checks that failed; both count against the allowance, so such a writer
+  // cannot make this device fetch without end either.
+  const spent = new Map<string, number>()
+  const spend = (key: string, n: number): void => {
+    const total = (spent.get(key) ?? 0) + n
+    if (total > 0) spent.set(key, total)
+    else spent.delete(key)
+  }
 
   // A sync failure (a peer gone mid-exchange, a timeout) is reported, never thrown.
   events.on('error', () => {})
@@ -67,49 +95,107 @@ export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDataba
     }) as string
   }
 
-  const refuse = (entry: LogEntry, err: unknown): void => {
+  /** Reports a refused entry, and keeps it for a retry if it may be accepted later and is not too large. */
+  const refuse = async (entry: LogEntry, reason: string, retryable: boolean): Promise<void> => {
     pending.delete(entry.hash)
-    pending.set(entry.hash, entry)
-    if (pending.size > MAX_PENDING) pending.delete(pending.keys().next().value as string)
-    events.emit('rejected', entry, err)
+    const size = entrySize(entry)
+    if (retryable && size <= maxPendingEntry && await mayRetry(entry)) pending.keep(entry, size)
+    events.emit('rejected', entry, new Error(`entry ${String(entry.hash)} refused: ${reason}`))
+  }
+  const mayRetry = async (entry: LogEntry): Promise<boolean> => {
+    try {
+      return access.mayRetry === undefined || await access.mayRetry(entry)
+    } catch {
+      return false
+    }
   }
 
-  /** Checks an entry from the network outside the write queue, then joins it in the queue. */
+  const NOT_ALLOWED = 'its writer may not append to this log'
+  // Identities whose block is local (a log has few writers): checked once each.
+  const localIdentities = new Set<string>()
+  const fetchIdentity = async (hash: string): Promise<boolean> => {
+    if (localIdentities.has(hash)) return true
+    if (await fetchStorage.get(hash) === undefined) return false
+    if (localIdentities.size >= CACHE_SIZE) localIdentities.clear()
+    localIdentities.add(hash)
+    return true
+  }
+  /** Why `entry` itself may not join the log (its ancestry aside), or undefined when it may. */
+  const fault = async (entry: LogEntry): Promise<string | undefined> => {
+    if (entry.id !== address) return 'it belongs to another log'
+    try {
+      // Its writer's identity, under the short timeout: OrbitDB's own lookup waits 30 s for one nobody holds.
+      if (!(await fetchIdentity(entry.identity))) return 'its writer\'s identity is unknown'
+      if (!(await Entry.verify(identity, entry))) return 'its signature is invalid'
+      if (!(await access.canAppend(entry))) return NOT_ALLOWED
+    } catch {
+      return 'it is malformed or its writer\'s identity could not be fetched'
+    }
+    return undefined
+  }
+
+  /**
+   * Checks an entry from the network, then fetches and checks its missing ancestry, all
+   * outside the write queue; joins it in the queue only once everything is local.
+   */
+  const admit = async (entry: LogEntry): Promise<void> => {
+    if (closing || await log.has(entry.hash)) return
+    const why = await fault(entry)
+    if (why !== undefined) return await refuse(entry, why, why === NOT_ALLOWED)
+    const tally = Tally(access)
+    const counted = await tally.add(entry)
+    const bounded = tally.bounded(entry.key)
+    if (!counted || (bounded !== undefined && bounded - (spent.get(entry.key) ?? 0) < 1)) return await refuse(entry, 'its writer has no allowance left', false)
+    if (bounded !== undefined) spend(entry.key, 1)
+    let joined = false
+    try {
+      const walk = await fetchAncestry(entry, {
+        storage: fetchStorage,
+        inLog: async (hash) => await log.has(hash),
+        check: async (ancestor) => (await fault(ancestor)) === undefined && await tally.add(ancestor),
+        limits: ANCESTRY_LIMITS,
+        signal: stopChecks.signal
+      })
+      if (!walk.ok) return await refuse(entry, walk.reason, true)
+      joined = await join(entry, tally)
+    } finally {
+      // A check that failed stays counted against a bounded writer.
+      if (bounded !== undefined && joined) spend(entry.key, -1)
+    }
+  }
+
   const applyOperation = async (entry: LogEntry): Promise<void> => {
     if (entry === undefined || entry === null) return
-    const work = (async (): Promise<void> => {
-      let allowed: boolean
-      try {
-        allowed = await access.canAppend(entry)
-      } catch {
-        allowed = false
-      }
-      if (!allowed) {
-        refuse(entry, new Error(`the writer of ${String(entry.hash)} may not append to this log`))
-        return
-      }
-      await join(entry)
-    })()
-    // An honest entry is checked at once; a forged one (an identity nobody holds) can
-    // take seconds to give up on: the sync does not wait for it.
+    const work = admit(entry).catch((err: unknown) => { events.emit('error', err) })
+    checking.add(work)
+    void work.finally(() => { checking.delete(work) })
+    // An honest entry is checked at once; a forged one, or one whose ancestry is slow to
+    // come, can take seconds to give up on: the sync does not wait for it.
     let timer: ReturnType<typeof setTimeout> | undefined
     await Promise.race([work, new Promise((resolve) => { timer = setTimeout(resolve, PRECHECK_WAIT_MS) })])
     clearTimeout(timer)
   }
 
-  const join = async (entry: LogEntry): Promise<void> => {
-    await queue.add(async () => {
+  /** Joins an entry whose ancestry is local and checked; its batch is checked against the writers' allowances again, in the queue. */
+  const join = async (entry: LogEntry, tally: Tally): Promise<boolean> => {
+    return await queue.add(async () => {
       try {
+        if (!(await tally.fits())) {
+          await refuse(entry, 'its writers have no allowance left for it', false)
+          return false
+        }
         const updated = await log.joinEntry(entry)
         pending.delete(entry.hash)
         if (updated) {
           if (onUpdate !== undefined) await onUpdate(log, entry)
           events.emit('update', entry)
         }
+        return true
       } catch (err) {
-        refuse(entry, err)
+        await refuse(entry, err instanceof Error ? err.message : String(err), true)
+        return false
       }
-    })
+    }) as boolean
   }
 
   const sync = await Sync({ ipfs, log, events, onSynced: applyOperation, start: args.syncAutomatically ?? true })
@@ -131,9 +217,16 @@ export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDataba
   reannounce.unref?.()
 
   const close = async (): Promise<void> => {
+    closing = true
     clearInterval(reannounce)
     await sync.stop()
+    let timer: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([Promise.allSettled(checking), new Promise((resolve) => { timer = setTimeout(resolve, CLOSE_GRACE_MS) })])
+    clearTimeout(timer)
+    stopChecks.abort()
+    await Promise.allSettled(checking)
     await queue.onIdle()
+    await fetchStorage.close?.()
     await log.close()
     if (access.close !== undefined) await access.close()
     events.emit('close')
@@ -157,11 +250,53 @@ export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDataba
     peers: (sync as unknown as { peers: Set<string> }).peers,
     events,
     access,
-    pendingCount: () => pending.size,
+    pendingCount: () => pending.count(),
+    pendingBytes: () => pending.bytes(),
     retryPending: async () => {
-      const entries = [...pending.values()]
-      pending.clear()
-      for (const entry of entries) await applyOperation(entry)
+      for (const entry of pending.takeAll()) await applyOperation(entry)
+    }
+  }
+}
+
+/**
+ * Counts a join's batch (an entry and its missing ancestry) per writer whose allowance
+ * is bounded (a revoked device), against that allowance.
+ */
+interface Tally {
+  /** Counts one more entry; false when its writer goes past its allowance. */
+  add: (entry: LogEntry) => Promise<boolean>
+  /** The allowance of the writer with this key, if bounded. */
+  bounded: (key: string) => number | undefined
+  /** Does the batch still fit the allowances (asked again right before the join)? */
+  fits: () => Promise<boolean>
+}
+
+const Tally = (access: DatabaseArgs['access']): Tally => {
+  const counts = new Map<string, { sample: LogEntry, n: number, allowance: number }>()
+  const unbounded = new Set<string>()
+  return {
+    add: async (entry) => {
+      if (access.allowance === undefined || unbounded.has(entry.key)) return true
+      let item = counts.get(entry.key)
+      if (item === undefined) {
+        const allowance = await access.allowance(entry)
+        if (allowance === Number.POSITIVE_INFINITY) {
+          unbounded.add(entry.key)
+          return true
+        }
+        item = { sample: entry, n: 0, allowance }
+        counts.set(entry.key, item)
+      }
+      item.n++
+      return item.n <= item.allowance
+    },
+    bounded: (key) => counts.get(key)?.allowance,
+    fits: async () => {
+      if (access.allowance === undefined) return true
+      for (const { sample, n } of counts.values()) {
+        if (n > await access.allowance(sample)) return false
+      }
+      return true
     }
   }
 }

@@ -129,6 +129,18 @@ export interface AccessController {
   address: string
   canAppend: (entry: LogEntry) => Promise<boolean>
   close?: () => Promise<void>
+  /**
+   * Could a refused entry be accepted later (an admission naming its writer may still
+   * arrive)? False: it is not kept for a retry. Absent: it may.
+   */
+  mayRetry?: (entry: LogEntry) => Promise<boolean>
+  /**
+   * How many more entries the writer of `entry` may add to this log (Infinity: no bound).
+   * The database checks a join's whole batch against it. Absent: no bound.
+   */
+  allowance?: (entry: LogEntry) => Promise<number>
+  /** The largest entry (approximate bytes, see src/orbit/pending.ts) kept for a retry. */
+  maxEntryBytes?: number
 }
 
 export interface AccessControllerArgs {

@@ -1,14 +1,18 @@
 /**
+ * Fetching from the network under tight bounds, so that nothing a peer sends makes a
+ * database wait for long: the blocks an open reads, and the missing ancestry of an entry.
+ */
+import * as Block from 'multiformats/block'
+import * as dagCbor from '@ipld/dag-cbor'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { Entry, IPFSBlockStorage, parseAddress, type HeliaNode, type LogEntry, type StorageBackend } from './orbitdb.ts'
+
+/**
  * Fetches what opening a database by its address reads from the network (the manifest,
  * and the parameters of its access controller) under a signal, so that the open which
  * follows reads them from the local blockstore. OrbitDB gives an access controller no
  * signal: without this, an open whose only peer went away waits out a 30 s block timeout.
  */
-import * as Block from 'multiformats/block'
-import * as dagCbor from '@ipld/dag-cbor'
-import { sha256 } from 'multiformats/hashes/sha2'
-import { IPFSBlockStorage, parseAddress, type HeliaNode } from './orbitdb.ts'
-
 export const prefetchDatabase = async (ipfs: HeliaNode, address: string, signal: AbortSignal): Promise<void> => {
   const storage = await IPFSBlockStorage({ ipfs, pin: false })
   try {
@@ -21,5 +25,103 @@ export const prefetchDatabase = async (ipfs: HeliaNode, address: string, signal:
     if (hash !== undefined && hash.length > 0) await storage.get(hash, signal)
   } finally {
     await storage.close?.()
+  }
+}
+
+/** What a walk of untrusted ancestry may cost before it gives up. */
+export interface AncestryLimits {
+  /** How long one block may take to arrive. */
+  blockTimeoutMs: number
+  /** How long the whole walk may take. */
+  deadlineMs: number
+  /** How many missing ancestors it fetches at most. */
+  maxEntries: number
+  /** How many bytes of them at most. */
+  maxBytes: number
+}
+
+export const ANCESTRY_LIMITS: AncestryLimits = { blockTimeoutMs: 3000, deadlineMs: 30_000, maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 }
+
+/** How many blocks a walk asks for at once. */
+const WALK_PARALLEL = 8
+
+export type AncestryResult = { ok: true, entries: number } | { ok: false, reason: string }
+
+export interface AncestryWalk {
+  /** Block storage with a short timeout; a fetched block stays in the local blockstore. */
+  storage: StorageBackend
+  /** Is this entry already in the log (its own ancestry then is too)? */
+  inLog: (hash: string) => Promise<boolean>
+  /** Checks one fetched ancestor (signature, writer); false refuses the whole walk. */
+  check: (entry: LogEntry) => Promise<boolean>
+  limits: AncestryLimits
+  /** Gives up when aborted (a database closing). */
+  signal?: AbortSignal
+}
+
+/**
+ * Fetches the ancestors of `entry` that the log lacks, level by level, checking each
+ * one, until every path reaches the log. When it succeeds they are all local, so the
+ * log's own join (in the write queue) finds them without the network; when an ancestor
+ * cannot be fetched in time, or is refused, or the walk grows past its limits, it gives
+ * up: untrusted ancestry never makes the write queue wait.
+ */
+export const fetchAncestry = async (entry: LogEntry, walk: AncestryWalk): Promise<AncestryResult> => {
+  const { storage, inLog, check, limits } = walk
+  const deadline = AbortSignal.timeout(limits.deadlineMs)
+  const signal = walk.signal === undefined ? deadline : AbortSignal.any([deadline, walk.signal])
+  const seen = new Set<string>([entry.hash])
+  let frontier = await missing(parentsOf(entry), seen, inLog)
+  let bytes = 0
+  let count = 0
+  while (frontier.length > 0) {
+    count += frontier.length
+    if (count > limits.maxEntries) return { ok: false, reason: `more than ${limits.maxEntries} missing ancestors` }
+    const next: string[] = []
+    for (let i = 0; i < frontier.length; i += WALK_PARALLEL) {
+      const fetched = await Promise.all(frontier.slice(i, i + WALK_PARALLEL).map(async (hash) => await fetchEntry(storage, hash, signal)))
+      for (const item of fetched) {
+        if (typeof item === 'string') return { ok: false, reason: item }
+        bytes += item.size
+        if (bytes > limits.maxBytes) return { ok: false, reason: `more than ${limits.maxBytes} bytes of missing ancestors` }
+        if (!(await check(item.entry))) return { ok: false, reason: `ancestor ${item.entry.hash} refused` }
+        next.push(...await missing(parentsOf(item.entry), seen, inLog))
+      }
+    }
+    frontier = next
+  }
+  return { ok: true, entries: count }
+}
+
+const parentsOf = (entry: LogEntry): string[] =>
+  [...(Array.isArray(entry.next) ? entry.next : []), ...(Array.isArray(entry.refs) ? entry.refs : [])].filter((h): h is string => typeof h === 'string')
+
+/** The hashes not seen yet and not in the log (marked seen). */
+const missing = async (hashes: string[], seen: Set<string>, inLog: (hash: string) => Promise<boolean>): Promise<string[]> => {
+  const out: string[] = []
+  for (const hash of hashes) {
+    if (seen.has(hash)) continue
+    seen.add(hash)
+    if (!(await inLog(hash))) out.push(hash)
+  }
+  return out
+}
+
+/** One ancestor, decoded and checked to be the block named (else why it is not). */
+const fetchEntry = async (storage: StorageBackend, hash: string, signal: AbortSignal): Promise<{ entry: LogEntry, size: number } | string> => {
+  let bytes: Uint8Array | undefined
+  try {
+    bytes = await storage.get(hash, signal)
+  } catch {
+    bytes = undefined
+  }
+  if (bytes === undefined) return `ancestor ${hash} could not be fetched`
+  try {
+    const entry = await Entry.decode(bytes)
+    // The hash of what was decoded: a block store returns what was asked for, but a log entry's hash is its identity.
+    if (entry.hash !== hash) return `ancestor ${hash} is not the entry named`
+    return { entry, size: bytes.byteLength }
+  } catch {
+    return `ancestor ${hash} is not a log entry`
   }
 }
