@@ -419,7 +419,13 @@ const applyRotate = (ctx: Context, entry: RegistryEntry, op: RotateOp): Verdict 
     () => mustBeNextEpoch(ctx, entry, op.epoch),
     () => mustNotGiveKeysToRevoked(ctx, entry, op.lockboxes)
   )
-  if (verdict !== undefined) return verdict
+  if (verdict !== undefined) {
+    // Built on a rotation that was voided since (a thief's): its log may hold honest writes to carry.
+    if (mustBeAdminOrCalledFor(ctx, entry) === undefined && mustBeNextEpoch(ctx, entry, op.epoch) !== undefined) {
+      ctx.voidedRotations.push(rotationRecord(entry, op))
+    }
+    return verdict
+  }
   ctx.rotations.push(rotationRecord(entry, op))
   return OK
 }

@@ -191,3 +191,21 @@ export const assertIgnored = (state: AccountState, entry: RegistryEntry, reason:
 export const assertCounts = (state: AccountState, entry: RegistryEntry): void => {
   assert.equal(reasonFor(state, entry), undefined, `expected ${entry.hash} to count`)
 }
+
+// ---------------------------------------------------------------------------------------
+// Causal pasts.
+
+/** The entries in the causal past of `heads`, inclusive (unknown hashes are skipped). */
+export const pastOf = (byHash: ReadonlyMap<string, RegistryEntry>, heads: readonly string[]): RegistryEntry[] => {
+  const seen = new Set<string>()
+  const stack = [...heads]
+  const out: RegistryEntry[] = []
+  for (let hash = stack.pop(); hash !== undefined; hash = stack.pop()) {
+    const entry = byHash.get(hash)
+    if (seen.has(hash) || entry === undefined) continue
+    seen.add(hash)
+    out.push(entry)
+    stack.push(...entry.next)
+  }
+  return out
+}

@@ -352,6 +352,20 @@ describe('revocation', () => {
       assert.equal(state.needsRotation, false)
     })
 
+    it('a rotation built on the thief\'s voided rotation is kept for carrying its log\'s writes', () => {
+      const { p, params, log } = found()
+      log.append(p.laptop, addPayload(p.phone, 'admin'))
+      log.append(p.laptop, addPayload(p.tablet, 'admin'))
+      const heads = log.heads()
+      log.append(p.laptop, revokeOp({ device: p.phone.device }), { after: heads })
+      const stolen = log.append(p.phone, rotatePayload(1, [p.phone, p.laptop, p.tablet]), { after: heads })
+      const built = log.append(p.tablet, rotatePayload(2, [p.laptop, p.tablet]), { after: [stolen.hash] })
+      const state = reduce(params, log.entries)
+      assertIgnored(state, built, /must start epoch 1/)
+      assert.deepEqual(state.supersededEpochs.map(e => e.startedIn).sort(), [stolen.hash, built.hash].sort())
+      assert.equal(state.supersededEpochs.find(e => e.startedIn === stolen.hash)?.lockboxes[p.phone.device], undefined)
+    })
+
     it('nothing brings a revoked device back: a later or concurrent re-admission of its id is void', () => {
       const { p, params, log } = found()
       const admitted = log.append(p.laptop, addPayload(p.phone, 'admin'))
