@@ -14,25 +14,37 @@ const GLOBAL: Options = {
   dir: { type: 'string' },
   json: { type: 'boolean' },
   'passphrase-file': { type: 'string' },
-  help: { type: 'boolean', short: 'h' }
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' }
 }
 
-const SPECS: Record<CommandName, { options: Options, positionals: [number, number], usage: string }> = {
-  create: { options: { name: { type: 'string' }, mode: { type: 'string' } }, positionals: [0, 0], usage: 'create --name <device> [--mode encrypted|public|private]' },
-  daemon: { options: { listen: { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'swarm-key': { type: 'string' } }, positionals: [0, 0], usage: 'daemon [--listen <multiaddr>...] [--peer <multiaddr>...] [--swarm-key <hex>]' },
-  invite: { options: { ttl: { type: 'string' }, role: { type: 'string' }, confirm: { type: 'boolean' }, 'no-qr': { type: 'boolean' }, listen: { type: 'string', multiple: true } }, positionals: [0, 0], usage: 'invite [--ttl 10m] [--role member|admin] [--confirm] [--no-qr] [--listen <multiaddr>...]' },
-  join: { options: { name: { type: 'string' } }, positionals: [1, 1], usage: 'join <invite> --name <device>' },
-  put: { options: {}, positionals: [2, 2], usage: 'put <key> <json|->' },
-  get: { options: {}, positionals: [1, 1], usage: 'get <key>' },
-  del: { options: {}, positionals: [1, 1], usage: 'del <key>' },
-  list: { options: { prefix: { type: 'string' } }, positionals: [0, 0], usage: 'list [--prefix <p>]' },
-  watch: { options: {}, positionals: [0, 0], usage: 'watch' },
-  status: { options: {}, positionals: [0, 0], usage: 'status' },
-  devices: { options: {}, positionals: [0, 0], usage: 'devices' },
-  revoke: { options: {}, positionals: [1, 1], usage: 'revoke <device-id-or-name>' },
-  'swarm-key': { options: {}, positionals: [0, 0], usage: 'swarm-key' },
-  serve: { options: { listen: { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'swarm-key': { type: 'string' } }, positionals: [1, 1], usage: 'serve <account-address> [--listen <multiaddr>...] [--peer <multiaddr>...] [--swarm-key <hex>]' },
-  help: { options: {}, positionals: [0, 1], usage: 'help [command]' }
+interface Spec {
+  options: Options
+  /** The positionals' names, required ones first: [min, max] is derived from them. */
+  positionals: [number, number]
+  names?: string[]
+  usage: string
+  /** What the command does, in a sentence, and an example (per-command help). */
+  about: string
+  example: string
+}
+
+const SPECS: Record<CommandName, Spec> = {
+  create: { options: { name: { type: 'string' }, mode: { type: 'string' } }, positionals: [0, 0], usage: 'create --name <device> [--mode encrypted|public|private]', about: 'Creates an account with this machine as its first device (an admin).', example: 'orbit-account create --name laptop' },
+  daemon: { options: { listen: { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'swarm-key': { type: 'string' } }, positionals: [0, 0], usage: 'daemon [--listen <multiaddr>...] [--peer <multiaddr>...] [--swarm-key <hex>]', about: 'Keeps the account open and syncing with the other devices until Ctrl-C; the other commands then go through it.', example: 'orbit-account daemon --peer /ip4/192.168.1.20/tcp/4001/p2p/12D3KooW...' },
+  invite: { options: { ttl: { type: 'string' }, role: { type: 'string' }, confirm: { type: 'boolean' }, 'no-qr': { type: 'boolean' }, listen: { type: 'string', multiple: true } }, positionals: [0, 0], usage: 'invite [--ttl 10m] [--role member|admin] [--confirm] [--no-qr] [--listen <multiaddr>...]', about: 'Shows a single-use invite (QR code and text) for a new device, and stays until that device has joined and synced (admin devices only).', example: 'orbit-account invite --ttl 30m' },
+  join: { options: { name: { type: 'string' } }, positionals: [1, 1], names: ['invite'], usage: 'join <invite> --name <device>', about: 'Joins the account of an invite with this machine as a new device, and syncs it.', example: 'orbit-account join OA1... --name phone' },
+  put: { options: {}, positionals: [2, 2], names: ['key', 'json|-'], usage: 'put <key> <json|->', about: 'Sets a key to a JSON value (`-` reads it from stdin); a negative number works as is, other values starting with - go after --.', example: 'orbit-account put settings/theme \'"dark"\'' },
+  get: { options: {}, positionals: [1, 1], names: ['key'], usage: 'get <key>', about: 'Prints the value of a key (`found` tells a stored null from an absent key).', example: 'orbit-account get settings/theme' },
+  del: { options: {}, positionals: [1, 1], names: ['key'], usage: 'del <key>', about: 'Deletes a key.', example: 'orbit-account del settings/theme' },
+  list: { options: { prefix: { type: 'string' } }, positionals: [0, 0], usage: 'list [--prefix <p>]', about: 'Prints every key and value (those under a prefix with --prefix).', example: 'orbit-account list --prefix settings/' },
+  watch: { options: {}, positionals: [0, 0], usage: 'watch', about: 'Prints every change, from this device or others, until Ctrl-C.', example: 'orbit-account watch --json' },
+  status: { options: {}, positionals: [0, 0], usage: 'status', about: 'Shows the account, this device (and whether it was revoked), the epoch and the connected peers.', example: 'orbit-account status' },
+  devices: { options: {}, positionals: [0, 0], usage: 'devices', about: 'Lists the devices of the account; this one is marked with *.', example: 'orbit-account devices' },
+  revoke: { options: {}, positionals: [1, 1], names: ['device-id-or-name'], usage: 'revoke <device-id-or-name>', about: 'Revokes a lost device: a new group key that it does not get, and the live data re-encrypted under it (admin devices; a member may revoke itself).', example: 'orbit-account revoke phone' },
+  'swarm-key': { options: {}, positionals: [0, 0], usage: 'swarm-key', about: 'Prints a private account\'s swarm key, for `serve --swarm-key` or a device that was away during a revocation.', example: 'orbit-account swarm-key' },
+  serve: { options: { listen: { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'swarm-key': { type: 'string' } }, positionals: [1, 1], names: ['account-address'], usage: 'serve <account-address> [--listen <multiaddr>...] [--peer <multiaddr>...] [--swarm-key <hex>]', about: 'Runs a blind replica of an account (it stores and forwards, and reads nothing) until Ctrl-C; use its own --dir.', example: 'orbit-account serve /orbitdb/zdpu... --dir ~/replica' },
+  help: { options: {}, positionals: [0, 1], names: ['command'], usage: 'help [command]', about: 'Shows the commands, or one command\'s help.', example: 'orbit-account help put' }
 }
 
 export interface ParsedArgs {
@@ -43,9 +55,14 @@ export interface ParsedArgs {
   dir: string | undefined
   passphraseFile: string | undefined
   help: boolean
+  version: boolean
 }
 
 export const usageOf = (command: CommandName): string => `orbit-account ${SPECS[command].usage} [--dir <path>] [--json]`
+
+/** One command's help: usage, what it does, an example. */
+export const helpOf = (command: CommandName): string =>
+  [`usage: ${usageOf(command)}`, '', SPECS[command].about, '', 'example:', `  ${SPECS[command].example}`].join('\n')
 
 export const USAGE = [
   'usage: orbit-account <command> [options] [--dir <path>] [--json]',
@@ -55,14 +72,24 @@ export const USAGE = [
   '',
   'Every command takes --dir <path> (default $ORBIT_ACCOUNT_DIR or ~/.orbit-account) and',
   '--json (one JSON object per line on stdout; errors as JSON on stderr). A sealed keystore',
-  'is opened with --passphrase-file <file> or $ORBIT_ACCOUNT_PASSPHRASE.'
+  'is opened with --passphrase-file <file> or $ORBIT_ACCOUNT_PASSPHRASE.',
+  '`orbit-account help <command>` (or <command> --help) explains one command; --version prints the version.'
 ].join('\n')
 
 const isCommand = (s: string): s is CommandName => (COMMANDS as readonly string[]).includes(s)
 
 const ALL_OPTIONS: Options = Object.assign({}, GLOBAL, ...Object.values(SPECS).map((s) => s.options))
 
-export const parseCommandLine = (argv: string[]): ParsedArgs => {
+/** A negative number (`-5`, `-0.5`, `-1e3`, `-5m`): a value, never an option. */
+const NEGATIVE = /^-\.?\d/
+/** Stands in for a negative number while Node's parser reads the line (it would take it for an option). */
+const MASK = '\u0000neg:'
+const unmask = (v: string): string => v.startsWith(MASK) ? v.slice(MASK.length) : v
+const unmaskValues = (values: Record<string, unknown>): Record<string, string | boolean | string[] | undefined> =>
+  Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === 'string' ? unmask(v) : Array.isArray(v) ? v.map((x) => unmask(String(x))) : v])) as Record<string, string | boolean | string[] | undefined>
+
+export const parseCommandLine = (input: string[]): ParsedArgs => {
+  const argv = input.map((a) => NEGATIVE.test(a) ? MASK + a : a)
   // A first, lenient pass finds the command word (option values are not commands).
   let loose
   try {
@@ -73,7 +100,9 @@ export const parseCommandLine = (argv: string[]): ParsedArgs => {
   const token = loose.tokens.find((t) => t.kind === 'positional')
   const name = token?.kind === 'positional' ? token.value : undefined
   if (name === undefined || token === undefined) {
-    if (loose.values.help === true) return { command: 'help', positionals: [], options: {}, json: loose.values.json === true, dir: undefined, passphraseFile: undefined, help: true }
+    if (loose.values.help === true || loose.values.version === true) {
+      return { command: 'help', positionals: [], options: {}, json: loose.values.json === true, dir: undefined, passphraseFile: undefined, help: true, version: loose.values.version === true }
+    }
     throw new InvalidArgumentError(`no command given\n${USAGE}`)
   }
   if (!isCommand(name)) throw new InvalidArgumentError(`unknown command '${name}'\n${USAGE}`)
@@ -84,24 +113,28 @@ export const parseCommandLine = (argv: string[]): ParsedArgs => {
   try {
     parsed = parseArgs({ args: rest, options: { ...GLOBAL, ...spec.options }, allowPositionals: true, strict: true })
   } catch (err) {
-    throw new InvalidArgumentError(`${(err as Error).message}\nusage: ${usageOf(name)}`)
+    throw new InvalidArgumentError(`${unmask((err as Error).message).replaceAll(MASK, '')}\nusage: ${usageOf(name)}`)
   }
-  const values = parsed.values as Record<string, string | boolean | string[] | undefined>
+  const values = unmaskValues(parsed.values)
+  const positionals = parsed.positionals.map(unmask)
   const help = values.help === true
   const [min, max] = spec.positionals
-  if (!help && (parsed.positionals.length < min || parsed.positionals.length > max)) {
-    const what = parsed.positionals.length < min ? 'missing argument' : `unexpected argument '${parsed.positionals[max] ?? ''}'`
+  if (!help && values.version !== true && (positionals.length < min || positionals.length > max)) {
+    const what = positionals.length < min
+      ? `missing ${spec.names?.slice(positionals.length, min).map((n) => `<${n}>`).join(' and ') ?? 'argument'}`
+      : `unexpected argument '${positionals[max] ?? ''}'`
     throw new InvalidArgumentError(`${name}: ${what}\nusage: ${usageOf(name)}`)
   }
   const dir = values.dir as string | undefined
   if (dir === '') throw new InvalidArgumentError('--dir must not be empty')
   return {
     command: name,
-    positionals: parsed.positionals,
+    positionals,
     options: values,
     json: values.json === true,
     dir,
     passphraseFile: values['passphrase-file'] as string | undefined,
-    help
+    help,
+    version: values.version === true
   }
 }

@@ -9,11 +9,11 @@ import type { Output } from './output.ts'
 import type { Frame, Question, Request } from '../daemon/protocol.ts'
 import { openAccount, type NodeAccount } from '../node/account-dir.ts'
 import { serveSocket } from '../daemon/server.ts'
-import { execute } from '../daemon/commands.ts'
+import { checkCanInvite, deviceStatus, execute, REVOKED_NOTE } from '../daemon/commands.ts'
 import { readPassphrase } from '../../identity/keystore-fs.ts'
 import { accountPaths } from '../node/paths.ts'
 import { listenAddrsToRemember, readNetworkMemory, rememberListen, rememberPeers } from '../node/network-memory.ts'
-import { isOrbitAccountError } from '../errors.ts'
+import { DeviceRevokedError, isOrbitAccountError } from '../errors.ts'
 import { multiaddr } from '@multiformats/multiaddr'
 
 /** Where a node listens unless told otherwise: every interface, fresh ports (then remembered). */
@@ -22,9 +22,20 @@ export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws']
 const REDIAL_MS = 15_000
 /** How long a one-shot command gives the peers it knows to sync. */
 const BRIEF_SYNC_MS = 3000
+/** The longest a one-shot `invite` stays, once it admitted a device, for that device to sync. */
+const JOINER_SYNC_MS = 120_000
+/** How often a daemon looks whether this device was revoked. */
+const REVOKED_CHECK_MS = 1000
 
-export const passphraseOf = async (args: ParsedArgs): Promise<string | undefined> =>
-  await readPassphrase(args.passphraseFile !== undefined ? { passphraseFile: args.passphraseFile } : {})
+/**
+ * The passphrase, from --passphrase-file or $ORBIT_ACCOUNT_PASSPHRASE, by one rule: a
+ * line ending at its end is not part of it (`echo` and a file editor both add one).
+ */
+export const passphraseOf = async (args: ParsedArgs): Promise<string | undefined> => {
+  const value = process.env.ORBIT_ACCOUNT_PASSPHRASE
+  const env = value === undefined ? {} : { ORBIT_ACCOUNT_PASSPHRASE: value.replace(/\r?\n$/, '') }
+  return await readPassphrase(args.passphraseFile !== undefined ? { passphraseFile: args.passphraseFile, env } : { env })
+}
 
 /** Resolves on SIGINT/SIGTERM. */
 export const untilSignal = async (): Promise<void> => await new Promise((resolve) => {
@@ -86,6 +97,45 @@ const reach = async (account: NodeAccount, peers: string[], out: Output, ms: num
   await rememberPeers(account.paths.peers, peers.filter((p) => reached.some((id) => p.endsWith(`/p2p/${id}`))))
 }
 
+/** Says once (on stderr) that this device was revoked, when it learns it; returns a stop function. */
+const tellRevokedOnce = (account: NodeAccount, out: Output): () => void => {
+  const check = (): boolean => {
+    if (deviceStatus(account) !== 'revoked') return false
+    out.note(REVOKED_NOTE)
+    clearInterval(timer)
+    return true
+  }
+  const timer = setInterval(check, REVOKED_CHECK_MS)
+  check()
+  return () => clearInterval(timer)
+}
+
+/** Peer ids named in multiaddrs (…/p2p/<id>). */
+const peerIdsOf = (addrs: string[]): string[] => addrs.map((a) => /\/p2p\/([^/]+)$/.exec(a)?.[1]).filter((p): p is string => p !== undefined)
+
+/**
+ * Watches for the device an invite admits: the peers new to this account (not
+ * remembered, not connected before the invite) that sync its registry. `untilSynced`
+ * resolves once such a peer came and every one of them left again (a joining device
+ * stops its node when it has synced), or after `ms`, or on `signal`.
+ */
+const watchJoiner = (account: NodeAccount, known: Set<string>): { untilSynced: (ms: number, signal: AbortSignal) => Promise<boolean>, stop: () => void } => {
+  const fresh = new Set<string>()
+  const stop = account.onSync((peerId) => { if (!known.has(peerId)) fresh.add(peerId) })
+  return {
+    stop,
+    untilSynced: async (ms, signal) => {
+      const deadline = Date.now() + ms
+      while (!signal.aborted && Date.now() < deadline) {
+        const connected = new Set(account.peers())
+        if (fresh.size > 0 && [...fresh].every((p) => !connected.has(p))) return true
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      return false
+    }
+  }
+}
+
 /** The daemon: serves the socket and the network until SIGINT/SIGTERM. */
 export const runDaemon = async (args: ParsedArgs, dir: string, out: Output): Promise<void> => {
   const { account, peers } = await open(args, dir, out, true)
@@ -95,6 +145,7 @@ export const runDaemon = async (args: ParsedArgs, dir: string, out: Output): Pro
     // Listen for signals before saying ready: a SIGTERM right after must still shut down cleanly.
     const stopped = untilSignal()
     out.result('daemon', { ready: true, peerId: account.peerId(), addrs: account.addrs() })
+    const stopTelling = tellRevokedOnce(account, out)
     // Devices come and go: dial the remembered peers that are not connected, now and then.
     const redial = setInterval(() => {
       void readNetworkMemory(account.paths.peers).then(async (memory) => {
@@ -107,6 +158,7 @@ export const runDaemon = async (args: ParsedArgs, dir: string, out: Output): Pro
       await stopped
     } finally {
       clearInterval(redial)
+      stopTelling()
       await server.close()
     }
   } finally {
@@ -122,25 +174,53 @@ export const runLocal = async (args: ParsedArgs, dir: string, out: Output, reque
   try {
     if (stays) {
       // This process holds the store, so it serves the socket for other commands.
+      if (request.cmd === 'invite') {
+        if (deviceStatus(account) === 'revoked') throw new DeviceRevokedError(REVOKED_NOTE)
+        checkCanInvite(account)
+      }
       const server = await serveSocket(account, account.paths.socket)
       const stop = new AbortController()
       void untilSignal().then(() => stop.abort())
       try {
         await reach(account, peers, out, BRIEF_SYNC_MS)
-        await execute(account, request, write, stop.signal, ask)
+        if (request.cmd !== 'invite') {
+          await execute(account, request, write, stop.signal, ask)
+          return
+        }
+        // The new device syncs from this process: it stays until that is done.
+        const joiner = watchJoiner(account, new Set([...peerIdsOf(peers), ...account.peers()]))
+        try {
+          await execute(account, request, write, stop.signal, ask)
+          out.note('waiting for the new device to finish syncing from this one (Ctrl-C to stop: it can also finish later from a daemon here)')
+          if (!await joiner.untilSynced(JOINER_SYNC_MS, stop.signal) && !stop.signal.aborted) {
+            out.note(`the new device did not finish syncing within ${JOINER_SYNC_MS / 1000} s; run \`orbit-account daemon\` here so it can`)
+          }
+        } finally {
+          joiner.stop()
+        }
       } finally {
         await server.close()
       }
       return
     }
     const writes = request.cmd === 'put' || request.cmd === 'del' || request.cmd === 'revoke'
-    if (!writes) await reach(account, peers, out, BRIEF_SYNC_MS)
-    await execute(account, request, write)
-    if (writes && peers.length > 0) {
+    if (!writes) {
+      await reach(account, peers, out, BRIEF_SYNC_MS)
+      await execute(account, request, write)
+      return
+    }
+    // A write is told only once the peers had their chance to say this device was revoked.
+    const frames: Frame[] = []
+    await execute(account, request, (f) => frames.push(f))
+    if (peers.length > 0) {
       await reach(account, peers, out, BRIEF_SYNC_MS)
       // Give the peers a moment to fetch the new entry from this node before it stops.
       await new Promise((resolve) => setTimeout(resolve, 500))
+      if (request.cmd !== 'revoke' && deviceStatus(account) === 'revoked') {
+        throw new DeviceRevokedError(`the write was made here but the other devices refuse it: ${REVOKED_NOTE}`)
+      }
     }
+    for (const f of frames) write(f)
   } finally {
     await account.close()
   }

@@ -7,7 +7,7 @@
 import module from 'node:module'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { COMMANDS, parseCommandLine, usageOf, USAGE, type CommandName, type ParsedArgs } from './args.ts'
+import { COMMANDS, helpOf, parseCommandLine, USAGE, type CommandName, type ParsedArgs } from './args.ts'
 import { makeOutput, type Output } from './output.ts'
 import { callDaemon } from '../daemon/client.ts'
 import type { Frame, Question, Request } from '../daemon/protocol.ts'
@@ -15,23 +15,41 @@ import { accountPaths, defaultDir } from '../node/paths.ts'
 import { readLock } from '../node/lock.ts'
 import { readConfig } from '../node/config.ts'
 import { InvalidArgumentError, OrbitAccountError, StoreLockedError, isOrbitAccountError, type ErrorCode } from '../errors.ts'
+import { checkAddresses, checkDir, packageVersion } from './checks.ts'
 import { askYesNo, closePrompt, readStdin } from './prompt.ts'
-import { checkKey, parseJsonValue } from '../store/limits.ts'
+import { checkKey, checkValue, parseJsonValue } from '../store/limits.ts'
 
 const EXIT_ERROR = 1
 const EXIT_USAGE = 2
+/** How long a command waits for a daemon that is starting (then it goes through its socket). */
+const DAEMON_WAIT_MS = 15_000
+/** How long a command waits for another process that holds the store (a command finishing). */
+const HOLDER_WAIT_MS = 8000
+
+/** A key is a command-line argument: whatever is wrong with it is INVALID_ARGUMENT (exit 2). */
+const keyOf = (key: string): string => {
+  try {
+    return checkKey(key)
+  } catch (err) {
+    if (isOrbitAccountError(err) && err.code !== 'INVALID_ARGUMENT') throw new InvalidArgumentError(err.message)
+    throw err
+  }
+}
 
 /** Builds the request of a command that runs against the store, checking its input first. */
 const requestOf = async (args: ParsedArgs): Promise<Request> => {
   const [a, b] = args.positionals
   switch (args.command) {
     case 'put': {
-      const key = checkKey(a as string)
+      const key = keyOf(a as string)
       const text = b === '-' ? await readStdin() : (b as string)
-      return { v: 1, cmd: 'put', key, value: parseJsonValue(text) }
+      const value = parseJsonValue(text)
+      // Checked here too: a value over the limit never travels to the daemon.
+      checkValue(value)
+      return { v: 1, cmd: 'put', key, value }
     }
-    case 'get': return { v: 1, cmd: 'get', key: checkKey(a as string) }
-    case 'del': return { v: 1, cmd: 'del', key: checkKey(a as string) }
+    case 'get': return { v: 1, cmd: 'get', key: keyOf(a as string) }
+    case 'del': return { v: 1, cmd: 'del', key: keyOf(a as string) }
     case 'list': {
       const prefix = args.options.prefix as string | undefined
       return prefix !== undefined ? { v: 1, cmd: 'list', prefix } : { v: 1, cmd: 'list' }
@@ -55,6 +73,14 @@ const requestOf = async (args: ParsedArgs): Promise<Request> => {
 const askAdmit = async (q: Question): Promise<boolean> =>
   await askYesNo(`Device '${q.name}' (${q.device}) asks to join. Its code is ${q.code}: does the new device show the same code? Admit it?`)
 
+/** Whether to try again (after a pause) when the store is locked: a daemon starting, another command running. */
+const shouldWait = async (err: unknown, lockPath: string, since: number): Promise<boolean> => {
+  if (!(err instanceof StoreLockedError)) return false
+  const holder = await readLock(lockPath)
+  if (holder === undefined) return false
+  return Date.now() - since < (holder.role === 'daemon' ? DAEMON_WAIT_MS : HOLDER_WAIT_MS)
+}
+
 /** Runs a store command through the daemon, or with the store opened here when none runs. */
 const runStoreCommand = async (args: ParsedArgs, dir: string, out: Output): Promise<void> => {
   const request = await requestOf(args)
@@ -66,35 +92,55 @@ const runStoreCommand = async (args: ParsedArgs, dir: string, out: Output): Prom
     process.once('SIGINT', onSignal)
     process.once('SIGTERM', onSignal)
   }
+  let admitted = false
   const frames = (frame: Frame): void => {
     if ('out' in frame) {
+      if (request.cmd === 'invite' && typeof frame.out.invite === 'string' && !args.json) showInvite(frame.out.invite, args.options['no-qr'] !== true)
+      if (frame.out.admitted !== undefined) admitted = true
       out.result(args.command, frame.out)
-      if (request.cmd === 'invite' && typeof frame.out.invite === 'string' && !args.json && args.options['no-qr'] !== true) void showQr(frame.out.invite)
     } else if ('note' in frame) out.note(frame.note)
   }
-  const deadline = Date.now() + 15_000
+  let since = Date.now()
   for (;;) {
-    const result = await callDaemon(paths.socket, request, frames, stop.signal, askAdmit)
+    let result
+    try {
+      result = await callDaemon(paths.socket, request, frames, stop.signal, askAdmit)
+    } catch (err) {
+      // The daemon went away under a watch: carry on without it.
+      if (request.cmd !== 'watch' || stop.signal.aborted) throw err
+      result = { reached: true as const, error: undefined }
+    }
     if (result.reached) {
       if (result.error !== undefined) throw new OrbitAccountError(result.error.code as ErrorCode, result.error.message)
-      return
+      if (request.cmd === 'watch' && !stop.signal.aborted) {
+        out.note('the daemon stopped; watching on (through the next daemon, or with the store opened here)')
+        since = Date.now()
+        continue
+      }
+      break
     }
     try {
       const { runLocal } = await import('./local.ts')
       await runLocal(args, dir, { ...out, result: (c, o) => frames({ out: o }) }, request, askAdmit)
-      return
+      break
     } catch (err) {
-      // A daemon that is starting holds the lock before its socket listens: wait for it.
-      const holder = await readLock(paths.lock)
-      if (!(err instanceof StoreLockedError) || holder?.role !== 'daemon' || Date.now() > deadline) throw err
+      if (!await shouldWait(err, paths.lock, since)) throw err
       await new Promise((resolve) => setTimeout(resolve, 200))
     }
   }
+  if (request.cmd === 'invite' && stop.signal.aborted && !admitted) out.note('invite withdrawn: it no longer admits anyone')
 }
 
-const showQr = async (text: string): Promise<void> => {
-  const { renderQr } = await import('../invite/qr.ts')
-  process.stdout.write(`${await renderQr(text)}\nScan this code with the new device, or run there:\n  orbit-account join ${text} --name <device>\n`)
+/** Prints an invite for a person: the QR code (unless --no-qr) and the text, in a line that pastes as is. */
+const showInvite = (text: string, qr: boolean): void => {
+  const hint = `orbit-account join ${text} --name "$(hostname)"`
+  if (!qr) {
+    process.stdout.write(`Run this on the new device (the invite works once):\n  ${hint}\n`)
+    return
+  }
+  void import('../invite/qr.ts').then(async ({ renderQr }) => {
+    process.stdout.write(`${await renderQr(text)}\nScan this code with the new device, or run there:\n  ${hint}\n`)
+  })
 }
 
 export const main = async (argv: string[]): Promise<number> => {
@@ -103,13 +149,20 @@ export const main = async (argv: string[]): Promise<number> => {
   try {
     const args = parseCommandLine(argv)
     out = makeOutput(args.json)
+    if (args.version) {
+      const version = await packageVersion()
+      process.stdout.write((args.json ? JSON.stringify({ version }) : `orbit-account ${version}`) + '\n')
+      return 0
+    }
     if (args.help || args.command === 'help') {
       const topic = args.command === 'help' ? args.positionals[0] : args.command
-      const known = topic !== undefined && topic !== 'help' && (COMMANDS as readonly string[]).includes(topic)
-      process.stdout.write((known ? `usage: ${usageOf(topic as CommandName)}` : USAGE) + '\n')
+      if (topic !== undefined && topic !== 'help' && !(COMMANDS as readonly string[]).includes(topic)) throw new InvalidArgumentError(`unknown command '${topic}'\n${USAGE}`)
+      process.stdout.write((topic !== undefined ? helpOf(topic as CommandName) : USAGE) + '\n')
       return 0
     }
     const dir = args.dir ?? defaultDir()
+    await checkAddresses(args)
+    if (args.command !== 'create' && args.command !== 'join') await checkDir(dir)
     switch (args.command) {
       case 'create': await (await import('./setup.ts')).runCreate(args, dir, out); break
       case 'join': await (await import('./setup.ts')).runJoin(args, dir, out); break

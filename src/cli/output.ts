@@ -10,14 +10,30 @@ export interface Output {
   error: (code: string, message: string) => void
 }
 
+/** A value as a person reads it: its JSON, cut short when long. */
+const shortJson = (value: unknown, max = 80): string => {
+  const text = JSON.stringify(value)
+  return text.length <= max ? text : `${text.slice(0, max - 30)}… (${text.length.toLocaleString('en-US')} characters of JSON)`
+}
+
+/** A time in this machine's local time, and how far away: '14:32:05 (in 10 minutes)'. */
+export const localTime = (iso: string, now = Date.now()): string => {
+  const at = new Date(iso)
+  const minutes = Math.round((at.getTime() - now) / 60_000)
+  const sameDay = at.toDateString() === new Date(now).toDateString()
+  const when = sameDay ? at.toLocaleTimeString() : at.toLocaleString()
+  const rel = minutes <= 0 ? 'now' : minutes < 120 ? `in ${minutes} minute${minutes === 1 ? '' : 's'}` : `in ${Math.round(minutes / 60)} hours`
+  return `${when} (${rel})`
+}
+
 const human = (command: CommandName, o: Record<string, unknown>): string => {
   switch (command) {
     case 'create':
       return `created account ${String(o.account)}\n  device ${String(o.device)} (${String(o.name)}), mode ${String(o.mode)}, epoch ${String(o.epoch)}`
     case 'get':
-      return JSON.stringify(o.value)
+      return o.found === false ? `(${String(o.key)} is not set)` : JSON.stringify(o.value)
     case 'put':
-      return `${String(o.key)} = ${JSON.stringify(o.value)}`
+      return `${String(o.key)} = ${shortJson(o.value)}`
     case 'del':
       return o.deleted === true ? `deleted ${String(o.key)}` : `${String(o.key)} was not set`
     case 'list': {
@@ -25,12 +41,12 @@ const human = (command: CommandName, o: Record<string, unknown>): string => {
       return entries.length === 0 ? '(no entries)' : entries.map(([k, v]) => `${k}\t${JSON.stringify(v)}`).join('\n')
     }
     case 'watch':
-      return o.op === 'del' ? `del ${String(o.key)}` : `put ${String(o.key)} = ${JSON.stringify(o.value)}`
+      return o.op === 'del' ? `del ${String(o.key)}` : `put ${String(o.key)} = ${shortJson(o.value)}`
     case 'devices':
       return (o.devices as Array<Record<string, unknown>>).map((d) =>
-        `${String(d.device)}  ${String(d.name).padEnd(16)} ${String(d.role).padEnd(7)} ${String(d.status).padEnd(8)} ${d.addedBy === null ? 'founder' : `added by ${String(d.addedBy)}`}`).join('\n')
+        `${d.device === o.device ? '*' : ' '} ${String(d.device)}  ${String(d.name).padEnd(16)} ${String(d.role).padEnd(7)} ${String(d.status).padEnd(8)} ${d.addedBy === null ? 'founder' : `added by ${String(d.addedBy)}`}`).join('\n')
     case 'status':
-      return [`account  ${String(o.account)}`, `device   ${String(o.device)} (${String(o.name)})`, `mode     ${String(o.mode)}`, `epoch    ${String(o.epoch)}`,
+      return [`account  ${String(o.account)}`, `device   ${String(o.device)} (${String(o.name)})${o.status === 'revoked' ? ', REVOKED' : ''}`, `mode     ${String(o.mode)}`, `epoch    ${String(o.epoch)}`,
         `peers    ${(o.peers as string[]).length === 0 ? '(none connected)' : (o.peers as string[]).join(', ')}`].join('\n')
     case 'swarm-key':
       return `${String(o.swarmKey)}\n  (the swarm key of this private account since epoch ${String(o.epoch)}: give it to \`serve --swarm-key\`, or to \`daemon --swarm-key\` on a device that was away during a revocation)`
@@ -39,7 +55,7 @@ const human = (command: CommandName, o: Record<string, unknown>): string => {
     case 'join':
       return `joined account ${String(o.account)}\n  as device ${String(o.device)} (${String(o.name)}), epoch ${String(o.epoch)}`
     case 'invite': {
-      if (typeof o.invite === 'string') return `invite valid until ${String(o.expires)}`
+      if (typeof o.invite === 'string') return `invite valid until ${localTime(String(o.expires))}`
       const admitted = o.admitted as Record<string, unknown> | undefined
       if (admitted !== undefined) return `admitted ${String(admitted.name)} (${String(admitted.device)}) as ${String(admitted.role)}`
       const confirm = o.confirm as Record<string, unknown> | undefined

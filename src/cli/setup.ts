@@ -3,7 +3,10 @@ import type { ParsedArgs } from './args.ts'
 import { usageOf } from './args.ts'
 import type { Output } from './output.ts'
 import { passphraseOf } from './local.ts'
-import { InvalidArgumentError } from '../errors.ts'
+import { AccountExistsError, InvalidArgumentError } from '../errors.ts'
+import { access } from 'node:fs/promises'
+import { accountPaths } from '../node/paths.ts'
+import { makeDir } from './checks.ts'
 import type { Mode } from '../types.ts'
 
 const requireName = (args: ParsedArgs): string => {
@@ -16,8 +19,9 @@ export const runCreate = async (args: ParsedArgs, dir: string, out: Output): Pro
   const name = requireName(args)
   const mode = (args.options.mode as string | undefined) ?? 'encrypted'
   if (!['encrypted', 'public', 'private'].includes(mode)) throw new InvalidArgumentError(`--mode must be encrypted, public or private, not '${mode}'`)
-  const { createAccount } = await import('../node/account-dir.ts')
   const passphrase = await passphraseOf(args)
+  await makeDir(dir)
+  const { createAccount } = await import('../node/account-dir.ts')
   const account = await createAccount({ dir, name, mode: mode as Mode, ...(passphrase !== undefined ? { passphrase } : {}) })
   try {
     out.result('create', { ...account.info() })
@@ -29,10 +33,16 @@ export const runCreate = async (args: ParsedArgs, dir: string, out: Output): Pro
 export const runJoin = async (args: ParsedArgs, dir: string, out: Output): Promise<void> => {
   const name = requireName(args)
   const { parseInvite } = await import('../invite/invite.ts')
-  const text = args.positionals[0] as string
+  // A pasted invite may carry the line breaks and spaces of a wrapped terminal line.
+  const text = (args.positionals[0] as string).replace(/\s+/g, '')
   parseInvite(text, { now: Date.now() })
-  const { joinAccount } = await import('../node/account-dir.ts')
+  const config = accountPaths(dir).config
+  if (await access(config).then(() => true, () => false)) {
+    throw new AccountExistsError(`an account already exists in ${accountPaths(dir).dir}: a device joins in a new --dir (a revoked device's directory stays revoked)`)
+  }
   const passphrase = await passphraseOf(args)
+  await makeDir(dir)
+  const { joinAccount } = await import('../node/account-dir.ts')
   const stop = new AbortController()
   const onSignal = (): void => stop.abort(new Error('interrupted'))
   process.once('SIGINT', onSignal)
@@ -45,7 +55,11 @@ export const runJoin = async (args: ParsedArgs, dir: string, out: Output): Promi
       signal: stop.signal,
       ...(passphrase !== undefined ? { passphrase } : {}),
       onProgress: (m) => out.note(m),
-      onCode: (code) => out.note(`confirmation code: ${code} (check that the inviting device shows the same code)`)
+      onCode: (code) => {
+        out.note(`confirmation code: ${code} (check that the inviting device shows the same code)`)
+        // A script reads it from stdout too, as the inviting side's {"confirm":{...}}.
+        if (args.json) out.result('join', { confirm: { code } })
+      }
     })
     try {
       const info = account.info()

@@ -5,29 +5,52 @@
 import type { NodeAccount } from '../node/account-dir.ts'
 import type { Frame, Question, Request } from './protocol.ts'
 import { equalBytes } from '../crypto/bytes.ts'
-import { InvalidOperationError } from '../errors.ts'
+import { DeviceRevokedError, InvalidOperationError, NotAuthorizedError } from '../errors.ts'
 import { swarmKeyHex } from '../network/swarm-guard.ts'
+
+/** This device's record in the registry: 'active' or 'revoked'. */
+export const deviceStatus = (account: NodeAccount): string => account.devices().find((d) => d.device === account.device)?.status ?? 'active'
+
+/** What a revoked device is told: why, and what to do (its directory stays revoked). */
+export const REVOKED_NOTE = 'this device was revoked: the other devices refuse its writes and it reads nothing written since. ' +
+  'To use the account here again, ask an admin for a new invite and join with it using a new --dir (this one stays revoked)'
 
 export const statusOf = (account: NodeAccount): Record<string, unknown> => {
   const info = account.info()
-  return { account: info.account, device: info.device, name: info.name, mode: info.mode, epoch: info.epoch, peers: account.peers() }
+  return { account: info.account, device: info.device, name: info.name, status: deviceStatus(account), mode: info.mode, epoch: info.epoch, peers: account.peers() }
 }
+
+/** Only an active admin admits devices: say so before an invite is shown, not when someone uses it. */
+export const checkCanInvite = (account: NodeAccount): void => {
+  const me = account.devices().find((d) => d.device === account.device)
+  if (me?.role !== 'admin') throw new NotAuthorizedError(`only an admin device can invite; this one is a ${me?.role ?? 'member'}: run \`invite\` on an admin device`)
+}
+
+const WRITES = new Set(['put', 'del', 'revoke', 'invite'])
 
 /**
  * Executes `request`. Resolves when the request is done; `watch` runs until `signal`
  * aborts. Throws typed errors (the caller turns them into an error frame).
  */
 export const execute = async (account: NodeAccount, request: Request, emit: (frame: Frame) => void, signal?: AbortSignal, ask?: (q: Question) => Promise<boolean>): Promise<void> => {
+  if (deviceStatus(account) === 'revoked') {
+    if (WRITES.has(request.cmd)) throw new DeviceRevokedError(REVOKED_NOTE)
+    emit({ note: REVOKED_NOTE })
+  }
   switch (request.cmd) {
     case 'put':
       await account.put(request.key, request.value)
       emit({ out: { key: request.key, value: request.value } })
       return
-    case 'get':
-      emit({ out: { key: request.key, value: account.get(request.key) ?? null } })
+    case 'get': {
+      // A stored null and an absent key differ: `found` tells them apart.
+      const value = account.get(request.key)
+      emit({ out: { key: request.key, value: value ?? null, found: value !== undefined } })
       return
+    }
     case 'del': {
-      const existed = await account.del(request.key)
+      // Deleting what is not set writes nothing (and so tells no watcher anything).
+      const existed = account.get(request.key) !== undefined && await account.del(request.key)
       emit({ out: { key: request.key, deleted: existed } })
       return
     }
@@ -38,7 +61,7 @@ export const execute = async (account: NodeAccount, request: Request, emit: (fra
       emit({ out: statusOf(account) })
       return
     case 'devices':
-      emit({ out: { devices: account.devices() } })
+      emit({ out: { device: account.device, devices: account.devices() } })
       return
     case 'swarm-key': {
       const swarm = account.swarm()
@@ -65,6 +88,7 @@ export const execute = async (account: NodeAccount, request: Request, emit: (fra
       return
     }
     case 'invite': {
+      checkCanInvite(account)
       const confirm = request.confirm
         ? async (q: Question): Promise<boolean> => {
           emit({ out: { confirm: q } })
@@ -76,7 +100,14 @@ export const execute = async (account: NodeAccount, request: Request, emit: (fra
       const onAbort = (): void => open.cancel()
       signal?.addEventListener('abort', onAbort, { once: true })
       try {
-        const admitted = await open.admitted
+        let admitted
+        try {
+          admitted = await open.admitted
+        } catch (err) {
+          // Withdrawn by the person (Ctrl-C): not an error; the caller says so.
+          if (signal?.aborted === true) return
+          throw err
+        }
         emit({ out: { admitted } })
       } finally {
         signal?.removeEventListener('abort', onAbort)

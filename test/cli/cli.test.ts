@@ -22,8 +22,9 @@ describe('orbit-account CLI without a daemon', function () {
     assert.ok(typeof device === 'string' && DEVICE_ID.test(device), `device id: ${String(device)}`)
     assert.deepEqual(created, { account, device, name: 'laptop', mode: 'encrypted', epoch: 0 })
 
-    assert.deepEqual(await cli.json(['status']), { account, device, name: 'laptop', mode: 'encrypted', epoch: 0, peers: [] })
+    assert.deepEqual(await cli.json(['status']), { account, device, name: 'laptop', status: 'active', mode: 'encrypted', epoch: 0, peers: [] })
     assert.deepEqual(await cli.json(['devices']), {
+      device: created.device,
       devices: [{ device, name: 'laptop', role: 'admin', status: 'active', addedBy: null }]
     })
   })
@@ -31,8 +32,8 @@ describe('orbit-account CLI without a daemon', function () {
   it('put, get, del and list read and write values that survive across processes', async () => {
     await cli.json(['create', '--name', 'laptop'])
     assert.deepEqual(await cli.json(['put', 'greeting', '{"hello":"world"}']), { key: 'greeting', value: { hello: 'world' } })
-    assert.deepEqual(await cli.json(['get', 'greeting']), { key: 'greeting', value: { hello: 'world' } })
-    assert.deepEqual(await cli.json(['get', 'missing']), { key: 'missing', value: null })
+    assert.deepEqual(await cli.json(['get', 'greeting']), { key: 'greeting', value: { hello: 'world' }, found: true })
+    assert.deepEqual(await cli.json(['get', 'missing']), { key: 'missing', value: null, found: false })
 
     assert.deepEqual(await cli.json(['put', 'apple', '1']), { key: 'apple', value: 1 })
     assert.deepEqual(await cli.json(['put', 'avocado', '["green",true,null]']), { key: 'avocado', value: ['green', true, null] })
@@ -43,7 +44,7 @@ describe('orbit-account CLI without a daemon', function () {
     assert.deepEqual(await cli.json(['list', '--prefix', 'a']), { entries: { apple: 1, avocado: ['green', true, null] } })
 
     assert.deepEqual(await cli.json(['del', 'greeting']), { key: 'greeting', deleted: true })
-    assert.deepEqual(await cli.json(['get', 'greeting']), { key: 'greeting', value: null })
+    assert.deepEqual(await cli.json(['get', 'greeting']), { key: 'greeting', value: null, found: false })
     assert.deepEqual(await cli.json(['list', '--prefix', 'g']), { entries: {} })
   })
 
@@ -51,7 +52,7 @@ describe('orbit-account CLI without a daemon', function () {
     await cli.json(['create', '--name', 'laptop'])
     const value = { text: 'line 1\nline 2 "quoted" ✓', n: [1, 2.5, -3] }
     assert.deepEqual(await cli.json(['put', 'note', '-'], { input: JSON.stringify(value, null, 2) + '\n' }), { key: 'note', value })
-    assert.deepEqual(await cli.json(['get', 'note']), { key: 'note', value })
+    assert.deepEqual(await cli.json(['get', 'note']), { key: 'note', value, found: true })
   })
 
   it('create --mode public makes a public account', async () => {
@@ -59,7 +60,7 @@ describe('orbit-account CLI without a daemon', function () {
     assert.equal(created.mode, 'public')
     assert.equal(created.name, 'server')
     const status = await cli.json(['status'])
-    assert.deepEqual(status, { account: created.account, device: created.device, name: 'server', mode: 'public', epoch: 0, peers: [] })
+    assert.deepEqual(status, { account: created.account, device: created.device, name: 'server', status: 'active', mode: 'public', epoch: 0, peers: [] })
   })
 })
 

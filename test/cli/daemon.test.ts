@@ -37,19 +37,20 @@ describe('orbit-account CLI with a daemon', function () {
     const watch = cli.spawn(['watch'])
     await watch.waitForLine('stderr', (l) => l === `watching ${String(created.account)}`, 20_000)
 
-    assert.deepEqual(await cli.json(['get', 'before']), { key: 'before', value: 'written without a daemon' })
+    assert.deepEqual(await cli.json(['get', 'before']), { key: 'before', value: 'written without a daemon', found: true })
     assert.deepEqual(await cli.json(['put', 'greeting', '{"hello":"world"}']), { key: 'greeting', value: { hello: 'world' } })
-    assert.deepEqual(await cli.json(['get', 'greeting']), { key: 'greeting', value: { hello: 'world' } })
-    assert.deepEqual(await cli.json(['get', 'missing']), { key: 'missing', value: null })
+    assert.deepEqual(await cli.json(['get', 'greeting']), { key: 'greeting', value: { hello: 'world' }, found: true })
+    assert.deepEqual(await cli.json(['get', 'missing']), { key: 'missing', value: null, found: false })
     assert.deepEqual(await cli.json(['put', 'piped', '-'], { input: '[1,2,3]' }), { key: 'piped', value: [1, 2, 3] })
     assert.deepEqual(await cli.json(['del', 'greeting']), { key: 'greeting', deleted: true })
     assert.deepEqual(await cli.json(['put', 'greeting', '"again"']), { key: 'greeting', value: 'again' })
     assert.deepEqual(await cli.json(['list']), { entries: { before: 'written without a daemon', greeting: 'again', piped: [1, 2, 3] } })
     assert.deepEqual(await cli.json(['list', '--prefix', 'p']), { entries: { piped: [1, 2, 3] } })
     assert.deepEqual(await cli.json(['status']), {
-      account: created.account, device: created.device, name: 'laptop', mode: 'encrypted', epoch: 0, peers: []
+      account: created.account, device: created.device, name: 'laptop', status: 'active', mode: 'encrypted', epoch: 0, peers: []
     })
     assert.deepEqual(await cli.json(['devices']), {
+      device: created.device,
       devices: [{ device: created.device, name: 'laptop', role: 'admin', status: 'active', addedBy: null }]
     })
     // Errors from the daemon come back the same way, and it keeps serving.
@@ -92,7 +93,7 @@ describe('orbit-account CLI store lock', function () {
     assert.equal((await readLockFile(cli.dir)).pid, daemon.proc.pid)
     assert.ok(await exists(join(cli.dir, 'daemon.sock')), 'the failed daemon left the socket alone')
     assert.deepEqual(await cli.json(['put', 'k', '1']), { key: 'k', value: 1 })
-    assert.deepEqual(await cli.json(['get', 'k']), { key: 'k', value: 1 })
+    assert.deepEqual(await cli.json(['get', 'k']), { key: 'k', value: 1, found: true })
   })
 
   it('a stale lock left by a SIGKILLed daemon does not block the next command', async () => {
@@ -107,10 +108,10 @@ describe('orbit-account CLI store lock', function () {
 
     assert.deepEqual(await cli.json(['list']), { entries: { early: 'local', late: 'through the daemon' } })
     assert.deepEqual(await cli.json(['put', 'after', 'true']), { key: 'after', value: true })
-    assert.deepEqual(await cli.json(['get', 'late']), { key: 'late', value: 'through the daemon' })
+    assert.deepEqual(await cli.json(['get', 'late']), { key: 'late', value: 'through the daemon', found: true })
   })
 
-  it('a store held by another (non-daemon) process fails fast with STORE_LOCKED, and is intact afterwards', async () => {
+  it('a store held by another (non-daemon) process gives STORE_LOCKED after a short wait, and is intact afterwards', async () => {
     await cli.json(['create', '--name', 'laptop'])
     await cli.json(['put', 'k', '{"v":1}'])
     const script = join(cli.root, 'hold.mts')
@@ -127,11 +128,12 @@ describe('orbit-account CLI store lock', function () {
     const holder = cli.spawnScript(script, [cli.dir], { label: 'lock holder' })
     await holder.waitForLine('stdout', (l) => l === 'open', 30_000)
 
+    // A command waits a few seconds for the store (another command may be about to finish), then gives up.
     const started = Date.now()
-    const locked = await cli.fail(['get', 'k'], { timeoutMs: 10_000 })
+    const [locked, put] = await Promise.all([cli.fail(['get', 'k'], { timeoutMs: 20_000 }), cli.fail(['put', 'k', '2'], { timeoutMs: 20_000 })])
     assert.equal(locked.code, 'STORE_LOCKED')
-    assert.ok(Date.now() - started < 5000, `STORE_LOCKED took ${Date.now() - started} ms`)
-    assert.equal((await cli.fail(['put', 'k', '2'], { timeoutMs: 10_000 })).code, 'STORE_LOCKED')
+    assert.equal(put.code, 'STORE_LOCKED')
+    assert.ok(Date.now() - started < 15_000, `STORE_LOCKED took ${Date.now() - started} ms`)
 
     // A lock file that names a dead process while the store is really open (a reused
     // or forged pid): the store's own files still refuse, and the answer is STORE_LOCKED.
@@ -171,6 +173,6 @@ describe('orbit-account CLI with a sealed keystore', function () {
     const file = join(cli.root, 'passphrase.txt')
     await writeFile(file, passphrase + '\n', { mode: 0o600 })
     assert.deepEqual(await cli.json(['put', 'k', '"sealed"', '--passphrase-file', file]), { key: 'k', value: 'sealed' })
-    assert.deepEqual(await cli.json(['get', 'k'], { env: { ORBIT_ACCOUNT_PASSPHRASE: passphrase } }), { key: 'k', value: 'sealed' })
+    assert.deepEqual(await cli.json(['get', 'k'], { env: { ORBIT_ACCOUNT_PASSPHRASE: passphrase } }), { key: 'k', value: 'sealed', found: true })
   })
 })
