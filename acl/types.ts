@@ -161,8 +161,8 @@ export interface AccountState {
    * rotate; no device can revoke or replace it.
    */
   recovery: RecoveryRecord | null
-  /** Ids of recovery keys replaced by their successors (their later ops are void). */
-  retiredRecovery: string[]
+  /** Recovery keys replaced by their successors (their later ops are void), oldest first. */
+  retiredRecovery: RecoveryRecord[]
   /** The current epoch (highest valid one); null before genesis. */
   epoch: EpochRecord | null
   epochs: EpochRecord[]

@@ -9,6 +9,8 @@
  */
 export { createAccountCore, openAccountCore } from './account/open.ts'
 export { joinAccountCore, type JoinCoreOptions } from './account/join.ts'
+export { recoverAccountCore, type RecoverCoreOptions } from './account/recovery.ts'
+export { generateRecoveryWords, normalizeWords, recoveryKeysFromWords, type RecoveryKeys } from './account/recovery-words.ts'
 export { useAccountAccessControllers } from './account/access-registration.ts'
 export { openReplicaCore, type Replica } from './replica/replica.ts'
 export type { Account, AccountInfo, DeviceView, CoreOptions, BuildOptions } from './account/account.ts'
@@ -23,4 +25,4 @@ export { checkKey, parseJsonValue, MAX_KEY_BYTES, MAX_VALUE_BYTES, type JsonValu
 export * from './errors.ts'
 export type { DeviceId, AccountAddress, Epoch, Role, Mode } from './types.ts'
 export { reduce } from '../acl/reducer.ts'
-export type { AccountState, DeviceRecord, RegistryOp } from '../acl/types.ts'
+export type { AccountState, DeviceRecord, RecoveryDescriptor, RegistryOp } from '../acl/types.ts'

@@ -70,7 +70,7 @@ export const revokedHoldsCurrentKey = (state: AccountState): boolean => {
   const current = state.epoch
   if (current === null) return false
   const holders = [...Object.keys(current.lockboxes), ...Object.keys(state.addedLockboxes[String(current.epoch)] ?? {})]
-  return holders.some(id => state.retiredRecovery.includes(id) || (Object.hasOwn(state.devices, id) && (state.devices[id] as DeviceRecord).status === 'revoked'))
+  return holders.some(id => state.retiredRecovery.some(r => r.device === id) || (Object.hasOwn(state.devices, id) && (state.devices[id] as DeviceRecord).status === 'revoked'))
 }
 
 /**
@@ -86,7 +86,7 @@ export const rotationNeed = (state: AccountState): string | null => {
   const ordered = [...holders].sort((a, b) => seniorityOf(state, a) - seniorityOf(state, b) || compare(a, b))
   for (const id of ordered) {
     if (state.recovery?.device === id) continue
-    if (state.retiredRecovery.includes(id)) return `the key of epoch ${current.epoch} was given to the replaced recovery key ${id}`
+    if (state.retiredRecovery.some(r => r.device === id)) return `the key of epoch ${current.epoch} was given to the replaced recovery key ${id}`
     if (!Object.hasOwn(state.devices, id)) {
       return `the key of epoch ${current.epoch} was given to ${id}, which is not a device of this account`
     }

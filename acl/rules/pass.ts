@@ -377,7 +377,7 @@ const applyRecovery = (ctx: Context, entry: RegistryEntry, op: RecoveryOp): Verd
   const previous = ctx.state.recovery
   if (previous !== null) {
     ctx.retired.set(previous.device, entry.hash)
-    ctx.state.retiredRecovery.push(previous.device)
+    ctx.state.retiredRecovery.push(previous)
   }
   ctx.state.recovery = { ...op.key, setIn: entry.hash, setBy: entry.author as DeviceId }
   if (op.lockbox !== '') {

@@ -4,9 +4,9 @@
  * (the Node adapter in src/node/ opens files, locks and the network).
  */
 import { unbindAccessContext } from '../../acl/access.ts'
-import { addOp, revokeOp } from '../../acl/ops.ts'
+import { addOp, recoveryOp, revokeOp } from '../../acl/ops.ts'
 import { deviceList, revokedHoldsCurrentKey } from '../../acl/reducer.ts'
-import type { AccountState, DeviceDescriptor, DeviceRecord, EpochRecord } from '../../acl/types.ts'
+import type { AccountState, DeviceDescriptor, DeviceRecord, EpochRecord, RecoveryDescriptor } from '../../acl/types.ts'
 import type { DeviceSecrets } from '../../identity/keystore.ts'
 import { base64urlDecode, base64urlEncode } from '../crypto/bytes.ts'
 import { lockboxAad, sealTo } from '../crypto/lockbox.ts'
@@ -21,6 +21,8 @@ import type { JsonValue } from '../store/limits.ts'
 import type { AccountAddress, DeviceId, Epoch, Mode, Role } from '../types.ts'
 import type { RegistryDatabase } from './registry.ts'
 import { swarmEpochOf, swarmKeyFrom, type Swarm } from './swarm.ts'
+import { checkRecoveryKey, currentKeyFor, recoveryIdentity, sealCurrentKey } from './recovery-key.ts'
+import type { RecoveryKeys } from './recovery-words.ts'
 
 export interface AccountInfo {
   account: AccountAddress
@@ -76,6 +78,13 @@ export interface Account {
   compactIfLarge: () => Promise<boolean>
   /** Starts a new epoch without a revocation (compaction: the new log starts from a snapshot). */
   rotate: (options?: { onProgress?: (p: RotationProgress) => void }) => Promise<Epoch>
+  /**
+   * Sets the recovery key of an account that has none (this device must be an active
+   * admin): `key` from `recoveryKeysFromWords(words).descriptor`.
+   */
+  setRecovery: (key: RecoveryDescriptor) => Promise<void>
+  /** Replaces the recovery key with `next`, by an op signed by the current one (`current`, from its words). */
+  replaceRecovery: (current: RecoveryKeys, next: RecoveryDescriptor) => Promise<void>
   /** Private mode: the swarm key this device knows (it changes when a revocation rotates the group key). */
   swarm: () => Swarm | undefined
   /** Private mode: calls `listener` when this device learns a newer swarm key. */
@@ -267,6 +276,20 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
         : base64urlEncode(sealTo(base64urlDecode(device.boxKey, 'boxKey'), key, lockboxAad(address, epoch, device.device)))
       await registry.append(addOp({ device, role, epoch, lockbox }))
       return await heads()
+    },
+    setRecovery: async (key) => {
+      const now = registry.state()
+      const me = now.devices[secrets.device]
+      if (me?.status !== 'active' || me.role !== 'admin') throw new NotAuthorizedError('only an active admin device can set the recovery key')
+      if (now.recovery !== null) throw new NotAuthorizedError('this account has a recovery key: only its words can replace it (recovery rotate)')
+      const epoch = epochNow()
+      await registry.append(recoveryOp({ key, epoch, lockbox: sealCurrentKey(address, epoch, epochs.key(), key) }))
+    },
+    replaceRecovery: async (current, next) => {
+      const now = registry.state()
+      checkRecoveryKey(now, current)
+      const { epoch, key } = currentKeyFor(now, address, current)
+      await registry.appendAs(await recoveryIdentity(orbitdb, current), recoveryOp({ key: next, epoch, lockbox: sealCurrentKey(address, epoch, key, next) }))
     },
     revoke: async (idOrName, options) => {
       const now = registry.state()

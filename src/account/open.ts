@@ -3,10 +3,10 @@
  * epoch-0 data log, and the access-control knowledge bound to the node's identity.
  */
 import { bindAccessContext, DataAccessController, RegistryAccessController } from '../../acl/access.ts'
-import { genesisOp } from '../../acl/ops.ts'
-import type { AccountParams, AccountState } from '../../acl/types.ts'
+import { genesisOp, recoveryOp } from '../../acl/ops.ts'
+import type { AccountParams, AccountState, RecoveryDescriptor } from '../../acl/types.ts'
 import { generateKey } from '../crypto/aead.ts'
-import { base64urlEncode, randomBytes } from '../crypto/bytes.ts'
+import { base64urlDecode, base64urlEncode, randomBytes } from '../crypto/bytes.ts'
 import { lockboxAad, sealTo } from '../crypto/lockbox.ts'
 import { NoAccountError } from '../errors.ts'
 import type { OrbitDB, OrbitLog } from '../orbit/orbitdb.ts'
@@ -47,8 +47,12 @@ const storedOutside = async (log: OrbitLog, revokedIn: string, signingKey: strin
 export const bindContext = (orbitdb: OrbitDB, registryAddress: () => string | undefined, state: () => AccountState | undefined, registryLog: () => OrbitLog | undefined): void => {
   const self = orbitdb.identity.id
   const isAdmitted = (device: DeviceId, signingKey: string): boolean => {
-    const record = state()?.devices[device]
-    return record !== undefined && record.signingKey === signingKey
+    const s = state()
+    const record = s?.devices[device]
+    if (record !== undefined) return record.signingKey === signingKey
+    // The recovery key, and the ones it replaced (their earlier entries stay in the log).
+    const isKey = (r: RecoveryDescriptor | null | undefined): boolean => r?.device === device && r.signingKey === signingKey
+    return isKey(s?.recovery) || (s?.retiredRecovery.some(isKey) ?? false)
   }
   // The registry log changes only with its state (recomputed on every change): counts are kept per state.
   const counted = new WeakMap<AccountState, Map<DeviceId, Promise<number>>>()
@@ -81,7 +85,12 @@ export const bindContext = (orbitdb: OrbitDB, registryAddress: () => string | un
 }
 
 /** Creates a new account with this device as its founder (an admin). */
-export const createAccountCore = async (options: CoreOptions & { mode: Mode }): Promise<Account> => {
+/**
+ * Makes a new account on this device, its founder. `recovery`: the public half of the
+ * recovery key (from `recoveryKeysFromWords`), set right after the genesis with a lockbox
+ * of the epoch-0 key; without it the account has no recovery key until an admin sets one.
+ */
+export const createAccountCore = async (options: CoreOptions & { mode: Mode, recovery?: RecoveryDescriptor }): Promise<Account> => {
   const { orbitdb, secrets, mode } = options
   const signingKey = base64urlEncode(secrets.signing.publicKey)
   const params: AccountParams & { nonce: string } = { founder: secrets.device, founderSigningKey: signingKey, mode, nonce: base64urlEncode(randomBytes(16)) }
@@ -113,6 +122,13 @@ export const createAccountCore = async (options: CoreOptions & { mode: Mode }): 
     dataLog,
     lockboxes
   }))
+  const recovery = options.recovery
+  if (recovery !== undefined) {
+    const lockbox = key === undefined
+      ? PUBLIC_LOCKBOX
+      : base64urlEncode(sealTo(base64urlDecode(recovery.boxKey, 'boxKey'), key, lockboxAad(account, 0, recovery.device)))
+    await registry.append(recoveryOp({ key: recovery, epoch: 0, lockbox }))
+  }
   return await buildAccount(orbitdb, secrets, registry, key !== undefined ? { knownKey: key } : {})
 }
 

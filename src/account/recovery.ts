@@ -1,74 +1,18 @@
 /**
- * The recovery key at work (browser-ready): setting it, replacing it, and bringing the
- * account to a new device from any peer that holds its logs (a blind replica is
- * enough). Ops of the recovery key are signed with keys derived from the words, held in
- * memory only for the call.
+ * Recovery (browser-ready): bringing the account to a new device with the recovery key,
+ * from any peer that holds its logs (a blind replica is enough).
  */
-import { addOp, recoveryOp } from '../../acl/ops.ts'
-import type { AccountState, RecoveryDescriptor } from '../../acl/types.ts'
-import { createDeviceIdentities } from '../../identity/identities.ts'
+import { addOp } from '../../acl/ops.ts'
 import type { DeviceSecrets } from '../../identity/keystore.ts'
-import { base64urlDecode, base64urlEncode } from '../crypto/bytes.ts'
-import { lockboxAad, openBox, sealTo } from '../crypto/lockbox.ts'
-import { NotAuthorizedError, RecoveryFailedError, WrongRecoveryWordsError, type OrbitAccountError } from '../errors.ts'
-import type { OrbitDB, OrbitIdentity } from '../orbit/orbitdb.ts'
+import { base64urlEncode } from '../crypto/bytes.ts'
+import { RecoveryFailedError, type OrbitAccountError } from '../errors.ts'
+import type { OrbitDB } from '../orbit/orbitdb.ts'
 import { prefetchDatabase } from '../orbit/prefetch.ts'
 import type { AccountAddress, DeviceId } from '../types.ts'
 import { buildAccount, type Account } from './account.ts'
-import { lockboxOf, PUBLIC_LOCKBOX } from './epochs.ts'
 import { openRegistry } from './open.ts'
-import type { RegistryDatabase } from './registry.ts'
+import { checkRecoveryKey, currentKeyFor, recoveryIdentity, sealCurrentKey } from './recovery-key.ts'
 import type { RecoveryKeys } from './recovery-words.ts'
-
-/** The lockbox of the current epoch's key for a new holder: sealed in encrypted modes, a marker in public mode. */
-export const sealCurrentKey = (address: string, epoch: number, key: Uint8Array | undefined, holder: { device: string, boxKey: string }): string =>
-  key === undefined ? PUBLIC_LOCKBOX : base64urlEncode(sealTo(base64urlDecode(holder.boxKey, 'boxKey'), key, lockboxAad(address, epoch, holder.device)))
-
-/** The current epoch's key as the recovery key opens it (undefined in public mode). */
-const currentKeyFor = (state: AccountState, address: string, keys: RecoveryKeys): { epoch: number, key: Uint8Array | undefined } => {
-  const current = state.epoch
-  if (current === null) throw new RecoveryFailedError('the registry has no epoch yet')
-  if (state.params.mode === 'public') return { epoch: current.epoch, key: undefined }
-  const box = lockboxOf(state, current, keys.descriptor.device)
-  if (box === undefined) throw new RecoveryFailedError(`the recovery key holds no key of epoch ${current.epoch} yet: try again once a device of the account has rotated`)
-  return { epoch: current.epoch, key: openBox(keys.box.secretKey, base64urlDecode(box, 'lockbox'), lockboxAad(address, current.epoch, keys.descriptor.device)) }
-}
-
-/** Whether `keys` are this account's current recovery key; throws a clear error when they are not. */
-export const checkRecoveryKey = (state: AccountState, keys: RecoveryKeys): void => {
-  const id = keys.descriptor.device
-  if (state.recovery?.device === id) return
-  if (state.retiredRecovery.includes(id)) throw new WrongRecoveryWordsError('these recovery words were replaced by newer ones (recovery rotate): use the newest words')
-  if (state.recovery === null) throw new WrongRecoveryWordsError('this account has no recovery key')
-  throw new WrongRecoveryWordsError('these are not the recovery words of this account')
-}
-
-const recoveryIdentity = async (orbitdb: OrbitDB, keys: RecoveryKeys): Promise<OrbitIdentity> => {
-  const { identity } = await createDeviceIdentities({ ipfs: orbitdb.ipfs, signing: keys.signing })
-  if (identity === undefined) throw new Error('no identity made for the recovery key')
-  return identity
-}
-
-/**
- * Sets the recovery key of an account that has none (an admin device), with a lockbox
- * of the current epoch's key.
- */
-export const setRecoveryKey = async (account: Account, registry: RegistryDatabase, key: RecoveryDescriptor, epochKey: Uint8Array | undefined): Promise<void> => {
-  const state = registry.state()
-  const me = state.devices[account.device]
-  if (me?.status !== 'active' || me.role !== 'admin') throw new NotAuthorizedError('only an active admin device can set the recovery key')
-  if (state.recovery !== null) throw new NotAuthorizedError('this account has a recovery key: only its words can replace it (recovery rotate)')
-  const epoch = account.info().epoch
-  await registry.append(recoveryOp({ key, epoch, lockbox: sealCurrentKey(account.address, epoch, epochKey, key) }))
-}
-
-/** Replaces the recovery key with `next`: an op signed by the current one (`current`). */
-export const replaceRecoveryKey = async (orbitdb: OrbitDB, registry: RegistryDatabase, address: string, current: RecoveryKeys, next: RecoveryDescriptor): Promise<void> => {
-  const state = registry.state()
-  checkRecoveryKey(state, current)
-  const { epoch, key } = currentKeyFor(state, address, current)
-  await registry.appendAs(await recoveryIdentity(orbitdb, current), recoveryOp({ key: next, epoch, lockbox: sealCurrentKey(address, epoch, key, next) }))
-}
 
 export interface RecoverCoreOptions {
   orbitdb: OrbitDB

@@ -75,9 +75,8 @@ export const RegistryDatabaseType = ({ params, identities }: RegistryOptions) =>
       const heads = await managed.log.heads()
       const time = 1 + Math.max(0, ...heads.map((h) => h.clock.time))
       const created = await Entry.create(identity, managed.address, op, undefined, { id: identity.publicKey, time }, heads.map((h) => h.hash), [])
-      const { hash, bytes } = await Entry.encode(created)
-      // The sync announces an entry's bytes.
-      const entry: LogEntry & { bytes: Uint8Array } = { ...created, hash, bytes }
+      const { hash } = await Entry.encode(created)
+      const entry: LogEntry = { ...created, hash }
       await managed.log.joinEntry(entry)
       await recompute()
       managed.events.emit('update', entry)

@@ -10,6 +10,8 @@ import type { Account } from '../account/account.ts'
 import type { Swarm } from '../account/swarm.ts'
 import { createAccountCore, openAccountCore } from '../account/open.ts'
 import { joinAccountCore } from '../account/join.ts'
+import { recoverAccountCore } from '../account/recovery.ts'
+import { recoveryKeysFromWords } from '../account/recovery-words.ts'
 import { useAccountAccessControllers } from '../account/access-registration.ts'
 import { generateDeviceKeys, deviceIdFromSigningKey } from '../../identity/keys.ts'
 import { createDeviceIdentities } from '../../identity/identities.ts'
@@ -17,7 +19,7 @@ import { decodeKeystore, encodeKeystore, type DeviceSecrets } from '../../identi
 import { readKeystoreFile, writeKeystoreFile } from '../../identity/keystore-fs.ts'
 import { base64urlEncode, randomBytes } from '../crypto/bytes.ts'
 import { AccountExistsError, InvalidArgumentError, InvalidInviteError, JoinFailedError, NoAccountError, OrbitAccountError, StoreLockedError } from '../errors.ts'
-import { createOrbitDB, type OrbitDB } from '../orbit/orbitdb.ts'
+import { createOrbitDB, parseAddress, type OrbitDB } from '../orbit/orbitdb.ts'
 import { startNode, type StartedNode } from '../network/node.ts'
 import { createJoinService, type InviteOptions, type JoinService, type OpenInvite } from '../join/inviter.ts'
 import { requestAdmission } from '../join/joiner.ts'
@@ -210,19 +212,24 @@ const checkNoAccount = async (paths: AccountPaths): Promise<void> => {
   if (await exists(paths.config)) throw new AccountExistsError(`an account already exists in ${paths.dir}`)
 }
 
-/** Creates an account in `dir` with this machine as its first device. */
-export const createAccount = async (options: DirOptions & { name: string, mode?: Mode }): Promise<NodeAccount> => {
+/**
+ * Creates an account in `dir` with this machine as its first device. `recoveryWords`
+ * (from `generateRecoveryWords()`; show them to the person once, never store them) set
+ * the account's recovery key.
+ */
+export const createAccount = async (options: DirOptions & { name: string, mode?: Mode, recoveryWords?: string }): Promise<NodeAccount> => {
   const paths = accountPaths(options.dir)
   const mode = options.mode ?? 'encrypted'
   if (!(MODES as readonly string[]).includes(mode)) throw new InvalidArgumentError(`mode must be one of ${MODES.join(', ')}`)
   checkName(options.name)
+  const recovery = options.recoveryWords !== undefined ? recoveryKeysFromWords(options.recoveryWords).descriptor : undefined
   await checkNoAccount(paths)
   await ownerOnlyDir(paths.dir)
   return await withServices(paths, options, async () => {
     await checkNoAccount(paths)
     return await newSecrets(paths, options.name, options.passphrase)
   }, async ({ orbitdb }, secrets) => {
-    const account = await createAccountCore({ orbitdb, secrets, mode })
+    const account = await createAccountCore({ orbitdb, secrets, mode, ...(recovery !== undefined ? { recovery } : {}) })
     const info = account.info()
     await writeConfig(paths, { version: 1, account: info.account, device: info.device, name: info.name, mode, dataLog: account.state().epoch?.dataLog })
     return account
@@ -278,6 +285,71 @@ export const joinAccount = async (options: DirOptions & JoinOptions): Promise<No
     if (err instanceof OrbitAccountError) throw err
     throw new JoinFailedError(`the join did not finish: ${(err as Error).message}. If the inviting device admitted this one before it went away, ` +
       'it lists an unfinished device: revoke it there (by its id, see `orbit-account devices`) and ask for a new invite', { cause: err })
+  }
+}
+
+export interface RecoverOptions {
+  /** The account's address (its registry's). */
+  address: string
+  /** The 24 recovery words (any case and spacing). */
+  words: string
+  name: string
+  /** Multiaddrs of peers that hold the account's logs: a device or a replica. */
+  peers?: string[]
+  /** Revoke every other device once this one is admitted. */
+  revokeOthers?: boolean
+  signal?: AbortSignal
+  onProgress?: (message: string) => void
+}
+
+/**
+ * Brings the account at `address` to this machine with the recovery words, as a new
+ * admin device: syncs from `peers` (a replica is enough), admits itself with an op signed
+ * by the recovery key, and, with `revokeOthers`, revokes every other device.
+ */
+export const recoverAccount = async (options: DirOptions & RecoverOptions): Promise<NodeAccount> => {
+  const paths = accountPaths(options.dir)
+  checkName(options.name)
+  try {
+    parseAddress(options.address)
+  } catch (err) {
+    throw new InvalidArgumentError(`not an account address: ${String(options.address).slice(0, 80)}`, { cause: err })
+  }
+  const keys = recoveryKeysFromWords(options.words)
+  const peers = (options.peers ?? []).map((p) => {
+    try {
+      return multiaddr(p)
+    } catch (err) {
+      throw new InvalidArgumentError(`not a multiaddr: ${p}`, { cause: err })
+    }
+  })
+  await checkNoAccount(paths)
+  await ownerOnlyDir(paths.dir)
+  const signal = AbortSignal.any([options.signal ?? new AbortController().signal, AbortSignal.timeout(120_000)])
+  try {
+    const account = await withServices(paths, options, async () => {
+      await checkNoAccount(paths)
+      return await newSecrets(paths, options.name, options.passphrase)
+    }, async ({ node, orbitdb }, secrets) => {
+      options.onProgress?.(`dialing ${peers.length} peer(s)`)
+      await Promise.all(peers.map(async (p) => await node.libp2p.dial(p, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) }).catch(() => {})))
+      const account = await recoverAccountCore({ orbitdb, secrets, address: options.address, keys, signal, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}) })
+      await writeConfig(paths, { version: 1, account: account.address, device: secrets.device, name: secrets.name, mode: account.info().mode, dataLog: account.state().epoch?.dataLog })
+      await rememberPeers(paths.peers, options.peers ?? [])
+      return account
+    }, options.swarmKey !== undefined ? { key: options.swarmKey, pinned: true } : undefined)
+    if (options.revokeOthers === true) {
+      const others = account.devices().filter((d) => d.status === 'active' && d.device !== account.device)
+      for (const d of others) {
+        options.onProgress?.(`revoking ${d.name} (${d.device})`)
+        await account.revoke(d.device)
+      }
+    }
+    return account
+  } catch (err) {
+    // Nothing usable here: leave the directory as it was, so a recovery can be tried again.
+    if (!(await exists(paths.config))) await rm(paths.keystore, { force: true })
+    throw err
   }
 }
 

@@ -120,7 +120,7 @@ describe('the recovery key in the registry', () => {
     assertIgnored(state, after, new RegExp(`recovery key ${old.device} was replaced by ${replace.hash}`))
     assert.equal(state.recovery?.device, next.device)
     assert.equal(state.recovery?.setBy, old.device)
-    assert.deepEqual(state.retiredRecovery, [old.device])
+    assert.deepEqual(state.retiredRecovery.map(r => r.device), [old.device])
     // The old key held the key of epoch 0: the account must rotate it away.
     assert.match(state.rotationReason ?? '', /replaced recovery key/)
   })
