@@ -22,8 +22,10 @@ export interface RecoverCoreOptions {
   keys: RecoveryKeys
   signal: AbortSignal
   onProgress?: (message: string) => void
-  /** How long the registry must stay unchanged before it is taken as synced. */
+  /** How long the registry (then the data) must stay unchanged before it is taken as synced. */
   settleMs?: number
+  /** How long to wait for a peer to serve the app data once this device is admitted (default 20 s). */
+  dataWaitMs?: number
 }
 
 const sleep = async (ms: number, signal: AbortSignal): Promise<void> => {
@@ -89,9 +91,12 @@ export const recoverAccountCore = async (options: RecoverCoreOptions): Promise<A
   const account = await buildAccount(orbitdb, secrets, registry, epochKey !== undefined ? { knownKey: epochKey } : {})
   try {
     options.onProgress?.('syncing app data')
-    while (account.syncedPeers('data').length === 0) {
-      if (signal.aborted) throw failed(signal, 'the app data')
-      await sleep(100, signal)
+    // The device is admitted now: the data may also come later, from whichever peer has it.
+    const waitData = AbortSignal.any([signal, AbortSignal.timeout(options.dataWaitMs ?? 20_000)])
+    while (account.syncedPeers('data').length === 0 && !waitData.aborted) await sleep(100, waitData)
+    if (account.syncedPeers('data').length === 0) {
+      options.onProgress?.('no peer has served the app data yet: it syncs when a device or replica that holds it is online')
+      return account
     }
     await settle(async () => (await account.heads()).dataHeads.sort().join(), settleMs, signal)
     return account

@@ -300,6 +300,8 @@ export interface RecoverOptions {
   revokeOthers?: boolean
   signal?: AbortSignal
   onProgress?: (message: string) => void
+  /** How long to wait for a peer to serve the app data once admitted (default 20 s; it syncs later anyway). */
+  dataWaitMs?: number
 }
 
 /**
@@ -333,7 +335,7 @@ export const recoverAccount = async (options: DirOptions & RecoverOptions): Prom
     }, async ({ node, orbitdb }, secrets) => {
       options.onProgress?.(`dialing ${peers.length} peer(s)`)
       await Promise.all(peers.map(async (p) => await node.libp2p.dial(p, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) }).catch(() => {})))
-      const account = await recoverAccountCore({ orbitdb, secrets, address: options.address, keys, signal, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}) })
+      const account = await recoverAccountCore({ orbitdb, secrets, address: options.address, keys, signal, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}), ...(options.dataWaitMs !== undefined ? { dataWaitMs: options.dataWaitMs } : {}) })
       await writeConfig(paths, { version: 1, account: account.address, device: secrets.device, name: secrets.name, mode: account.info().mode, dataLog: account.state().epoch?.dataLog })
       await rememberPeers(paths.peers, options.peers ?? [])
       return account

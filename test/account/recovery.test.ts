@@ -98,8 +98,10 @@ describe('recovery words', function () {
       await waitFor(() => laptop.state().devices[laptop.device]?.status === 'revoked', 20_000, 'the thief\'s back-dated revocation of the laptop to count')
       assert.ok(!laptop.state().ignored.some((i) => i.hash === backdated.hash))
       assert.deepEqual(laptop.devices().filter((x) => x.status === 'active'), [])
-      // The person takes the account back from the laptop's node (still running, revoked).
-      const fresh = await recoverAccount({ dir: await d.dir('fresh'), address: laptop.address, words, name: 'fresh', peers: laptop.addrs(), listen: LOOPBACK })
+      // The person takes the account back from the laptop's node (still running, revoked). The
+      // laptop's rotation was voided with it, so the current epoch is the old one, whose log it
+      // no longer serves: the new device is admitted all the same, and rotates.
+      const fresh = await recoverAccount({ dir: await d.dir('fresh'), address: laptop.address, words, name: 'fresh', peers: laptop.addrs(), listen: LOOPBACK, dataWaitMs: 2000 })
       d.open.set('fresh', fresh)
       await waitFor(() => fresh.state().needsRotation === false, 30_000, 'the new device to rotate the revoked devices out')
       const state = fresh.state()
@@ -108,7 +110,6 @@ describe('recovery words', function () {
       for (const e of state.epochs) {
         if (e.epoch > 0) assert.equal(lockboxFor(state, e.epoch, phone.device), undefined, `the thief holds a key of epoch ${e.epoch}`)
       }
-      assert.equal(fresh.get('bank/pin'), '1234')
       // Another back-dated revocation, of the new device this time, cannot name it: it was not there before.
       const again = await announce(thief, laptop.address, revokeOp({ device: fresh.device }), before)
       await waitFor(() => fresh.state().ignored.some((i) => i.hash === again.hash) || fresh.rejected().registry > 0, 20_000, 'the new device to refuse the thief\'s revocation')
