@@ -5,7 +5,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { InvalidArgumentError } from '../errors.ts'
 
-export const COMMANDS = ['create', 'daemon', 'invite', 'join', 'put', 'get', 'del', 'list', 'watch', 'status', 'devices', 'revoke', 'swarm-key', 'serve', 'help'] as const
+export const COMMANDS = ['create', 'daemon', 'invite', 'join', 'put', 'get', 'del', 'list', 'watch', 'status', 'devices', 'revoke', 'recover', 'recovery', 'swarm-key', 'serve', 'help'] as const
 export type CommandName = typeof COMMANDS[number]
 
 type Options = NonNullable<ParseArgsConfig['options']>
@@ -30,7 +30,7 @@ interface Spec {
 }
 
 const SPECS: Record<CommandName, Spec> = {
-  create: { options: { name: { type: 'string' }, mode: { type: 'string' } }, positionals: [0, 0], usage: 'create --name <device> [--mode encrypted|public|private]', about: 'Creates an account with this machine as its first device (an admin).', example: 'orbit-account create --name laptop' },
+  create: { options: { name: { type: 'string' }, mode: { type: 'string' }, 'no-recovery': { type: 'boolean' } }, positionals: [0, 0], usage: 'create --name <device> [--mode encrypted|public|private] [--no-recovery]', about: 'Creates an account with this machine as its first device (an admin), and shows its 24 recovery words once (--no-recovery: none).', example: 'orbit-account create --name laptop' },
   daemon: { options: { listen: { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'swarm-key': { type: 'string' } }, positionals: [0, 0], usage: 'daemon [--listen <multiaddr>...] [--peer <multiaddr>...] [--swarm-key <hex>]', about: 'Keeps the account open and syncing with the other devices until Ctrl-C; the other commands then go through it.', example: 'orbit-account daemon --peer /ip4/192.168.1.20/tcp/4001/p2p/12D3KooW...' },
   invite: { options: { ttl: { type: 'string' }, role: { type: 'string' }, confirm: { type: 'boolean' }, 'no-qr': { type: 'boolean' }, listen: { type: 'string', multiple: true } }, positionals: [0, 0], usage: 'invite [--ttl 10m] [--role member|admin] [--confirm] [--no-qr] [--listen <multiaddr>...]', about: 'Shows a single-use invite (QR code and text) for a new device, and stays until that device has joined and synced (admin devices only).', example: 'orbit-account invite --ttl 30m' },
   join: { options: { name: { type: 'string' } }, positionals: [1, 1], names: ['invite'], usage: 'join <invite> --name <device>', about: 'Joins the account of an invite with this machine as a new device, and syncs it.', example: 'orbit-account join OA1... --name phone' },
@@ -42,6 +42,8 @@ const SPECS: Record<CommandName, Spec> = {
   status: { options: {}, positionals: [0, 0], usage: 'status', about: 'Shows the account, this device (and whether it was revoked), the epoch and the connected peers.', example: 'orbit-account status' },
   devices: { options: {}, positionals: [0, 0], usage: 'devices', about: 'Lists the devices of the account; this one is marked with *.', example: 'orbit-account devices' },
   revoke: { options: {}, positionals: [1, 1], names: ['device-id-or-name'], usage: 'revoke <device-id-or-name>', about: 'Revokes a lost device: a new group key that it does not get, and the live data re-encrypted under it (admin devices; a member may revoke itself).', example: 'orbit-account revoke phone' },
+  recover: { options: { name: { type: 'string' }, peer: { type: 'string', multiple: true }, 'revoke-others': { type: 'boolean' } }, positionals: [1, 1], names: ['account-address'], usage: 'recover <account-address> --name <device> [--peer <multiaddr>...] [--revoke-others]', about: 'Brings the account to this machine as a new admin device with its 24 recovery words, read on stdin (never from the command line), from any device or replica that has it; --revoke-others revokes every other device.', example: 'orbit-account recover /orbitdb/zdpu... --name new-laptop --peer /ip4/192.168.1.20/tcp/4001/p2p/12D3KooW... --revoke-others' },
+  recovery: { options: {}, positionals: [1, 1], names: ['add|rotate'], usage: 'recovery add|rotate', about: 'rotate: replaces the recovery words (the current ones are read on stdin; the new ones are shown once). add: gives an account created with --no-recovery its words (admin devices).', example: 'orbit-account recovery rotate < old-words.txt' },
   'swarm-key': { options: {}, positionals: [0, 0], usage: 'swarm-key', about: 'Prints a private account\'s swarm key, for `serve --swarm-key` or a device that was away during a revocation.', example: 'orbit-account swarm-key' },
   serve: { options: { listen: { type: 'string', multiple: true }, peer: { type: 'string', multiple: true }, 'swarm-key': { type: 'string' } }, positionals: [1, 1], names: ['account-address'], usage: 'serve <account-address> [--listen <multiaddr>...] [--peer <multiaddr>...] [--swarm-key <hex>]', about: 'Runs a blind replica of an account (it stores and forwards, and reads nothing) until Ctrl-C; use its own --dir.', example: 'orbit-account serve /orbitdb/zdpu... --dir ~/replica' },
   help: { options: {}, positionals: [0, 1], names: ['command'], usage: 'help [command]', about: 'Shows the commands, or one command\'s help.', example: 'orbit-account help put' }

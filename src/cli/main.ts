@@ -7,7 +7,7 @@
 import module from 'node:module'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { COMMANDS, helpOf, parseCommandLine, USAGE, type CommandName, type ParsedArgs } from './args.ts'
+import { COMMANDS, helpOf, parseCommandLine, usageOf, USAGE, type CommandName, type ParsedArgs } from './args.ts'
 import { makeOutput, type Output } from './output.ts'
 import { callDaemon } from '../daemon/client.ts'
 import type { Frame, Question, Request } from '../daemon/protocol.ts'
@@ -16,7 +16,7 @@ import { readLock } from '../node/lock.ts'
 import { readConfig } from '../node/config.ts'
 import { InvalidArgumentError, OrbitAccountError, StoreLockedError, isOrbitAccountError, type ErrorCode } from '../errors.ts'
 import { checkAddresses, checkDir, packageVersion } from './checks.ts'
-import { askYesNo, closePrompt, readStdin } from './prompt.ts'
+import { askYesNo, closePrompt, readStdin, readWords } from './prompt.ts'
 import { checkKey, checkValue, parseJsonValue } from '../store/limits.ts'
 
 const EXIT_ERROR = 1
@@ -59,6 +59,15 @@ const requestOf = async (args: ParsedArgs): Promise<Request> => {
     case 'devices': return { v: 1, cmd: 'devices' }
     case 'swarm-key': return { v: 1, cmd: 'swarm-key' }
     case 'revoke': return { v: 1, cmd: 'revoke', device: a as string }
+    case 'recovery': {
+      if (a !== 'add' && a !== 'rotate') throw new InvalidArgumentError(`recovery: say add or rotate, not '${String(a)}'\nusage: ${usageOf('recovery')}`)
+      const { generateRecoveryWords, recoveryKeysFromWords } = await import('../account/recovery-words.ts')
+      const next = generateRecoveryWords()
+      if (a === 'add') return { v: 1, cmd: 'recovery', action: 'add', next }
+      const current = await readWords('Type the current 24 recovery words, then Enter:')
+      recoveryKeysFromWords(current)
+      return { v: 1, cmd: 'recovery', action: 'rotate', current, next }
+    }
     case 'invite': {
       const role = (args.options.role as string | undefined) ?? 'member'
       if (role !== 'member' && role !== 'admin') throw new InvalidArgumentError(`--role must be member or admin, not '${role}'`)
@@ -97,7 +106,8 @@ const runStoreCommand = async (args: ParsedArgs, dir: string, out: Output): Prom
     if ('out' in frame) {
       if (request.cmd === 'invite' && typeof frame.out.invite === 'string' && !args.json) showInvite(frame.out.invite, args.options['no-qr'] !== true)
       if (frame.out.admitted !== undefined) admitted = true
-      out.result(args.command, frame.out)
+      // New recovery words are shown only once they are in the registry.
+      out.result(args.command, request.cmd === 'recovery' ? { ...frame.out, recovery: request.next } : frame.out)
     } else if ('note' in frame) out.note(frame.note)
   }
   let since = Date.now()
@@ -162,10 +172,11 @@ export const main = async (argv: string[]): Promise<number> => {
     }
     const dir = args.dir ?? defaultDir()
     await checkAddresses(args)
-    if (args.command !== 'create' && args.command !== 'join') await checkDir(dir)
+    if (args.command !== 'create' && args.command !== 'join' && args.command !== 'recover') await checkDir(dir)
     switch (args.command) {
       case 'create': await (await import('./setup.ts')).runCreate(args, dir, out); break
       case 'join': await (await import('./setup.ts')).runJoin(args, dir, out); break
+      case 'recover': await (await import('./setup.ts')).runRecover(args, dir, out); break
       case 'daemon': await (await import('./local.ts')).runDaemon(args, dir, out); break
       case 'serve': await (await import('./serve.ts')).runServe(args, dir, out); break
       default: await runStoreCommand(args, dir, out)

@@ -26,10 +26,25 @@ export const localTime = (iso: string, now = Date.now()): string => {
   return `${when} (${rel})`
 }
 
+/** Recovery words for a person: numbered, six a line, with what they are. */
+const showWords = (words: string): string => {
+  const list = words.split(' ')
+  const lines: string[] = []
+  for (let i = 0; i < list.length; i += 6) lines.push('  ' + list.slice(i, i + 6).map((w, j) => `${String(i + j + 1).padStart(2)}. ${w.padEnd(9)}`).join(' ').trimEnd())
+  return ['', '', 'RECOVERY WORDS: write them down now and keep them offline. Whoever holds them holds the',
+    'account (they can admit a device and revoke every other one); they are shown only this once',
+    'and stored nowhere. `orbit-account recover` uses them when every device is lost.', ...lines].join('\n')
+}
+
 const human = (command: CommandName, o: Record<string, unknown>): string => {
   switch (command) {
     case 'create':
-      return `created account ${String(o.account)}\n  device ${String(o.device)} (${String(o.name)}), mode ${String(o.mode)}, epoch ${String(o.epoch)}`
+      return `created account ${String(o.account)}\n  device ${String(o.device)} (${String(o.name)}), mode ${String(o.mode)}, epoch ${String(o.epoch)}` +
+        (typeof o.recovery === 'string' ? showWords(o.recovery) : '')
+    case 'recovery':
+      return `the account has new recovery words; the old ones no longer work${showWords(String(o.recovery))}`
+    case 'recover':
+      return `recovered account ${String(o.account)}\n  as device ${String(o.device)} (${String(o.name)}), an admin, epoch ${String(o.epoch)}`
     case 'get':
       return o.found === false ? `(${String(o.key)} is not set)` : JSON.stringify(o.value)
     case 'put':

@@ -42,3 +42,19 @@ export const askYesNo = async (question: string): Promise<boolean> => {
 
 /** Stops reading stdin so the process can exit. */
 export const closePrompt = (): void => { lines?.close() }
+
+/**
+ * Reads recovery words: on a terminal, asks on stderr and reads lines until 24 words
+ * came (they are echoed: type them where nobody looks on); from a pipe, all of stdin.
+ */
+export const readWords = async (question: string, count = 24): Promise<string> => {
+  if (process.stdin.isTTY !== true) return await readStdin()
+  process.stderr.write(`${question}\n`)
+  const words: string[] = []
+  while (words.length < count) {
+    const line = await nextLine()
+    if (line === null) break
+    words.push(...line.trim().split(/\s+/u).filter((w) => w !== ''))
+  }
+  return words.join(' ')
+}

@@ -1,4 +1,4 @@
-/** The commands that make an account directory: `create` and `join`. */
+/** The commands that make an account directory: `create`, `join` and `recover`. */
 import type { ParsedArgs } from './args.ts'
 import { usageOf } from './args.ts'
 import type { Output } from './output.ts'
@@ -7,6 +7,7 @@ import { AccountExistsError, InvalidArgumentError } from '../errors.ts'
 import { access } from 'node:fs/promises'
 import { accountPaths } from '../node/paths.ts'
 import { makeDir } from './checks.ts'
+import { readWords } from './prompt.ts'
 import type { Mode } from '../types.ts'
 
 const requireName = (args: ParsedArgs): string => {
@@ -22,9 +23,12 @@ export const runCreate = async (args: ParsedArgs, dir: string, out: Output): Pro
   const passphrase = await passphraseOf(args)
   await makeDir(dir)
   const { createAccount } = await import('../node/account-dir.ts')
-  const account = await createAccount({ dir, name, mode: mode as Mode, ...(passphrase !== undefined ? { passphrase } : {}) })
+  const { generateRecoveryWords } = await import('../account/recovery-words.ts')
+  // Shown once, never stored: the person writes them down.
+  const recoveryWords = args.options['no-recovery'] === true ? undefined : generateRecoveryWords()
+  const account = await createAccount({ dir, name, mode: mode as Mode, ...(passphrase !== undefined ? { passphrase } : {}), ...(recoveryWords !== undefined ? { recoveryWords } : {}) })
   try {
-    out.result('create', { ...account.info() })
+    out.result('create', { ...account.info(), ...(recoveryWords !== undefined ? { recovery: recoveryWords } : {}) })
   } finally {
     await account.close()
   }
@@ -70,5 +74,37 @@ export const runJoin = async (args: ParsedArgs, dir: string, out: Output): Promi
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
+  }
+}
+
+export const runRecover = async (args: ParsedArgs, dir: string, out: Output): Promise<void> => {
+  const name = requireName(args)
+  const address = args.positionals[0] as string
+  const config = accountPaths(dir).config
+  if (await access(config).then(() => true, () => false)) {
+    throw new AccountExistsError(`an account already exists in ${accountPaths(dir).dir}: recover into a new --dir`)
+  }
+  const { recoveryKeysFromWords } = await import('../account/recovery-words.ts')
+  // Never from argv, where \`ps\` shows them to every local user.
+  const words = await readWords('Type the 24 recovery words (any case, spaces or line breaks), then Enter:')
+  recoveryKeysFromWords(words)
+  const passphrase = await passphraseOf(args)
+  await makeDir(dir)
+  const { recoverAccount } = await import('../node/account-dir.ts')
+  const account = await recoverAccount({
+    dir,
+    address,
+    words,
+    name,
+    peers: (args.options.peer as string[] | undefined) ?? [],
+    revokeOthers: args.options['revoke-others'] === true,
+    ...(passphrase !== undefined ? { passphrase } : {}),
+    onProgress: (m) => out.note(m)
+  })
+  try {
+    const info = account.info()
+    out.result('recover', { account: info.account, device: info.device, name: info.name, epoch: info.epoch })
+  } finally {
+    await account.close()
   }
 }

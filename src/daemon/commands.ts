@@ -26,7 +26,7 @@ export const checkCanInvite = (account: NodeAccount): void => {
   if (me?.role !== 'admin') throw new NotAuthorizedError(`only an admin device can invite; this one is a ${me?.role ?? 'member'}: run \`invite\` on an admin device`)
 }
 
-const WRITES = new Set(['put', 'del', 'revoke', 'invite'])
+const WRITES = new Set(['put', 'del', 'revoke', 'invite', 'recovery'])
 
 /**
  * Executes `request`. Resolves when the request is done; `watch` runs until `signal`
@@ -78,6 +78,14 @@ export const execute = async (account: NodeAccount, request: Request, emit: (fra
         emit({ note: `watching ${account.address}` })
         signal?.addEventListener('abort', () => { stop(); resolve() }, { once: true })
       })
+      return
+    }
+    case 'recovery': {
+      const { recoveryKeysFromWords } = await import('../account/recovery-words.ts')
+      const next = recoveryKeysFromWords(request.next).descriptor
+      if (request.action === 'add') await account.setRecovery(next)
+      else await account.replaceRecovery(recoveryKeysFromWords(request.current ?? ''), next)
+      emit({ out: { recoveryKey: next.device, epoch: account.info().epoch } })
       return
     }
     case 'revoke': {

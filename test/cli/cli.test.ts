@@ -17,10 +17,11 @@ describe('orbit-account CLI without a daemon', function () {
 
   it('create prints the new account; status and devices describe it', async () => {
     const created = await cli.json(['create', '--name', 'laptop'])
-    const { account, device } = created
+    const { account, device, recovery } = created
     assert.ok(typeof account === 'string' && account.startsWith('/orbitdb/'), `account address: ${String(account)}`)
     assert.ok(typeof device === 'string' && DEVICE_ID.test(device), `device id: ${String(device)}`)
-    assert.deepEqual(created, { account, device, name: 'laptop', mode: 'encrypted', epoch: 0 })
+    assert.ok(typeof recovery === 'string' && /^([a-z]+ ){23}[a-z]+$/.test(recovery), `recovery words: ${String(recovery)}`)
+    assert.deepEqual(created, { account, device, name: 'laptop', mode: 'encrypted', epoch: 0, recovery })
 
     assert.deepEqual(await cli.json(['status']), { account, device, name: 'laptop', status: 'active', mode: 'encrypted', epoch: 0, peers: [] })
     assert.deepEqual(await cli.json(['devices']), {
@@ -149,7 +150,7 @@ describe('orbit-account CLI without --json', function () {
 
     const created = await cli.run(['create', '--name', 'laptop'], { human: true })
     assert.equal(created.code, 0, created.stderr)
-    assert.match(created.stdout, /^created account \/orbitdb\/\S+\n {2}device d[a-z2-7]{24} \(laptop\), mode encrypted, epoch 0\n$/)
+    assert.match(created.stdout, /^created account \/orbitdb\/\S+\n {2}device d[a-z2-7]{24} \(laptop\), mode encrypted, epoch 0\n\nRECOVERY WORDS: write them down now[^]* 1\. [a-z]+ [^]*24\. [a-z]+\n$/)
 
     const put = await cli.run(['put', 'greeting', '{"hello":"world"}'], { human: true })
     assert.equal(put.code, 0, put.stderr)
