@@ -140,7 +140,7 @@ const SEARCH_DEADLINE_MS = 4000
 
 /**
  * Looks in the causal past of `entry` for an admission of `device` (an `add` op with
- * this signing key, or a `recovery` op setting it as the recovery key), signed by the
+ * this signing key, or a `recovery` op or the genesis setting it as the recovery key), signed by the
  * founder or by a device (or recovery key) itself admitted that way:
  * the certificate chain back to the founder that lets a peer accept an entry of a
  * device whose admission reached it in the same batch.
@@ -174,7 +174,7 @@ const admittedInCausalPast = async (
       continue
     }
     // An admission of this key: an add of a device, or a recovery op setting a recovery key.
-    const named = op.type === 'add' ? op.device : op.type === 'recovery' ? op.key : undefined
+    const named = op.type === 'add' ? op.device : op.type === 'recovery' ? op.key : op.type === 'genesis' ? op.recovery : undefined
     if (named === undefined || named.device !== device || named.signingKey !== signingKey) continue
     if (requireAdmin && op.type === 'add' && op.role !== 'admin') continue
     if (!(await Entry.verify(identities, ancestor))) continue

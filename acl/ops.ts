@@ -269,7 +269,8 @@ export const parseOp = (payload: unknown): RegistryOp => {
   const root = readPlainObject(payload, 'op')
   if (!root.has('type')) return fail('type', 'is missing')
   const type = readType(root.get('type'))
-  const f = checkFields(root, 'op', FIELDS[type])
+  // The genesis may carry the recovery key set at creation.
+  const f = checkFields(root, 'op', type === 'genesis' && root.has('recovery') ? [...FIELDS.genesis, 'recovery'] : FIELDS[type])
   if (f.get('v') !== OP_VERSION) return fail('v', `must be ${OP_VERSION}, got ${preview(f.get('v'))}`)
   switch (type) {
     case 'genesis': {
@@ -279,7 +280,8 @@ export const parseOp = (payload: unknown): RegistryOp => {
         mode: readMode(f.get('mode'), 'mode'),
         founder: readDescriptor(f.get('founder'), 'founder'),
         dataLog: readDataLog(f.get('dataLog'), 'dataLog'),
-        lockboxes: readLockboxes(f.get('lockboxes'), 'lockboxes')
+        lockboxes: readLockboxes(f.get('lockboxes'), 'lockboxes'),
+        ...(f.has('recovery') ? { recovery: readRecoveryKey(f.get('recovery'), 'recovery') } : {})
       }
       return op
     }
@@ -356,6 +358,8 @@ export interface GenesisInput {
   dataLog: string
   /** Defaults to none (public mode). */
   lockboxes?: Lockboxes
+  /** The recovery key set at creation (its lockbox goes in `lockboxes`). */
+  recovery?: RecoveryDescriptor
 }
 
 export const genesisOp = (input: GenesisInput): GenesisOp => parseAs('genesis', {
@@ -364,7 +368,8 @@ export const genesisOp = (input: GenesisInput): GenesisOp => parseAs('genesis', 
   mode: input.mode,
   founder: descriptor(input.founder),
   dataLog: input.dataLog,
-  lockboxes: { ...input.lockboxes }
+  lockboxes: { ...input.lockboxes },
+  ...(input.recovery !== undefined ? { recovery: { device: input.recovery.device, signingKey: input.recovery.signingKey, boxKey: input.recovery.boxKey } } : {})
 })
 
 export interface AddInput {

@@ -29,7 +29,7 @@ import type { AccountParams, AccountState, DeviceRecord, RegistryEntry } from '.
 import { buildCausalGraph } from './rules/graph.ts'
 import type { CausalGraph } from './rules/graph.ts'
 import { rotationNeed, settleEpochs } from './rules/epochs.ts'
-import { initialState, runPass } from './rules/pass.ts'
+import { initialState, passWithRecovery } from './rules/pass.ts'
 import type { ParsedEntry } from './rules/pass.ts'
 import { countRevocations } from './rules/revocation.ts'
 import type { VerdictCache } from './rules/revocation.ts'
@@ -70,8 +70,8 @@ export const reduce = (params: AccountParams, entries: Iterable<RegistryEntry>, 
   const graph = buildCausalGraph(entries)
   const normalized = initialState(params).params
   const parsed = parseEntries(graph)
-  const { counted, verdicts } = countRevocations(normalized, graph, parsed, cache)
-  const { state, reasons, rotations, voidedRotations, addedLockboxes } = runPass({ params: normalized, graph, parsed, counted, verdicts })
+  const { counted, countedRecovery, verdicts } = countRevocations(normalized, graph, parsed, cache)
+  const { state, reasons, rotations, voidedRotations, addedLockboxes } = passWithRecovery({ params: normalized, graph, parsed, counted, countedRecovery, verdicts })
   settleEpochs(state, graph, rotations, addedLockboxes, reasons)
   // A voided rotation's log may hold writes of active devices, to be carried; its keys
   // given to anyone no longer active are dropped (they give no right to write anywhere).

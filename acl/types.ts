@@ -25,8 +25,13 @@ export interface GenesisOp {
   founder: DeviceDescriptor
   /** Address of the epoch-0 data log. */
   dataLog: string
-  /** Lockbox of the epoch-0 key for the founder (empty in public mode). */
+  /** Lockbox of the epoch-0 key for the founder (empty in public mode), and for the recovery key. */
   lockboxes: Lockboxes
+  /**
+   * The recovery key set at creation. In the genesis, nothing can void it: not even a
+   * stolen founder's back-dated revocation of itself.
+   */
+  recovery?: RecoveryDescriptor
 }
 
 export interface AddOp {

@@ -12,8 +12,7 @@
  */
 import { asEpoch } from '../../src/types.ts'
 import type { DeviceId } from '../../src/types.ts'
-import { deviceIdFromSigningKey, isDeviceId } from '../../identity/keys.ts'
-import { base64urlDecode } from '../../src/crypto/bytes.ts'
+import { isDeviceId } from '../../identity/keys.ts'
 import type {
   AccountParams,
   AccountState,
@@ -23,6 +22,7 @@ import type {
   GenesisOp,
   Lockboxes,
   RecoveryOp,
+  RecoveryRecord,
   RegistryEntry,
   RegistryOp,
   RenameOp,
@@ -30,6 +30,7 @@ import type {
   RotateOp
 } from '../types.ts'
 import { show } from './graph.ts'
+import { resolveRecoveryChain, type CountedRecovery, type RecoveryChain } from './recovery.ts'
 import type { CausalGraph } from './graph.ts'
 
 /** A registry entry whose payload was parsed once: the op, or why it is not a valid op. */
@@ -61,6 +62,8 @@ export interface PassInput {
   readonly parsed: readonly ParsedEntry[]
   /** The revocations that count (at least those among `parsed`), by entry hash. */
   readonly counted: ReadonlyMap<string, Revocation>
+  /** The recovery ops that count (valid on their own causal past), by entry hash. */
+  readonly countedRecovery: ReadonlyMap<string, CountedRecovery>
   /** Why the other revoke ops do not count, by entry hash. */
   readonly verdicts: ReadonlyMap<string, string>
 }
@@ -110,7 +113,9 @@ interface Context {
   /** Devices whose first add was voided: device -> that add's hash. */
   readonly voidedAdmissions: Map<string, string>
   /** Replaced recovery keys: id -> the recovery op that replaced it. */
-  readonly retired: Map<string, string>
+  readonly countedRecovery: ReadonlyMap<string, CountedRecovery>
+  /** The chain of recovery keys settled from the counted recovery ops among these entries. */
+  readonly recovery: RecoveryChain
   readonly rotations: EpochRecord[]
   readonly voidedRotations: EpochRecord[]
   readonly addedLockboxes: AddedLockbox[]
@@ -142,18 +147,27 @@ const mustNotBeVoided = (ctx: Context, entry: RegistryEntry): Verdict => {
       return `voided by revocation ${r.hash} of ${r.target}: not in its causal past`
     }
   }
-  // A replaced recovery key: only what it did before its replacement counts.
-  const replaced = ctx.retired.get(entry.author)
-  if (replaced !== undefined && !ctx.graph.isAncestor(entry.hash, replaced)) {
-    return `recovery key ${entry.author} was replaced by ${replaced}, which does not have this op in its causal past`
+  // A replaced recovery key: only what it did before (every one of) its replacements counts.
+  for (const replaced of ctx.recovery.replacedIn.get(entry.author) ?? []) {
+    if (!ctx.graph.isAncestor(entry.hash, replaced)) {
+      return `recovery key ${entry.author} was replaced by ${replaced}, which does not have this op in its causal past`
+    }
   }
+  if (ctx.recovery.never.has(entry.author)) return `recovery key ${entry.author} came after stolen words: it counts for nothing`
   return OK
 }
 
-/** True when `entry` is signed by the current recovery key, set in its causal past. */
+/** The recovery key (current or replaced) whose id is `id`. */
+const recoveryKey = (ctx: Context, id: string): RecoveryRecord | undefined =>
+  ctx.state.recovery?.device === id ? ctx.state.recovery : ctx.state.retiredRecovery.find(r => r.device === id)
+
+/**
+ * True when `entry` is signed by a recovery key set in its causal past (a replaced key's
+ * ops outside its replacement's past are voided before: mustNotBeVoided).
+ */
 const byRecoveryKey = (ctx: Context, entry: RegistryEntry): boolean => {
-  const r = ctx.state.recovery
-  return r !== null && entry.author === r.device && ctx.graph.isAncestor(r.setIn, entry.hash)
+  const r = recoveryKey(ctx, entry.author)
+  return r !== undefined && !ctx.recovery.never.has(r.device) && ctx.graph.isAncestor(r.setIn, entry.hash)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -208,7 +222,7 @@ const mustBeAdmin = (ctx: Context, entry: RegistryEntry, action: string): Verdic
 const mustBeSelfOrAdmin = (ctx: Context, entry: RegistryEntry, device: DeviceId, action: string): Verdict =>
   entry.author === device ? OK : mustBeAdmin(ctx, entry, action)
 
-const isRecoveryId = (ctx: Context, id: string): boolean => ctx.state.recovery?.device === id || ctx.retired.has(id)
+const isRecoveryId = (ctx: Context, id: string): boolean => recoveryKey(ctx, id) !== undefined
 
 const mustBeNewDevice = (ctx: Context, device: DeviceId): Verdict =>
   deviceRecord(ctx, device) !== undefined ? `device ${device} is already known`
@@ -346,40 +360,13 @@ const applyRename = (ctx: Context, entry: RegistryEntry, op: RenameOp): Verdict 
 
 
 /**
- * The recovery key is set by an admin device when the account has none, and replaced
- * only by an op signed by the current recovery key: no device can replace it.
+ * A recovery op applies if it counts (decided on its own causal past, as revocations are:
+ * rules/revocation.ts) and it made its key current (rules/recovery.ts settles forks).
  */
-const mustMaySetRecovery = (ctx: Context, entry: RegistryEntry): Verdict => {
-  const current = ctx.state.recovery
-  if (current === null) return mustBeAdmin(ctx, entry, 'set the recovery key')
-  return byRecoveryKey(ctx, entry) ? OK : `only the current recovery key ${current.device} may replace it, not ${show(entry.author)}`
-}
-
-const mustBeOwnId = (op: RecoveryOp): Verdict => {
-  try {
-    return deviceIdFromSigningKey(base64urlDecode(op.key.signingKey, 'signingKey')) === op.key.device ? OK : `recovery key id ${op.key.device} is not derived from its signing key`
-  } catch {
-    return 'recovery key signing key is not valid base64url'
-  }
-}
-
-const mustBeUnusedId = (ctx: Context, id: DeviceId): Verdict =>
-  deviceRecord(ctx, id) !== undefined || ctx.voidedAdmissions.has(id) || isRecoveryId(ctx, id) ? `id ${id} is already in use in this account` : OK
-
 const applyRecovery = (ctx: Context, entry: RegistryEntry, op: RecoveryOp): Verdict => {
-  const verdict = check(
-    () => mustMaySetRecovery(ctx, entry),
-    () => mustBeOwnId(op),
-    () => mustBeUnusedId(ctx, op.key.device),
-    () => mustKnowEpochInCausalPast(ctx, entry, op.epoch)
-  )
-  if (verdict !== undefined) return verdict
-  const previous = ctx.state.recovery
-  if (previous !== null) {
-    ctx.retired.set(previous.device, entry.hash)
-    ctx.state.retiredRecovery.push(previous)
-  }
-  ctx.state.recovery = { ...op.key, setIn: entry.hash, setBy: entry.author as DeviceId }
+  if (!ctx.countedRecovery.has(entry.hash)) return ctx.verdicts.get(entry.hash) ?? 'recovery op does not count'
+  const why = ctx.recovery.reasons.get(entry.hash)
+  if (why !== undefined) return why
   if (op.lockbox !== '') {
     ctx.addedLockboxes.push({ hash: entry.hash, epoch: op.epoch, device: op.key.device, lockbox: op.lockbox })
   }
@@ -432,6 +419,7 @@ const applyRotate = (ctx: Context, entry: RegistryEntry, op: RotateOp): Verdict 
 
 const applyOp = (ctx: Context, entry: RegistryEntry, op: RegistryOp): Verdict => {
   if (op.type === 'revoke') return applyRevoke(ctx, entry, op)
+  if (op.type === 'recovery') return applyRecovery(ctx, entry, op)
   const voided = mustNotBeVoided(ctx, entry)
   if (voided !== undefined) {
     if (op.type === 'add' && !ctx.voidedAdmissions.has(op.device.device)) ctx.voidedAdmissions.set(op.device.device, entry.hash)
@@ -448,7 +436,6 @@ const applyOp = (ctx: Context, entry: RegistryEntry, op: RegistryOp): Verdict =>
     case 'add': return applyAdd(ctx, entry, op)
     case 'rename': return applyRename(ctx, entry, op)
     case 'rotate': return applyRotate(ctx, entry, op)
-    case 'recovery': return applyRecovery(ctx, entry, op)
     default: {
       const unhandled: never = op
       throw new Error(`unhandled op ${JSON.stringify(unhandled)}`)
@@ -467,16 +454,21 @@ export const runPass = (input: PassInput): PassResult => {
     if (list === undefined) voiders.set(r.target, [r])
     else list.push(r)
   }
+  const recovery = resolveRecoveryChain([...input.countedRecovery.values()].filter(r => present.has(r.hash)))
+  const state = initialState(input.params)
+  state.recovery = recovery.current
+  state.retiredRecovery = recovery.retired
   const ctx: Context = {
     params: input.params,
     graph: input.graph,
-    state: initialState(input.params),
+    state,
     counted: input.counted,
     verdicts: input.verdicts,
     voiders,
     revocations: new Map(),
     voidedAdmissions: new Map(),
-    retired: new Map(),
+    countedRecovery: input.countedRecovery,
+    recovery,
     rotations: [],
     voidedRotations: [],
     addedLockboxes: [],
@@ -495,4 +487,36 @@ export const runPass = (input: PassInput): PassResult => {
     voidedRotations: ctx.voidedRotations,
     addedLockboxes: ctx.addedLockboxes
   }
+}
+
+/**
+ * A pass whose recovery keys hold. A recovery key set by a device (not at the genesis) counts like any
+ * other op of that device: not when the device's admission is void in the whole, nor
+ * outside the causal past of a revocation naming it (so a stolen admin cannot back-date
+ * a key of its own). Settings that fail this are set aside and the pass runs again:
+ * each round sets one aside at least, so this ends.
+ */
+export const passWithRecovery = (input: PassInput): PassResult => {
+  const recovery = new Map(input.countedRecovery)
+  const verdicts = new Map(input.verdicts)
+  for (;;) {
+    const result = runPass({ ...input, countedRecovery: recovery, verdicts })
+    const present = new Set(input.parsed.map(p => p.entry.hash))
+    const failed = [...recovery.values()].filter(r => present.has(r.hash) && !r.byKey && !r.atGenesis && deviceSetFails(input, result, r) !== undefined)
+    if (failed.length === 0) return result
+    for (const r of failed) {
+      verdicts.set(r.hash, deviceSetFails(input, result, r) as string)
+      recovery.delete(r.hash)
+    }
+  }
+}
+
+const deviceSetFails = (input: PassInput, result: PassResult, r: CountedRecovery): string | undefined => {
+  const author = Object.hasOwn(result.state.devices, r.author) ? result.state.devices[r.author] : undefined
+  if (author === undefined || author.role !== 'admin' || !input.graph.isAncestor(author.admittedIn, r.hash)) {
+    return `author ${r.author} is not an admin of this account in the causal past of this op: its admission was voided`
+  }
+  // Only the revocations among these entries (a pass over one op's causal past sees no other).
+  const voider = [...input.counted.values()].find(v => v.target === r.author && input.parsed.some(p => p.entry.hash === v.hash) && !input.graph.isAncestor(r.hash, v.hash))
+  return voider === undefined ? undefined : `voided by revocation ${voider.hash} of ${r.author}: not in its causal past`
 }

@@ -3,7 +3,7 @@
  * epoch-0 data log, and the access-control knowledge bound to the node's identity.
  */
 import { bindAccessContext, DataAccessController, RegistryAccessController } from '../../acl/access.ts'
-import { genesisOp, recoveryOp } from '../../acl/ops.ts'
+import { genesisOp } from '../../acl/ops.ts'
 import type { AccountParams, AccountState, RecoveryDescriptor } from '../../acl/types.ts'
 import { generateKey } from '../crypto/aead.ts'
 import { base64urlDecode, base64urlEncode, randomBytes } from '../crypto/bytes.ts'
@@ -87,8 +87,8 @@ export const bindContext = (orbitdb: OrbitDB, registryAddress: () => string | un
 /** Creates a new account with this device as its founder (an admin). */
 /**
  * Makes a new account on this device, its founder. `recovery`: the public half of the
- * recovery key (from `recoveryKeysFromWords`), set right after the genesis with a lockbox
- * of the epoch-0 key; without it the account has no recovery key until an admin sets one.
+ * recovery key (from `recoveryKeysFromWords`), set in the genesis with a lockbox of the
+ * epoch-0 key; without it the account has no recovery key until an admin sets one.
  */
 export const createAccountCore = async (options: CoreOptions & { mode: Mode, recovery?: RecoveryDescriptor }): Promise<Account> => {
   const { orbitdb, secrets, mode } = options
@@ -113,22 +113,19 @@ export const createAccountCore = async (options: CoreOptions & { mode: Mode, rec
   const dataLog = data.address
   await data.close()
   const key = mode === 'public' ? undefined : generateKey()
-  const lockboxes: Record<string, string> = key === undefined
-    ? { [secrets.device]: PUBLIC_LOCKBOX }
-    : { [secrets.device]: base64urlEncode(sealTo(secrets.box.publicKey, key, lockboxAad(account, 0, secrets.device))) }
+  const seal = (device: string, boxKey: Uint8Array): string =>
+    key === undefined ? PUBLIC_LOCKBOX : base64urlEncode(sealTo(boxKey, key, lockboxAad(account, 0, device)))
+  const recovery = options.recovery
+  const lockboxes: Record<string, string> = { [secrets.device]: seal(secrets.device, secrets.box.publicKey) }
+  // The words made at creation go in the genesis, which nothing can void.
+  if (recovery !== undefined) lockboxes[recovery.device] = seal(recovery.device, base64urlDecode(recovery.boxKey, 'boxKey'))
   await registry.append(genesisOp({
     mode,
     founder: { device: secrets.device, name: secrets.name, signingKey, boxKey: base64urlEncode(secrets.box.publicKey) },
     dataLog,
-    lockboxes
+    lockboxes,
+    ...(recovery !== undefined ? { recovery } : {})
   }))
-  const recovery = options.recovery
-  if (recovery !== undefined) {
-    const lockbox = key === undefined
-      ? PUBLIC_LOCKBOX
-      : base64urlEncode(sealTo(base64urlDecode(recovery.boxKey, 'boxKey'), key, lockboxAad(account, 0, recovery.device)))
-    await registry.append(recoveryOp({ key: recovery, epoch: 0, lockbox }))
-  }
   return await buildAccount(orbitdb, secrets, registry, key !== undefined ? { knownKey: key } : {})
 }
 

@@ -3,8 +3,9 @@
  * keys, hashes 'h1', 'h2', ..., Lamport clock times, and a seeded PRNG.
  */
 import assert from 'node:assert/strict'
-import { addOp, genesisOp, rotateOp } from '../../acl/ops.ts'
-import type { AccountParams, AccountState, DeviceDescriptor, RegistryEntry } from '../../acl/types.ts'
+import { addOp, genesisOp, recoveryOp, rotateOp } from '../../acl/ops.ts'
+import type { AccountParams, AccountState, DeviceDescriptor, RecoveryDescriptor, RegistryEntry } from '../../acl/types.ts'
+import { deviceIdFromSigningKey, signingPublicKey } from '../../identity/keys.ts'
 import type { DeviceId, Mode, Role } from '../../src/types.ts'
 
 // ---------------------------------------------------------------------------------------
@@ -86,6 +87,15 @@ export const fakeLockbox = (rng: Rng): string => base64url(rng.bytes(24 + 32 + 1
 export const persona = (name: string): DeviceDescriptor => {
   const rng = makeRng(seedOf(name))
   return { device: fakeDeviceId(rng), name, signingKey: fakeKey(rng), boxKey: fakeKey(rng) }
+}
+
+/**
+ * A recovery key's public half from a seeded rng: its id derives from a real Ed25519
+ * public key (the reducer checks that), so a history replays by seed.
+ */
+export const recoveryKeyFrom = (rng: Rng): RecoveryDescriptor => {
+  const signingKey = signingPublicKey(rng.bytes(32))
+  return { device: deviceIdFromSigningKey(signingKey), signingKey: base64url(signingKey), boxKey: fakeKey(rng) }
 }
 
 export interface Personas {
@@ -175,6 +185,10 @@ export const rotatePayload = (epoch: number, devices: readonly DeviceDescriptor[
     cut
   })
 }
+
+/** A recovery op setting `key`, with a fake lockbox of `epoch`'s key for it. */
+export const recoveryPayload = (key: RecoveryDescriptor, epoch = 0): unknown =>
+  recoveryOp({ key, epoch, lockbox: fakeLockbox(makeRng(seedOf(`${key.device} ${epoch}`))) })
 
 // ---------------------------------------------------------------------------------------
 // Assertions on reduced states.

@@ -5,14 +5,17 @@
  * device is revoked in some view, it (the thief) may keep appending ops whose causal
  * parents are old heads from before its revocation: revocations of the founder, of its
  * revoker and of its revoker's adder, admissions of accomplices (who then act too),
- * rotations giving itself a key, renames.
+ * rotations giving itself a key, renames. About a third of histories have recovery
+ * words too (test/acl/recovery-histories.ts): used, replaced, attacked, and stolen.
  */
-import { genesisOp, renameOp, revokeOp, rotateOp } from '../../acl/ops.ts'
-import { reduce } from '../../acl/reducer.ts'
+import { genesisOp, renameOp, revokeOp } from '../../acl/ops.ts'
 import type { AccountParams, AccountState, DeviceDescriptor, RegistryEntry } from '../../acl/types.ts'
 import type { DeviceId } from '../../src/types.ts'
-import { addPayload, DATA_LOG, fakeDeviceId, fakeKey, fakeLockbox, paramsFor, pastOf, persona, registry } from './helpers.ts'
+import { addPayload, DATA_LOG, fakeLockbox, paramsFor, persona } from './helpers.ts'
 import type { Rng } from './helpers.ts'
+import { backDated, Builder, highestEpoch, randomDevice, randomRotation } from './history-builder.ts'
+import { attackWords, newWords, stealOldWords, wordsStep } from './recovery-histories.ts'
+import type { OldWordsTheft, Words } from './recovery-histories.ts'
 
 /** A revoked device's back-dated ops (and its accomplices'), after its revocation. */
 export interface Theft {
@@ -31,23 +34,17 @@ export interface History {
   entries: RegistryEntry[]
   byHash: ReadonlyMap<string, RegistryEntry>
   thefts: Theft[]
+  /** The person's recovery words (about a third of histories), null when there are none. */
+  words: Words | null
+  oldWordsThefts: OldWordsTheft[]
 }
 
-const randomDevice = (rng: Rng, name: string): DeviceDescriptor =>
-  ({ device: fakeDeviceId(rng), name, signingKey: fakeKey(rng), boxKey: fakeKey(rng) })
-
-const highestEpoch = (view: AccountState): number =>
-  Math.max(0, ...view.epochs.map(e => e.epoch), ...view.supersededEpochs.map(e => e.epoch))
-
-const randomRotation = (rng: Rng, epoch: number, holders: readonly DeviceDescriptor[]): unknown => rotateOp({
-  epoch,
-  dataLog: `/orbitdb/zdpuEpoch${epoch}x${rng.int(1e6)}`,
-  lockboxes: Object.fromEntries(holders.map(d => [d.device, fakeLockbox(rng)])),
-  cut: [`c${rng.int(50)}`]
-})
-
 /** What `author` appends, knowing `view` (the state of its causal past): mostly honest, sometimes not. */
-const nextPayload = (rng: Rng, view: AccountState, author: DeviceDescriptor, devices: readonly DeviceDescriptor[], founder: DeviceDescriptor): unknown => {
+const nextPayload = (
+  rng: Rng, view: AccountState, author: DeviceDescriptor, devices: readonly DeviceDescriptor[], founder: DeviceDescriptor, words: Words | null
+): unknown => {
+  const attack = words !== null && rng.chance(0.1) ? attackWords(rng, view) : undefined
+  if (attack !== undefined) return attack
   const known = devices.filter(d => view.devices[d.device] !== undefined)
   const active = devices.filter(d => view.devices[d.device]?.status === 'active')
   const roll = rng.int(100)
@@ -64,11 +61,13 @@ const nextPayload = (rng: Rng, view: AccountState, author: DeviceDescriptor, dev
   }
   if (roll < 66) {
     const epoch = rng.chance(0.88) ? highestEpoch(view) + 1 : rng.int(4)
-    // Honest rotations give keys to the active devices; some miss one, some also give keys to revoked or unknown ones.
+    // Honest rotations give keys to the active devices and the recovery key; some miss one,
+    // some also give keys to revoked or unknown devices, or to replaced recovery keys.
     const roll = rng.int(100)
-    const holders = roll < 55 ? active : roll < 65 ? rng.shuffle(active).slice(1) : roll < 90 ? known
+    const holders = roll < 55 ? active : roll < 65 ? rng.shuffle(active).slice(1) : roll < 90 ? [...known, ...view.retiredRecovery]
       : rng.shuffle(devices).slice(0, 1 + rng.int(devices.length))
-    return randomRotation(rng, epoch, holders)
+    const words = view.recovery !== null && rng.chance(0.85) ? [view.recovery] : []
+    return randomRotation(rng, epoch, [...holders, ...words])
   }
   if (roll < 80) {
     const target = rng.chance(0.7) ? author : rng.pick(devices)
@@ -80,32 +79,6 @@ const nextPayload = (rng: Rng, view: AccountState, author: DeviceDescriptor, dev
     { type: 'revoke', v: 1, device: 'nobody' }, { type: 'rename', v: 1, device: author.device, name: '\u202e' },
     JSON.parse('{"type":"revoke","v":1,"__proto__":{"device":"x"}}')
   ])
-}
-
-/** A log under construction, with the views of its devices. */
-class Builder {
-  readonly log = registry()
-  readonly byHash = new Map<string, RegistryEntry>()
-  readonly params: AccountParams
-  constructor (params: AccountParams) {
-    this.params = params
-  }
-
-  append (author: DeviceDescriptor, payload: unknown, after?: readonly string[], time?: number): RegistryEntry {
-    const entry = this.log.append(author, payload, { after, time })
-    this.byHash.set(entry.hash, entry)
-    return entry
-  }
-
-  /** True if `entry` is `than` or has it in its causal past. */
-  isAfter (entry: RegistryEntry, than: RegistryEntry): boolean {
-    return pastOf(this.byHash, [entry.hash]).includes(than)
-  }
-
-  /** The state of the causal past of `heads`, inclusive: what a device that saw them knows. */
-  view (heads: readonly string[]): AccountState {
-    return reduce(this.params, pastOf(this.byHash, heads))
-  }
 }
 
 /** A revoke entry that counted on its own causal past: its target may turn thief. */
@@ -131,6 +104,8 @@ const theftPayload = (
 ): { payload: unknown, accomplice?: DeviceDescriptor } => {
   const revoker = r.revocation.author
   const active = devices.filter(d => view.devices[d.device]?.status === 'active' && d.device !== author.device)
+  const attack = view.recovery !== null && rng.chance(0.15) ? attackWords(rng, view) : undefined
+  if (attack !== undefined) return { payload: attack }
   const roll = rng.int(100)
   if (roll < 35) {
     // The founder, the revoker, the revoker's adder, or anyone still active there.
@@ -154,17 +129,9 @@ const theftPayload = (
 
 /** The thief appends a chain of 2-5 ops on old heads from before its revocation; accomplices join in. */
 const steal = (rng: Rng, b: Builder, r: Revoked, devices: readonly DeviceDescriptor[], founder: DeviceDescriptor): Theft => {
-  const before = pastOf(b.byHash, r.revocation.next)
-  // The heads the revoker saw, or an older cut of them.
-  let heads: string[] = rng.chance(0.6) || before.length === 0
-    ? [...r.revocation.next]
-    : [...new Set([rng.pick(before).hash, rng.pick(before).hash])]
-  // Sometimes also an entry concurrent with the revocation: the thief saw it, the revoker did not.
-  const concurrent = b.log.entries.filter(e => !before.includes(e) && !b.isAfter(e, r.revocation))
-  if (concurrent.length > 0 && rng.chance(0.3)) heads = [...new Set([...heads, rng.pick(concurrent).hash])]
-  // Its clock may lie too: early (sorted first among concurrent entries) or far ahead (sorted last).
-  const clock = rng.int(10)
-  const time = (): number | undefined => clock < 3 ? rng.int(3) : clock < 4 ? 1e9 + rng.int(3) : undefined
+  // The heads the revoker saw, or an older cut, maybe with an entry the revoker did not see; a lying clock.
+  const { heads: start, time } = backDated(rng, b, r.revocation)
+  let heads = start
   const crew: DeviceDescriptor[] = [r.thief]
   const theft: Theft = { thief: r.thief.device, revocation: r.revocation, ops: [], accomplices: [] }
   for (let i = 0, n = 2 + rng.int(4); i < n; i++) {
@@ -190,7 +157,13 @@ export const randomHistory = (rng: Rng): History => {
   const b = new Builder(params)
   const revoked: Revoked[] = []
   const thefts: Theft[] = []
-  b.append(founder, genesisOp({ mode: 'encrypted', founder, dataLog: DATA_LOG, lockboxes: { [founder.device]: fakeLockbox(rng) } }), [])
+  const oldWordsThefts: OldWordsTheft[] = []
+  const words = rng.chance(1 / 3) ? newWords(rng) : null
+  // Mostly, the words are made at creation, in the genesis (as `create` does); else a device sets them later.
+  const atCreation = words !== null && rng.chance(0.7) ? words.keys[0] : undefined
+  const lockboxes = { [founder.device]: fakeLockbox(rng), ...(atCreation !== undefined ? { [atCreation.device]: fakeLockbox(rng) } : {}) }
+  const genesis = b.append(founder, genesisOp({ mode: 'encrypted', founder, dataLog: DATA_LOG, lockboxes, ...(atCreation !== undefined ? { recovery: atCreation } : {}) }), [])
+  if (words !== null && atCreation !== undefined) words.setting = genesis
   // Early on, admit a few devices so that there is someone to revoke.
   for (const d of devices.slice(1)) {
     if (rng.chance(0.8)) b.append(founder, addPayload(d, rng.chance(0.7) ? 'admin' : 'member'))
@@ -200,6 +173,14 @@ export const randomHistory = (rng: Rng): History => {
   for (let s = 0; s < steps; s++) {
     if (thieving && revoked.length > 0 && rng.chance(0.2)) {
       thefts.push(steal(rng, b, rng.pick(revoked), devices, founder))
+      continue
+    }
+    if (words !== null && words.replacements.length > 0 && rng.chance(0.3)) {
+      oldWordsThefts.push(stealOldWords(rng, b, rng.pick(words.replacements), devices))
+      continue
+    }
+    if (words !== null && rng.chance(0.15)) {
+      wordsStep(rng, b, words, devices)
       continue
     }
     const author = rng.chance(0.03) ? outsider : rng.pick(devices)
@@ -226,9 +207,11 @@ export const randomHistory = (rng: Rng): History => {
         const entry = b.append(revoker, revokeOp({ device: rng.pick(known.filter(d => d !== revoker)).device }), parents, time)
         noteRevocation(b, devices, entry, revoked)
       }
+      // Sometimes the words act concurrently with them (replacing themselves, say).
+      if (words !== null && words.setting !== null && rng.chance(0.4)) wordsStep(rng, b, words, devices, parents)
       continue
     }
-    noteRevocation(b, devices, b.append(author, nextPayload(rng, view, author, devices, founder), after, time), revoked)
+    noteRevocation(b, devices, b.append(author, nextPayload(rng, view, author, devices, founder, words), after, time), revoked)
   }
-  return { params, founder, entries: b.log.entries, byHash: b.byHash, thefts }
+  return { params, founder, entries: b.log.entries, byHash: b.byHash, thefts, words, oldWordsThefts }
 }
