@@ -13,11 +13,13 @@
  *
  * 1. Graph (rules/graph.ts): the causal DAG of the entries, in a deterministic
  *    topological order (ties broken by clock time, then hash).
- * 2. Revocations (rules/revocation.ts): in causal order, each revoke op is judged on a
- *    pass over its own causal past (under the revocations counted there).
+ * 2. Final ops (rules/revocation.ts): in causal order, each revoke and recovery op is
+ *    judged on a pass over its own causal past (under the ops counted there); the
+ *    counted recovery ops settle into one chain of keys (rules/recovery.ts).
  * 3. Final pass (rules/pass.ts): every op in causal order, the counted revocations
  *    applied and the ops they void ignored; rotations must start the next epoch of
- *    their causal past and give no key to a device revoked there.
+ *    their causal past and give no key to a device revoked there; recovery keys set by
+ *    devices that this voids are set aside and the pass runs again.
  * 4. Epochs (rules/epochs.ts): concurrent rotations to one epoch number are settled (the
  *    most senior author, then the smaller hash, wins), then `needsRotation`.
  */
