@@ -343,6 +343,7 @@ describe(`crash: SIGKILL at random moments (seed ${SEED})`, function () {
       assert.deepEqual(seen.epochs.at(-1), epoch)
       const active = seen.devices.filter((d) => d.status === 'active').map((d) => d.device).sort()
       if (epoch > 0) assert.deepEqual(seen.lockboxHolders, active, 'the current epoch is sealed to exactly the active devices')
+      if (epoch > 0) assert.ok(seen.recoveryHoldsKey, 'the current epoch is sealed to the recovery key')
       assert.equal(seen.devices.filter((d) => d.status === 'revoked').length, revokedCount)
       assert.equal(Object.keys(seen.entries).length, ROTATION_KEYS)
       assertHolds(seen.entries, expected, `after the kill in round ${round}`)

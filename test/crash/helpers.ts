@@ -114,7 +114,9 @@ const state = account.state()
 const out = {
   epoch: account.info().epoch,
   needsRotation: state.needsRotation === true,
-  lockboxHolders: Object.keys(state.epoch?.lockboxes ?? {}).sort(),
+  // Devices only: the recovery key holds a lockbox of every epoch too.
+  lockboxHolders: Object.keys(state.epoch?.lockboxes ?? {}).filter((d) => d !== state.recovery?.device).sort(),
+  recoveryHoldsKey: state.recovery === null || Object.hasOwn(state.epoch?.lockboxes ?? {}, state.recovery.device),
   epochs: state.epochs.map((e) => e.epoch),
   devices: account.devices(),
   entries: account.all()
@@ -139,6 +141,8 @@ export interface Inspection {
   epoch: number
   needsRotation: boolean
   lockboxHolders: string[]
+  /** The recovery key (if any) holds a lockbox of the current epoch. */
+  recoveryHoldsKey: boolean
   epochs: number[]
   devices: Array<{ device: string, name: string, role: string, status: string, addedBy: string | null }>
   entries: { [key: string]: Json }
