@@ -144,3 +144,13 @@ export const readPassphrase = async (options: ReadPassphraseOptions = {}): Promi
   if (value.length === 0) throw new InvalidArgumentError(`${PASSPHRASE_ENV} is set but empty`)
   return value
 }
+
+/** Whether the keystore at `path` is sealed with a passphrase (false when it is missing or unreadable as JSON). */
+export const isKeystoreFileSealed = async (path: string): Promise<boolean> => {
+  try {
+    const doc = JSON.parse(await readKeystoreFile(path)) as { sealed?: unknown }
+    return doc.sealed === true
+  } catch {
+    return false
+  }
+}

@@ -5,7 +5,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { InvalidArgumentError } from '../errors.ts'
 
-export const COMMANDS = ['create', 'daemon', 'invite', 'join', 'put', 'get', 'del', 'list', 'watch', 'status', 'devices', 'revoke', 'recover', 'recovery', 'swarm-key', 'serve', 'help'] as const
+export const COMMANDS = ['create', 'daemon', 'invite', 'join', 'put', 'get', 'del', 'list', 'watch', 'status', 'devices', 'revoke', 'recover', 'recovery', 'swarm-key', 'passphrase', 'serve', 'help'] as const
 export type CommandName = typeof COMMANDS[number]
 
 type Options = NonNullable<ParseArgsConfig['options']>
@@ -42,6 +42,7 @@ const SPECS: Record<CommandName, Spec> = {
   status: { options: {}, positionals: [0, 0], usage: 'status', about: 'Shows the account, this device (and whether it was revoked), the epoch and the connected peers.', example: 'orbit-account status' },
   devices: { options: {}, positionals: [0, 0], usage: 'devices', about: 'Lists the devices of the account; this one is marked with *.', example: 'orbit-account devices' },
   revoke: { options: {}, positionals: [1, 1], names: ['device-id-or-name'], usage: 'revoke <device-id-or-name>', about: 'Revokes a lost device: a new group key that it does not get, and the live data re-encrypted under it (admin devices; a member may revoke itself).', example: 'orbit-account revoke phone' },
+  passphrase: { options: { 'new-passphrase-file': { type: 'string' } }, positionals: [1, 1], names: ['set|remove'], usage: 'passphrase set|remove [--new-passphrase-file <file>]', about: 'Seals the device keys (keys.json) with a new passphrase, or removes it. A sealed keystore is opened the usual way (--passphrase-file, $ORBIT_ACCOUNT_PASSPHRASE, else asked on the terminal); the new passphrase comes from --new-passphrase-file or $ORBIT_ACCOUNT_NEW_PASSPHRASE, else is asked twice on the terminal (a keystore not sealed yet also takes it from --passphrase-file or $ORBIT_ACCOUNT_PASSPHRASE).', example: 'orbit-account passphrase set' },
   recover: { options: { name: { type: 'string' }, peer: { type: 'string', multiple: true }, 'revoke-others': { type: 'boolean' } }, positionals: [1, 1], names: ['account-address'], usage: 'recover <account-address> --name <device> [--peer <multiaddr>...] [--revoke-others]', about: 'Brings the account to this machine as a new admin device with its 24 recovery words, read on stdin (never from the command line), from any device or replica that has it; --revoke-others revokes every other device.', example: 'orbit-account recover /orbitdb/zdpu... --name new-laptop --peer /ip4/192.168.1.20/tcp/4001/p2p/12D3KooW... --revoke-others' },
   recovery: { options: {}, positionals: [1, 1], names: ['add|rotate'], usage: 'recovery add|rotate', about: 'rotate: replaces the recovery words (the current ones are read on stdin; the new ones are shown once). add: gives an account created with --no-recovery its words (admin devices).', example: 'orbit-account recovery rotate < old-words.txt' },
   'swarm-key': { options: {}, positionals: [0, 0], usage: 'swarm-key', about: 'Prints a private account\'s swarm key, for `serve --swarm-key` or a device that was away during a revocation.', example: 'orbit-account swarm-key' },
@@ -74,7 +75,7 @@ export const USAGE = [
   '',
   'Every command takes --dir <path> (default $ORBIT_ACCOUNT_DIR or ~/.orbit-account) and',
   '--json (one JSON object per line on stdout; errors as JSON on stderr). A sealed keystore',
-  'is opened with --passphrase-file <file> or $ORBIT_ACCOUNT_PASSPHRASE.',
+  'is opened with --passphrase-file <file> or $ORBIT_ACCOUNT_PASSPHRASE, else asked on the terminal.',
   '`orbit-account help <command>` (or <command> --help) explains one command; --version prints the version.'
 ].join('\n')
 

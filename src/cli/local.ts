@@ -10,7 +10,7 @@ import type { Frame, Question, Request } from '../daemon/protocol.ts'
 import { openAccount, type NodeAccount } from '../node/account-dir.ts'
 import { serveSocket } from '../daemon/server.ts'
 import { checkCanInvite, deviceStatus, execute, REVOKED_NOTE } from '../daemon/commands.ts'
-import { readPassphrase } from '../../identity/keystore-fs.ts'
+import { passphraseToOpen } from './passphrase-source.ts'
 import { accountPaths } from '../node/paths.ts'
 import { listenAddrsToRemember, readNetworkMemory, rememberListen, rememberPeers } from '../node/network-memory.ts'
 import { DeviceRevokedError, isOrbitAccountError } from '../errors.ts'
@@ -27,16 +27,6 @@ const JOINER_SYNC_MS = 120_000
 /** How often a daemon looks whether this device was revoked. */
 const REVOKED_CHECK_MS = 1000
 
-/**
- * The passphrase, from --passphrase-file or $ORBIT_ACCOUNT_PASSPHRASE, by one rule: a
- * line ending at its end is not part of it (`echo` and a file editor both add one).
- */
-export const passphraseOf = async (args: ParsedArgs): Promise<string | undefined> => {
-  const value = process.env.ORBIT_ACCOUNT_PASSPHRASE
-  const env = value === undefined ? {} : { ORBIT_ACCOUNT_PASSPHRASE: value.replace(/\r?\n$/, '') }
-  return await readPassphrase(args.passphraseFile !== undefined ? { passphraseFile: args.passphraseFile, env } : { env })
-}
-
 /** Resolves on SIGINT/SIGTERM. */
 export const untilSignal = async (): Promise<void> => await new Promise((resolve) => {
   process.once('SIGINT', () => resolve())
@@ -50,7 +40,7 @@ export const frameWriter = (args: ParsedArgs, out: Output) => (frame: Frame): vo
 
 /** Opens the account; a node that stays up listens (on remembered ports when it can). */
 const open = async (args: ParsedArgs, dir: string, out: Output, stays: boolean): Promise<{ account: NodeAccount, peers: string[] }> => {
-  const passphrase = await passphraseOf(args)
+  const passphrase = await passphraseToOpen(args, dir)
   const memoryPath = accountPaths(dir).peers
   const memory = await readNetworkMemory(memoryPath)
   const given = args.options.listen as string[] | undefined

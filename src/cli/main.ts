@@ -24,7 +24,7 @@ const EXIT_USAGE = 2
 /** How long a command waits for a daemon that is starting (then it goes through its socket). */
 const DAEMON_WAIT_MS = 15_000
 /** How long a command waits for another process that holds the store (a command finishing). */
-const HOLDER_WAIT_MS = 8000
+const HOLDER_WAIT_MS = 12_000
 
 /** A key is a command-line argument: whatever is wrong with it is INVALID_ARGUMENT (exit 2). */
 const keyOf = (key: string): string => {
@@ -179,6 +179,7 @@ export const main = async (argv: string[]): Promise<number> => {
       case 'recover': await (await import('./setup.ts')).runRecover(args, dir, out); break
       case 'daemon': await (await import('./local.ts')).runDaemon(args, dir, out); break
       case 'serve': await (await import('./serve.ts')).runServe(args, dir, out); break
+      case 'passphrase': await (await import('./passphrase.ts')).runPassphrase(args, dir, out); break
       default: await runStoreCommand(args, dir, out)
     }
     return 0

@@ -36,6 +36,14 @@ const showWords = (words: string): string => {
     'and stored nowhere. `orbit-account recover` uses them when every device is lost.', ...lines].join('\n')
 }
 
+interface PeerRow { peerId: string, device: string | null, name: string | null, status?: string }
+
+/** Connected peers for a person: a device by its name, anything else as a replica or other peer. */
+const peerLines = (peers: PeerRow[]): string[] => {
+  if (peers.length === 0) return ['peers    (none connected)']
+  return peers.map((p, i) => `${i === 0 ? 'peers' : '     '}    ${p.name !== null ? `${p.name} (device ${String(p.device)}${p.status === 'revoked' ? ', REVOKED' : ''})` : 'replica or other'}  peer ${p.peerId}`)
+}
+
 const human = (command: CommandName, o: Record<string, unknown>): string => {
   switch (command) {
     case 'create':
@@ -62,7 +70,11 @@ const human = (command: CommandName, o: Record<string, unknown>): string => {
         `${d.device === o.device ? '*' : ' '} ${String(d.device)}  ${String(d.name).padEnd(16)} ${String(d.role).padEnd(7)} ${String(d.status).padEnd(8)} ${d.addedBy === null ? 'founder' : `added by ${String(d.addedBy)}`}`).join('\n')
     case 'status':
       return [`account  ${String(o.account)}`, `device   ${String(o.device)} (${String(o.name)})${o.status === 'revoked' ? ', REVOKED' : ''}`, `mode     ${String(o.mode)}`, `epoch    ${String(o.epoch)}`,
-        `peers    ${(o.peers as string[]).length === 0 ? '(none connected)' : (o.peers as string[]).join(', ')}`].join('\n')
+        ...peerLines(o.peers as PeerRow[])].join('\n')
+    case 'passphrase':
+      return o.sealed === true
+        ? `${String(o.keystore)} is sealed with the new passphrase: give it to the commands that open the store (--passphrase-file, $ORBIT_ACCOUNT_PASSPHRASE, or at the terminal)`
+        : `${String(o.keystore)} is not sealed: file permissions alone protect the device keys`
     case 'swarm-key':
       return `${String(o.swarmKey)}\n  (the swarm key of this private account since epoch ${String(o.epoch)}: give it to \`serve --swarm-key\`, or to \`daemon --swarm-key\` on a device that was away during a revocation)`
     case 'revoke':

@@ -1,4 +1,4 @@
-/** Reading what a person types: a whole value from stdin, or a yes/no answer. */
+/** Reading what a person types: a whole value from stdin, a yes/no answer, or a passphrase (not echoed). */
 import { createInterface, type Interface } from 'node:readline'
 
 export const readStdin = async (): Promise<string> => {
@@ -57,4 +57,43 @@ export const readWords = async (question: string, count = 24): Promise<string> =
     words.push(...line.trim().split(/\s+/u).filter((w) => w !== ''))
   }
   return words.join(' ')
+}
+
+/**
+ * Asks on stderr and reads one line typed at the terminal without echoing it (a
+ * passphrase). Undefined when stdin is not a terminal. Ctrl-C ends the command (exit 130).
+ */
+export const askHidden = async (question: string): Promise<string | undefined> => {
+  const stdin = process.stdin
+  if (stdin.isTTY !== true) return undefined
+  // Raw mode first: nothing typed after the question is echoed.
+  stdin.setRawMode(true)
+  process.stderr.write(question)
+  stdin.setEncoding('utf8')
+  stdin.resume()
+  return await new Promise((resolve) => {
+    let typed: string[] = []
+    const finish = (): void => {
+      stdin.off('data', onData)
+      stdin.setRawMode(false)
+      stdin.pause()
+      process.stderr.write('\n')
+    }
+    const onData = (chunk: string): void => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') {
+          finish()
+          resolve(typed.join(''))
+          return
+        }
+        if (ch === '\u0003') {
+          finish()
+          process.exit(130)
+        }
+        if (ch === '\u007f' || ch === '\b') typed = typed.slice(0, -1)
+        else if (ch >= ' ') typed.push(ch)
+      }
+    }
+    stdin.on('data', onData)
+  })
 }

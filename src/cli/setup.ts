@@ -2,7 +2,7 @@
 import type { ParsedArgs } from './args.ts'
 import { usageOf } from './args.ts'
 import type { Output } from './output.ts'
-import { passphraseOf } from './local.ts'
+import { passphraseOf } from './passphrase-source.ts'
 import { AccountExistsError, InvalidArgumentError } from '../errors.ts'
 import { access } from 'node:fs/promises'
 import { accountPaths } from '../node/paths.ts'

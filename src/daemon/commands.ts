@@ -15,9 +15,21 @@ export const deviceStatus = (account: NodeAccount): string => account.devices().
 export const REVOKED_NOTE = 'this device was revoked: the other devices refuse its writes and it reads nothing written since. ' +
   'To use the account here again, ask an admin for a new invite and join with it using a new --dir (this one stays revoked)'
 
-export const statusOf = (account: NodeAccount): Record<string, unknown> => {
+/** A connected peer: the device of this account it proved to be, or none (a blind replica, any other peer). */
+export interface PeerRow { peerId: string, device: string | null, name: string | null, status?: string }
+
+/** The connected peers, each with the device it is (peers that just synced are given a moment to say). */
+const peerRows = async (account: NodeAccount): Promise<PeerRow[]> => {
+  await account.settlePeers(1000)
+  return account.peers().map((peerId) => {
+    const d = account.peerDevice(peerId)
+    return d !== undefined ? { peerId, device: d.device, name: d.name, status: d.status } : { peerId, device: null, name: null }
+  })
+}
+
+export const statusOf = async (account: NodeAccount): Promise<Record<string, unknown>> => {
   const info = account.info()
-  return { account: info.account, device: info.device, name: info.name, status: deviceStatus(account), mode: info.mode, epoch: info.epoch, peers: account.peers() }
+  return { account: info.account, device: info.device, name: info.name, status: deviceStatus(account), mode: info.mode, epoch: info.epoch, peers: await peerRows(account) }
 }
 
 /** Only an active admin admits devices: say so before an invite is shown, not when someone uses it. */
@@ -58,7 +70,7 @@ export const execute = async (account: NodeAccount, request: Request, emit: (fra
       emit({ out: { entries: account.all(request.prefix !== undefined ? { prefix: request.prefix } : {}) } })
       return
     case 'status':
-      emit({ out: statusOf(account) })
+      emit({ out: await statusOf(account) })
       return
     case 'devices':
       emit({ out: { device: account.device, devices: account.devices() } })

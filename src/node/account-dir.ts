@@ -33,6 +33,7 @@ import { readConfig, writeConfig } from './config.ts'
 import { rememberPeerOf, rememberPeers } from './network-memory.ts'
 import { followSwarm, readSwarmFile } from './swarm-file.ts'
 import { watchInviter } from './inviter-watch.ts'
+import { answerPeerDevice, startPeerDevices, type PeerDevices } from './peer-devices.ts'
 export { readConfig, type AccountConfig } from './config.ts'
 
 export interface NodeAccount extends Account {
@@ -41,6 +42,10 @@ export interface NodeAccount extends Account {
   peerId: () => string
   addrs: () => string[]
   peers: () => string[]
+  /** The device of the account a connected peer proved to be; undefined for a replica or any other peer. */
+  peerDevice: PeerDevices['of']
+  /** Waits (at most `ms`) for the peers that synced to say which device they are. */
+  settlePeers: (ms: number) => Promise<void>
   /** Opens an invite served by this device until it is used or expires. */
   invite: (options: InviteOptions) => Promise<OpenInvite>
   /** Dials `addrs` and waits (at most `ms`) until the reachable ones have exchanged heads of `log` (default: the data log) with this device. */
@@ -107,7 +112,14 @@ const withServices = async (
     const deviceSecrets = await secrets()
     const started = await startServices(paths, deviceSecrets, options.listen ?? [], swarm?.key)
     try {
-      return wrap(await open(started, deviceSecrets), paths, started, deviceSecrets, lock, { graceMs: options.swarmGraceMs, pinned: swarm?.pinned === true })
+      const answerFor = await answerPeerDevice(started.node.libp2p, deviceSecrets)
+      const account = await open(started, deviceSecrets)
+      answerFor(account)
+      const peerDevices = await startPeerDevices({ libp2p: started.node.libp2p, account, memoryPath: paths.peers }).catch(async (err: unknown) => {
+        await account.close().catch(() => {})
+        throw err
+      })
+      return wrap(account, paths, started, deviceSecrets, lock, { graceMs: options.swarmGraceMs, pinned: swarm?.pinned === true }, peerDevices)
     } catch (err) {
       await started.orbitdb.stop().catch(() => {})
       await started.node.stop().catch(() => {})
@@ -119,15 +131,15 @@ const withServices = async (
   }
 }
 
-const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: DeviceSecrets, lock: StoreLock, swarm: { graceMs: number | undefined, pinned: boolean }): NodeAccount => {
+const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: DeviceSecrets, lock: StoreLock, swarm: { graceMs: number | undefined, pinned: boolean }, peerDevices: PeerDevices): NodeAccount => {
   const { node, orbitdb } = started
   const stopSwarm = followSwarm(node, account, paths.swarm, swarm)
   const libp2p = node.libp2p
   const addrs = (): string[] => libp2p.getMultiaddrs().map((a) => a.toString())
   let joins: JoinService | undefined
-  // Peers that hold this account are remembered, so devices find each other after restarts.
+  // Peers that hold this account are remembered, so devices find each other after restarts (not a revoked device's).
   const stopRemembering = account.onSync((peerId) => {
-    void rememberPeerOf(libp2p, paths.peers, peerId).catch(() => {})
+    if (!peerDevices.isRevoked(peerId)) void rememberPeerOf(libp2p, paths.peers, peerId).catch(() => {})
   })
   return {
     ...account,
@@ -136,6 +148,8 @@ const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: 
     peerId: () => libp2p.peerId.toString(),
     addrs,
     peers: () => libp2p.getPeers().map((p) => p.toString()),
+    peerDevice: peerDevices.of,
+    settlePeers: peerDevices.settle,
     invite: async (options) => {
       // A device that joins a long log replicates it entry by entry: start from a snapshot instead.
       await account.compactIfLarge()
@@ -184,6 +198,7 @@ const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: 
       try {
         stopRemembering()
         stopSwarm()
+        await peerDevices.stop()
         await joins?.stop()
         await account.close()
         await orbitdb.stop()

@@ -62,6 +62,12 @@ const watchSwarmEpoch = (r: Replica, swarm: Swarm, path: string, connected: () =
   return setInterval(() => { void check().catch(() => {}) }, SWARM_CHECK_MS)
 }
 
+/** What a replica still waiting for the account says (once). */
+const waitingNote = (hasSwarmKey: boolean, connected: number): string =>
+  `waiting for a device of the account to connect and send its registry (${connected} peer(s) connected)` + (hasSwarmKey || connected > 0 ? '' : '. ' +
+    'If the account is private, its devices let in only peers that hold its swarm key: run `orbit-account swarm-key` on one of them ' +
+    'and restart this replica with `serve <address> --swarm-key <hex>` (kept here for later starts)')
+
 /**
  * `swarmKey`: the account is private, and this is its swarm key (from `orbit-account
  * swarm-key` on a device); it is kept in the replica's directory for later starts.
@@ -82,13 +88,16 @@ export const serveReplica = async (options: { dir: string, address: string, list
     let replica: Replica | undefined
     let swarmWatch: ReturnType<typeof setInterval> | undefined
     const ready = (async (): Promise<Replica> => {
+      // Said once: the same "Failed to load block" every few seconds tells a person nothing.
+      let told = false
       for (;;) {
         if (closed) throw new Error('the replica stopped')
         try {
           replica = await openReplicaCore({ orbitdb: started.orbitdb, address: options.address, signal: AbortSignal.timeout(10_000) })
           break
-        } catch (err) {
-          options.onNote?.(`waiting for a device of the account to connect (${(err as Error).message})`)
+        } catch {
+          if (!told) options.onNote?.(waitingNote(swarm !== undefined, started.node.libp2p.getPeers().length))
+          told = true
           await new Promise((resolve) => setTimeout(resolve, RETRY_MS))
         }
       }

@@ -10,7 +10,7 @@ import { JOIN_PROTOCOL, requestMac, type JoinMessage, type Transcript } from '..
 import { messageChannel, type MessageChannel } from '../../src/join/stream.ts'
 import { encodeInvite, inviteId, parseInvite } from '../../src/invite/invite.ts'
 import { base64urlEncode, randomBytes } from '../../src/crypto/bytes.ts'
-import { openAccountCore } from '../../src/account/open.ts'
+import { openAccountCore, openRegistry } from '../../src/account/open.ts'
 import { encryptedCodec } from '../../src/store/codec.ts'
 import { generateKey } from '../../src/crypto/aead.ts'
 import { Entry } from '../../src/orbit/orbitdb.ts'
@@ -120,17 +120,13 @@ describe('join and access under attack (thief)', function () {
     await thief.node.libp2p.dial(multiaddr(laptop.addrs()[0] as string))
     await thief.node.libp2p.dial(multiaddr(phone.addrs()[0] as string))
     // Read: it can replicate the registry, but it holds no lockbox.
-    await waitFor(async () => {
-      try {
-        await openAccountCore({ orbitdb: thief.orbitdb, secrets: thief.secrets, address: laptop.address })
-      } catch (err) {
-        const code = (err as { code?: string }).code
-        if (code === 'NO_ACCOUNT') return false
-        assert.equal(code, 'NOT_AUTHORIZED')
-        return true
-      }
-      assert.fail('the thief opened the account')
-    }, 15_000, 'the thief to get the registry')
+    const registry = await openRegistry(thief.orbitdb, laptop.address)
+    try {
+      await waitFor(() => registry.state().initialized && registry.state().devices[phone.device] !== undefined, 15_000, 'the thief to get the registry')
+    } finally {
+      await registry.close()
+    }
+    await assert.rejects(openAccountCore({ orbitdb: thief.orbitdb, secrets: thief.secrets, address: laptop.address }), { code: 'NOT_AUTHORIZED' })
     const epoch = laptop.state().epoch
     assert.ok(epoch !== null)
     const copy = await thief.orbitdb.open(epoch.dataLog, { Database: ManagedDatabase })
