@@ -88,7 +88,8 @@ const parseAccountParams = (v: unknown): AccountParams & { nonce: string } => {
     typeof o.mode !== 'string' || !(MODES as readonly string[]).includes(o.mode) || typeof o.nonce !== 'string') {
     throw new InvalidOperationError('malformed account parameters in the registry access controller')
   }
-  return { founder: o.founder as DeviceId, founderSigningKey: o.founderSigningKey, mode: o.mode as AccountParams['mode'], nonce: o.nonce }
+  if (o.genesisKey !== undefined && typeof o.genesisKey !== 'string') throw new InvalidOperationError('malformed account parameters in the registry access controller')
+  return { founder: o.founder as DeviceId, founderSigningKey: o.founderSigningKey, mode: o.mode as AccountParams['mode'], nonce: o.nonce, ...(typeof o.genesisKey === 'string' ? { genesisKey: o.genesisKey } : {}) }
 }
 
 const parseDataParams = (v: unknown): DataLogParams => {
@@ -213,7 +214,7 @@ export const RegistryAccessController = Object.assign(
     return {
       type: REGISTRY_AC_TYPE,
       address: resolved.address,
-      params: { founder: p.founder, founderSigningKey: p.founderSigningKey, mode: p.mode },
+      params: { founder: p.founder, founderSigningKey: p.founderSigningKey, mode: p.mode, ...(p.genesisKey !== undefined ? { genesisKey: p.genesisKey } : {}) },
       canAppend,
       allowance,
       mayRetry: retryableWith(identities, orbitdb.identity),

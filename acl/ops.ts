@@ -270,7 +270,9 @@ export const parseOp = (payload: unknown): RegistryOp => {
   if (!root.has('type')) return fail('type', 'is missing')
   const type = readType(root.get('type'))
   // The genesis may carry the recovery key set at creation.
-  const f = checkFields(root, 'op', type === 'genesis' && root.has('recovery') ? [...FIELDS.genesis, 'recovery'] : FIELDS[type])
+  // The genesis may carry the recovery key set at creation, and the seal of the account's one-time key.
+  const optional = type === 'genesis' ? ['recovery', 'seal'].filter(k => root.has(k)) : []
+  const f = checkFields(root, 'op', [...FIELDS[type], ...optional])
   if (f.get('v') !== OP_VERSION) return fail('v', `must be ${OP_VERSION}, got ${preview(f.get('v'))}`)
   switch (type) {
     case 'genesis': {
@@ -281,7 +283,8 @@ export const parseOp = (payload: unknown): RegistryOp => {
         founder: readDescriptor(f.get('founder'), 'founder'),
         dataLog: readDataLog(f.get('dataLog'), 'dataLog'),
         lockboxes: readLockboxes(f.get('lockboxes'), 'lockboxes'),
-        ...(f.has('recovery') ? { recovery: readRecoveryKey(f.get('recovery'), 'recovery') } : {})
+        ...(f.has('recovery') ? { recovery: readRecoveryKey(f.get('recovery'), 'recovery') } : {}),
+        ...(f.has('seal') ? { seal: readBase64url(f.get('seal'), 'seal', 86, 86) } : {})
       }
       return op
     }

@@ -49,6 +49,9 @@ const assertParams = (params: AccountParams): void => {
     throw new InvalidArgumentError('params.founderSigningKey must be base64url of 32 bytes')
   }
   if (!MODES.includes(params.mode)) throw new InvalidArgumentError(`params.mode must be one of ${MODES.join(', ')}`)
+  if (params.genesisKey !== undefined && (typeof params.genesisKey !== 'string' || params.genesisKey.length !== LIMITS.keyLength || !isCanonicalBase64url(params.genesisKey))) {
+    throw new InvalidArgumentError('params.genesisKey must be base64url of 32 bytes')
+  }
 }
 
 /** Parses every placeable entry's payload once. */

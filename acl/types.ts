@@ -32,6 +32,12 @@ export interface GenesisOp {
    * stolen founder's back-dated revocation of itself.
    */
   recovery?: RecoveryDescriptor
+  /**
+   * Signature of the genesis (acl/genesis.ts `genesisBytes`) by the one-time key that the
+   * account's parameters name (`genesisKey`), whose secret was dropped once it signed: so
+   * the founder's keys, stolen, cannot make another genesis.
+   */
+  seal?: string
 }
 
 export interface AddOp {
@@ -114,6 +120,11 @@ export interface AccountParams {
   founder: DeviceId
   /** Ed25519 public key of the founder, base64url. */
   founderSigningKey: string
+  /**
+   * A one-time Ed25519 public key (base64url) that sealed the one genesis; its secret was
+   * dropped at creation. Absent: any genesis by the founder (older accounts, tests).
+   */
+  genesisKey?: string
   mode: Mode
 }
 

@@ -30,6 +30,7 @@ import type {
   RotateOp
 } from '../types.ts'
 import { show } from './graph.ts'
+import { isSealed } from '../genesis.ts'
 import { resolveRecoveryChain, type CountedRecovery, type RecoveryChain } from './recovery.ts'
 import type { CausalGraph } from './graph.ts'
 
@@ -83,7 +84,7 @@ export interface PassResult {
 
 /** The state of an account whose registry holds no valid genesis yet. */
 export const initialState = (params: AccountParams): AccountState => ({
-  params: { founder: params.founder, founderSigningKey: params.founderSigningKey, mode: params.mode },
+  params: { founder: params.founder, founderSigningKey: params.founderSigningKey, mode: params.mode, ...(params.genesisKey !== undefined ? { genesisKey: params.genesisKey } : {}) },
   initialized: false,
   devices: {},
   recovery: null,
@@ -185,6 +186,9 @@ const mustDescribeFounder = (ctx: Context, op: GenesisOp): Verdict =>
 
 const mustMatchMode = (ctx: Context, op: GenesisOp): Verdict =>
   op.mode === ctx.params.mode ? OK : `genesis mode ${op.mode} does not match the account mode ${ctx.params.mode}`
+
+const mustBeSealed = (ctx: Context, op: GenesisOp): Verdict =>
+  isSealed(ctx.params, op) ? OK : 'genesis is not sealed by the account\'s one-time genesis key'
 
 const mustBeFirstGenesis = (ctx: Context): Verdict =>
   ctx.genesis === null ? OK : 'a genesis was already applied'
@@ -301,6 +305,7 @@ const applyGenesis = (ctx: Context, entry: RegistryEntry, op: GenesisOp): Verdic
     () => mustBeAuthoredByFounder(ctx, entry),
     () => mustDescribeFounder(ctx, op),
     () => mustMatchMode(ctx, op),
+    () => mustBeSealed(ctx, op),
     () => mustBeFirstGenesis(ctx)
   )
   if (verdict !== undefined) return verdict

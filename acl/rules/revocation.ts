@@ -24,6 +24,7 @@ import { deviceIdFromSigningKey } from '../../identity/keys.ts'
 import { base64urlDecode } from '../../src/crypto/bytes.ts'
 import type { AccountParams, AccountState, EpochRecord, GenesisOp, RecoveryDescriptor, RecoveryOp, RegistryEntry, RevokeOp } from '../types.ts'
 import { show } from './graph.ts'
+import { isSealed } from '../genesis.ts'
 import type { CausalGraph } from './graph.ts'
 import { passWithRecovery } from './pass.ts'
 import type { ParsedEntry, Revocation } from './pass.ts'
@@ -71,7 +72,7 @@ const genesisRecovery = (params: AccountParams, entry: RegistryEntry, op: Genesi
   const key = op.recovery
   if (key === undefined || [...counted.values()].some(r => r.atGenesis)) return undefined
   const valid = entry.author === params.founder && op.founder.device === params.founder && op.founder.signingKey === params.founderSigningKey &&
-    op.mode === params.mode && key.device !== params.founder && ownId(key)
+    op.mode === params.mode && key.device !== params.founder && ownId(key) && isSealed(params, op)
   return valid ? key : undefined
 }
 

@@ -4,6 +4,8 @@
  */
 import { bindAccessContext, DataAccessController, RegistryAccessController } from '../../acl/access.ts'
 import { genesisOp } from '../../acl/ops.ts'
+import { sealGenesis } from '../../acl/genesis.ts'
+import { generateDeviceKeys } from '../../identity/keys.ts'
 import type { AccountParams, AccountState, RecoveryDescriptor } from '../../acl/types.ts'
 import { generateKey } from '../crypto/aead.ts'
 import { base64urlDecode, base64urlEncode, randomBytes } from '../crypto/bytes.ts'
@@ -93,7 +95,11 @@ export const bindContext = (orbitdb: OrbitDB, registryAddress: () => string | un
 export const createAccountCore = async (options: CoreOptions & { mode: Mode, recovery?: RecoveryDescriptor }): Promise<Account> => {
   const { orbitdb, secrets, mode } = options
   const signingKey = base64urlEncode(secrets.signing.publicKey)
-  const params: AccountParams & { nonce: string } = { founder: secrets.device, founderSigningKey: signingKey, mode, nonce: base64urlEncode(randomBytes(16)) }
+  // A one-time key seals the genesis, then its secret is dropped: the founder's keys alone cannot make another one.
+  const genesisKeys = generateDeviceKeys().signing
+  const params: AccountParams & { nonce: string } = {
+    founder: secrets.device, founderSigningKey: signingKey, mode, nonce: base64urlEncode(randomBytes(16)), genesisKey: base64urlEncode(genesisKeys.publicKey)
+  }
   let registry: RegistryDatabase | undefined
   bindContext(orbitdb, () => registry?.address, () => registry?.state(), () => registry?.log)
   registry = await orbitdb.open(REGISTRY_NAME, {
@@ -119,13 +125,15 @@ export const createAccountCore = async (options: CoreOptions & { mode: Mode, rec
   const lockboxes: Record<string, string> = { [secrets.device]: seal(secrets.device, secrets.box.publicKey) }
   // The words made at creation go in the genesis, which nothing can void.
   if (recovery !== undefined) lockboxes[recovery.device] = seal(recovery.device, base64urlDecode(recovery.boxKey, 'boxKey'))
-  await registry.append(genesisOp({
+  const genesis = sealGenesis(genesisOp({
     mode,
     founder: { device: secrets.device, name: secrets.name, signingKey, boxKey: base64urlEncode(secrets.box.publicKey) },
     dataLog,
     lockboxes,
     ...(recovery !== undefined ? { recovery } : {})
-  }))
+  }), genesisKeys.secretKey)
+  genesisKeys.secretKey.fill(0)
+  await registry.append(genesis)
   return await buildAccount(orbitdb, secrets, registry, key !== undefined ? { knownKey: key } : {})
 }
 

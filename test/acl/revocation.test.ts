@@ -4,6 +4,9 @@
  */
 import assert from 'node:assert/strict'
 import { addOp, genesisOp, renameOp, revokeOp, rotateOp } from '../../acl/ops.ts'
+import { sealGenesis } from '../../acl/genesis.ts'
+import { generateDeviceKeys } from '../../identity/keys.ts'
+import { base64urlEncode } from '../../src/crypto/bytes.ts'
 import { lockboxFor, reduce } from '../../acl/reducer.ts'
 import type { AccountState } from '../../acl/types.ts'
 import type { DeviceId } from '../../src/types.ts'
@@ -168,6 +171,32 @@ describe('revocation', () => {
       assertIgnored(state, other, new RegExp(`voided by revocation ${revoke.hash}`))
       assert.equal(state.devices[p.phone.device]?.name, 'phone')
       assert.equal(state.devices[p.tablet.device]?.name, 'tablet')
+    })
+  })
+
+  describe('the genesis seal', () => {
+    it('with a one-time genesis key in the params, a second genesis by the stolen founder, however early, is no genesis', () => {
+      const p = personas()
+      const log = registry()
+      const sealKeys = generateDeviceKeys().signing
+      const params = { ...paramsFor(p.laptop), genesisKey: base64urlEncode(sealKeys.publicKey) }
+      const honest = sealGenesis(genesisOp({ mode: 'encrypted', founder: p.laptop, dataLog: DATA_LOG, lockboxes: { [p.laptop.device]: fakeLockbox(makeRng(1)) } }), sealKeys.secretKey)
+      const genesis = log.append(p.laptop, honest, { time: 5 })
+      const phone = log.append(p.laptop, addPayload(p.phone, 'admin'))
+      // The thief: the founder's keys, no seal (or a seal over other content), an earlier clock.
+      const fake = log.append(p.laptop, genesisOp({ mode: 'encrypted', founder: p.laptop, dataLog: '/orbitdb/zdpuThief', lockboxes: {} }), { after: [], time: 1 })
+      const copied = log.append(p.laptop, { ...genesisOp({ mode: 'encrypted', founder: p.laptop, dataLog: '/orbitdb/zdpuThief', lockboxes: {} }), seal: (honest as { seal: string }).seal }, { after: [], time: 0 })
+      const thiefAdd = log.append(p.laptop, addPayload(p.thief, 'admin'), { after: [fake.hash, copied.hash] })
+      const state = reduce(params, log.entries)
+      assertCounts(state, genesis)
+      assertCounts(state, phone)
+      assertIgnored(state, fake, /not sealed/)
+      assertIgnored(state, copied, /not sealed/)
+      assertIgnored(state, thiefAdd, /no valid genesis in the causal past/)
+      assert.equal(state.epoch?.startedIn, genesis.hash)
+      // Without the key in the params (older accounts), the earliest genesis would win.
+      assert.equal(reduce(paramsFor(p.laptop), log.entries).epoch?.startedIn, copied.hash)
+      assertOrderFree(state, log.entries, params)
     })
   })
 

@@ -9,7 +9,7 @@
  * revoked, no lockbox of a later epoch is sealed to it, and it reads no later write.
  */
 import assert from 'node:assert/strict'
-import { revokeOp } from '../../acl/ops.ts'
+import { genesisOp, revokeOp } from '../../acl/ops.ts'
 import type { AccountState } from '../../acl/types.ts'
 import type { NodeAccount } from '../../src/node/account-dir.ts'
 import type { DeviceId } from '../../src/types.ts'
@@ -165,6 +165,19 @@ describe('revocation under attack: a back-dated counter-revocation by the thief'
     await d.connect('phone', 'tablet', 'registry')
     const before = (await tablet.heads()).registryHeads
     await attack({ honest: [phone, tablet], stolen: 'laptop', revoker: tablet, writer: phone, target: 'tablet', before })
+    // A second genesis, signed with the founder's stolen keys and an earlier clock than the
+    // real one: without the account's one-time genesis key it is no genesis at all.
+    const founder = phone.state().devices[laptop.device]
+    assert.ok(founder !== undefined && thief !== undefined)
+    const fake = genesisOp({ mode: 'encrypted', founder, dataLog: '/orbitdb/zdpuTheThiefsOwnDataLog', lockboxes: {} })
+    const entry = await announce(thief, laptop.address, fake, [], 0)
+    for (const device of [phone, tablet]) {
+      const epoch = device.state().epoch?.startedIn
+      await waitFor(() => device.state().ignored.some((i) => i.hash === entry.hash), 20_000, `${device.info().name} to refuse the second genesis`)
+      assert.match(device.state().ignored.find((i) => i.hash === entry.hash)?.reason ?? '', /not sealed|voided by revocation/)
+      assert.equal(device.state().epoch?.startedIn, epoch)
+      assert.equal(device.state().devices[device.device]?.status, device === phone ? 'active' : 'revoked')
+    }
   })
 
   it('of the revoker\'s adder: the stolen phone revokes the laptop back-dated to before the laptop admitted the tablet', async () => {
