@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { chmod, lstat, mkdir, readdir, symlink, writeFile } from 'node:fs/promises'
-import { join, relative } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { createAccount, openAccount, type NodeAccount } from '../../src/node/account-dir.ts'
 import { serveReplica, type ServedReplica } from '../../src/node/replica-dir.ts'
@@ -18,6 +18,25 @@ const ADDRESS = '/orbitdb/zdpuAqYLgkZ8DkRqjZeQ4dSHNYHtgBhvYMxqgvkhELUxMVsfQ'
 /** The umask most users have: under it the stores would create 0644 files and 0755 directories. */
 const USUAL_UMASK = 0o022
 const NOBODY = 65534
+
+/**
+ * The directories from / down to each of `paths`. For `nobody` to run Node and this
+ * checkout's sources, each needs its execute bit for others: a checkout in a private
+ * temporary folder (a CI clone) may lack it. Gives it where missing; returns the undo.
+ */
+const openTheWay = async (paths: string[]): Promise<() => Promise<void>> => {
+  const dirs = new Set<string>()
+  for (const p of paths) for (let d = resolve(p); ; d = dirname(d)) { dirs.add(d); if (d === dirname(d)) break }
+  const changed: Array<[string, number]> = []
+  for (const d of [...dirs].sort()) {
+    const mode = (await lstat(d)).mode & 0o7777
+    if ((mode & 0o001) === 0) {
+      changed.push([d, mode])
+      await chmod(d, mode | 0o001)
+    }
+  }
+  return async () => { for (const [d, mode] of changed.reverse()) await chmod(d, mode) }
+}
 
 interface Entry { path: string, mode: number, dir: boolean }
 
@@ -160,6 +179,7 @@ describe('account directory modes', function () {
       const codeOf = (p) => p.then(() => 'no error', (e) => e.code ?? String(e))
       const [loose, closed] = process.argv.slice(1)
       console.log(JSON.stringify([await codeOf(openAccount({ dir: loose })), await codeOf(openAccount({ dir: closed })), await codeOf(readConfig(accountPaths(closed)))]))`
+    const undo = await openTheWay([join(import.meta.dirname, '../../src/node'), join(import.meta.dirname, '../../node_modules'), dirname(process.execPath)])
     const out = await new Promise<string>((resolve, reject) => {
       const child = spawn(process.execPath, ['--input-type=module', '-e', script, loose, closed], { uid: NOBODY, gid: NOBODY, cwd: '/', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] })
       let stdout = ''
@@ -168,7 +188,7 @@ describe('account directory modes', function () {
       child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
       child.on('error', reject)
       child.on('close', (code) => { code === 0 ? resolve(stdout) : reject(new Error(`child exited ${code}: ${stderr}`)) })
-    })
+    }).finally(undo)
     assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1) ?? ''), ['UNSAFE_PERMISSIONS', 'PERMISSION_DENIED', 'PERMISSION_DENIED'])
     // Nothing of the other user's was changed.
     assert.equal((await lstat(loose)).mode & 0o777, 0o755)
