@@ -25,8 +25,8 @@ const ASK_MS = 3000
 const RETRY_MS = 15_000
 /** How long an answer waits for the asking peer to have synced the registry here. */
 const ANSWER_WAIT_MS = 2000
-/** The pauses before a peer that did not answer is asked again. */
-const AGAIN_MS = [1500, 3000, 6000]
+/** The pauses before a peer that did not answer (or named a device not known here yet) is asked again. */
+const AGAIN_MS = [1500, 3000, 6000, 12_000, 24_000]
 /** How often the registry is looked at for new revocations. */
 const REVOKED_CHECK_MS = 2000
 
@@ -113,7 +113,9 @@ export const startPeerDevices = async (options: { libp2p: Libp2pNode, account: A
       const proof = parseProof((await lpStream(stream, { maxDataLength: MAX_BYTES }).read({ signal })).subarray())
       const device = proof !== undefined ? checkProof(proof, peerId) : undefined
       const row = account.devices().find((d) => d.device === device)
-      if (row === undefined) return
+      // No proof (it was still opening its account, or has not seen this node sync yet), or a device
+      // whose admission has not reached this registry yet: asked again.
+      if (row === undefined) throw new Error(`peer ${peerId} proved no device known here yet`)
       const found = { device: row.device, name: row.name }
       known.set(peerId, found)
       if (row.status === 'revoked') await forgetDevices(memoryPath, new Set([row.device]))
