@@ -113,7 +113,7 @@ interface Context {
   readonly revocations: Map<string, string[]>
   /** Devices whose first add was voided: device -> that add's hash. */
   readonly voidedAdmissions: Map<string, string>
-  /** Replaced recovery keys: id -> the recovery op that replaced it. */
+  /** The recovery ops that count (valid on their own causal past), by entry hash. */
   readonly countedRecovery: ReadonlyMap<string, CountedRecovery>
   /** The chain of recovery keys settled from the counted recovery ops among these entries. */
   readonly recovery: RecoveryChain
@@ -504,24 +504,28 @@ export const runPass = (input: PassInput): PassResult => {
 export const passWithRecovery = (input: PassInput): PassResult => {
   const recovery = new Map(input.countedRecovery)
   const verdicts = new Map(input.verdicts)
+  // Only the ops among these entries (a pass over one op's causal past sees no other).
+  const present = new Set(input.parsed.map(p => p.entry.hash))
   for (;;) {
     const result = runPass({ ...input, countedRecovery: recovery, verdicts })
-    const present = new Set(input.parsed.map(p => p.entry.hash))
-    const failed = [...recovery.values()].filter(r => present.has(r.hash) && !r.byKey && !r.atGenesis && deviceSetFails(input, result, r) !== undefined)
-    if (failed.length === 0) return result
-    for (const r of failed) {
-      verdicts.set(r.hash, deviceSetFails(input, result, r) as string)
+    let setAside = false
+    for (const r of recovery.values()) {
+      if (!present.has(r.hash) || r.byKey || r.atGenesis) continue
+      const why = deviceSetFails(input, present, result, r)
+      if (why === undefined) continue
+      verdicts.set(r.hash, why)
       recovery.delete(r.hash)
+      setAside = true
     }
+    if (!setAside) return result
   }
 }
 
-const deviceSetFails = (input: PassInput, result: PassResult, r: CountedRecovery): string | undefined => {
+const deviceSetFails = (input: PassInput, present: ReadonlySet<string>, result: PassResult, r: CountedRecovery): string | undefined => {
   const author = Object.hasOwn(result.state.devices, r.author) ? result.state.devices[r.author] : undefined
   if (author === undefined || author.role !== 'admin' || !input.graph.isAncestor(author.admittedIn, r.hash)) {
     return `author ${r.author} is not an admin of this account in the causal past of this op: its admission was voided`
   }
-  // Only the revocations among these entries (a pass over one op's causal past sees no other).
-  const voider = [...input.counted.values()].find(v => v.target === r.author && input.parsed.some(p => p.entry.hash === v.hash) && !input.graph.isAncestor(r.hash, v.hash))
+  const voider = [...input.counted.values()].find(v => v.target === r.author && present.has(v.hash) && !input.graph.isAncestor(r.hash, v.hash))
   return voider === undefined ? undefined : `voided by revocation ${voider.hash} of ${r.author}: not in its causal past`
 }

@@ -8,12 +8,10 @@ import { addOp, recoveryOp, revokeOp } from '../../acl/ops.ts'
 import { deviceList, revokedHoldsCurrentKey } from '../../acl/reducer.ts'
 import type { AccountState, DeviceDescriptor, DeviceRecord, EpochRecord, RecoveryDescriptor } from '../../acl/types.ts'
 import type { DeviceSecrets } from '../../identity/keystore.ts'
-import { base64urlDecode, base64urlEncode } from '../crypto/bytes.ts'
-import { lockboxAad, sealTo } from '../crypto/lockbox.ts'
 import { NoAccountError, NotAuthorizedError } from '../errors.ts'
 import type { OrbitDB } from '../orbit/orbitdb.ts'
 import type { KvDatabase } from '../store/kv-database.ts'
-import { lockboxOf, openEpochs, PUBLIC_LOCKBOX, type Epochs } from './epochs.ts'
+import { lockboxOf, openEpochs, sealEpochKey, type Epochs } from './epochs.ts'
 import { rotate, type RotationProgress } from '../rotation/rotate.ts'
 import { checkRevoke, resolveDevice } from '../rotation/revoke.ts'
 import type { Change } from '../store/kv-index.ts'
@@ -21,7 +19,7 @@ import type { JsonValue } from '../store/limits.ts'
 import type { AccountAddress, DeviceId, Epoch, Mode, Role } from '../types.ts'
 import type { RegistryDatabase } from './registry.ts'
 import { swarmEpochOf, swarmKeyFrom, type Swarm } from './swarm.ts'
-import { checkRecoveryKey, currentKeyFor, recoveryIdentity, sealCurrentKey } from './recovery-key.ts'
+import { checkRecoveryKey, currentKeyFor, recoveryIdentity } from './recovery-key.ts'
 import type { RecoveryKeys } from './recovery-words.ts'
 
 export interface AccountInfo {
@@ -271,9 +269,7 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
       if (now.devices[device.device] !== undefined) throw new NotAuthorizedError(`device ${device.device} is already known to this account`)
       const key = epochs.key()
       const epoch = epochNow()
-      const lockbox = key === undefined
-        ? PUBLIC_LOCKBOX
-        : base64urlEncode(sealTo(base64urlDecode(device.boxKey, 'boxKey'), key, lockboxAad(address, epoch, device.device)))
+      const lockbox = sealEpochKey(address, epoch, key, device)
       await registry.append(addOp({ device, role, epoch, lockbox }))
       return await heads()
     },
@@ -283,13 +279,13 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
       if (me?.status !== 'active' || me.role !== 'admin') throw new NotAuthorizedError('only an active admin device can set the recovery key')
       if (now.recovery !== null) throw new NotAuthorizedError('this account has a recovery key: only its words can replace it (recovery rotate)')
       const epoch = epochNow()
-      await registry.append(recoveryOp({ key, epoch, lockbox: sealCurrentKey(address, epoch, epochs.key(), key) }))
+      await registry.append(recoveryOp({ key, epoch, lockbox: sealEpochKey(address, epoch, epochs.key(), key) }))
     },
     replaceRecovery: async (current, next) => {
       const now = registry.state()
       checkRecoveryKey(now, current)
       const { epoch, key } = currentKeyFor(now, address, current)
-      await registry.appendAs(await recoveryIdentity(orbitdb, current), recoveryOp({ key: next, epoch, lockbox: sealCurrentKey(address, epoch, key, next) }))
+      await registry.appendAs(await recoveryIdentity(orbitdb, current), recoveryOp({ key: next, epoch, lockbox: sealEpochKey(address, epoch, key, next) }))
     },
     revoke: async (idOrName, options) => {
       const now = registry.state()

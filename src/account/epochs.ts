@@ -9,8 +9,8 @@ import { entryWriter } from '../../acl/access.ts'
 import { revokedHoldsCurrentKey } from '../../acl/reducer.ts'
 import type { AccountState, EpochRecord } from '../../acl/types.ts'
 import type { DeviceSecrets } from '../../identity/keystore.ts'
-import { base64urlDecode } from '../crypto/bytes.ts'
-import { lockboxAad, openBox } from '../crypto/lockbox.ts'
+import { base64urlDecode, base64urlEncode } from '../crypto/bytes.ts'
+import { lockboxAad, openBox, sealTo } from '../crypto/lockbox.ts'
 import { encryptedCodec, plainCodec, toWire, type PayloadCodec } from '../store/codec.ts'
 import { KeyValueDatabase, KV_TYPE, type KvDatabase } from '../store/kv-database.ts'
 import type { Change, SlotRecord } from '../store/kv-index.ts'
@@ -23,6 +23,10 @@ import { uncoveredEntries } from './uncovered.ts'
 export const PUBLIC_LOCKBOX = 'cHVibGlj'
 /** Records per carry-over or snapshot operation. */
 export const RECORDS_PER_OP = 2000
+
+/** A lockbox of `epoch`'s key for `holder` (a device or the recovery key); in public mode (no key), the membership marker. */
+export const sealEpochKey = (address: string, epoch: number, key: Uint8Array | undefined, holder: { device: string, boxKey: string }): string =>
+  key === undefined ? PUBLIC_LOCKBOX : base64urlEncode(sealTo(base64urlDecode(holder.boxKey, 'boxKey'), key, lockboxAad(address, epoch, holder.device)))
 
 export const lockboxOf = (state: AccountState, epoch: EpochRecord, device: string): string | undefined =>
   epoch.lockboxes[device] ?? state.addedLockboxes[String(epoch.epoch)]?.[device]

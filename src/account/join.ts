@@ -7,7 +7,7 @@
 import type { OrbitDB } from '../orbit/orbitdb.ts'
 import type { DeviceSecrets } from '../../identity/keystore.ts'
 import { JoinFailedError, type OrbitAccountError } from '../errors.ts'
-import { prefetchDatabase } from '../orbit/prefetch.ts'
+import { abortReason, poll, prefetch } from './waits.ts'
 import type { KvDatabase } from '../store/kv-database.ts'
 import { buildAccount, type Account } from './account.ts'
 import { openRegistry } from './open.ts'
@@ -24,24 +24,8 @@ export interface JoinCoreOptions {
   swarmKey?: Uint8Array
 }
 
-const gaveUp = (signal: AbortSignal, what: string): OrbitAccountError =>
-  new JoinFailedError(`gave up waiting for ${what}: ${signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'aborted')}`)
-
-const poll = async (check: () => Promise<boolean> | boolean, signal: AbortSignal, what: string): Promise<void> => {
-  while (!(await check())) {
-    if (signal.aborted) throw gaveUp(signal, what)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
-
-/** Fetches a log's manifest and access controller under `signal` (see orbit/prefetch.ts). */
-const prefetch = async (orbitdb: OrbitDB, address: string, signal: AbortSignal, what: string): Promise<void> => {
-  try {
-    await prefetchDatabase(orbitdb.ipfs, address, signal)
-  } catch (err) {
-    throw signal.aborted ? gaveUp(signal, what) : err
-  }
-}
+const gaveUp = (signal: AbortSignal, what: string) => (): OrbitAccountError =>
+  new JoinFailedError(`gave up waiting for ${what}: ${abortReason(signal)}`)
 
 const hasAll = async (log: { has: (hash: string) => Promise<boolean> }, hashes: string[]): Promise<boolean> => {
   for (const hash of hashes) if (!(await log.has(hash))) return false
@@ -51,13 +35,13 @@ const hasAll = async (log: { has: (hash: string) => Promise<boolean> }, hashes: 
 export const joinAccountCore = async (options: JoinCoreOptions): Promise<Account> => {
   const { orbitdb, secrets, address, signal } = options
   options.onProgress?.('syncing the device registry')
-  await prefetch(orbitdb, address, signal, 'the device registry')
+  await prefetch(orbitdb, address, signal, gaveUp(signal, 'the device registry'))
   const registry = await openRegistry(orbitdb, address, signal)
   try {
     await poll(async () => {
       const state = registry.state()
       return state.initialized && state.devices[secrets.device] !== undefined && await hasAll(registry.log, options.registryHeads)
-    }, signal, 'this device\'s admission in the registry')
+    }, signal, gaveUp(signal, 'this device\'s admission in the registry'))
   } catch (err) {
     await registry.close().catch(() => {})
     throw err
@@ -65,7 +49,7 @@ export const joinAccountCore = async (options: JoinCoreOptions): Promise<Account
   options.onProgress?.('syncing app data')
   const dataLog = registry.state().epoch?.dataLog
   try {
-    if (dataLog !== undefined) await prefetch(orbitdb, dataLog, signal, 'the data log')
+    if (dataLog !== undefined) await prefetch(orbitdb, dataLog, signal, gaveUp(signal, 'the data log'))
   } catch (err) {
     await registry.close().catch(() => {})
     throw err
@@ -75,7 +59,7 @@ export const joinAccountCore = async (options: JoinCoreOptions): Promise<Account
     const epoch = account.state().epoch
     if (epoch !== null) {
       const data = await orbitdb.open(epoch.dataLog) as KvDatabase
-      await poll(() => data.hasApplied(options.dataHeads), signal, 'the data written before the join')
+      await poll(() => data.hasApplied(options.dataHeads), signal, gaveUp(signal, 'the data written before the join'))
     }
     return account
   } catch (err) {

@@ -8,15 +8,14 @@ import { sealGenesis } from '../../acl/genesis.ts'
 import { generateDeviceKeys } from '../../identity/keys.ts'
 import type { AccountParams, AccountState, RecoveryDescriptor } from '../../acl/types.ts'
 import { generateKey } from '../crypto/aead.ts'
-import { base64urlDecode, base64urlEncode, randomBytes } from '../crypto/bytes.ts'
-import { lockboxAad, sealTo } from '../crypto/lockbox.ts'
+import { base64urlEncode, randomBytes } from '../crypto/bytes.ts'
 import { NoAccountError } from '../errors.ts'
 import type { OrbitDB, OrbitLog } from '../orbit/orbitdb.ts'
 import { ManagedDatabase } from '../orbit/database.ts'
 import { KV_TYPE } from '../store/kv-database.ts'
 import type { DeviceId, Mode } from '../types.ts'
 import { buildAccount, REGISTRY_NAME, type Account, type BuildOptions, type CoreOptions } from './account.ts'
-import { lockboxOf, PUBLIC_LOCKBOX } from './epochs.ts'
+import { lockboxOf, sealEpochKey } from './epochs.ts'
 import { RegistryDatabaseType, REGISTRY_TYPE, type RegistryDatabase } from './registry.ts'
 
 const dataLogName = (epoch: number): string => `orbit-account/data/${epoch}`
@@ -119,15 +118,14 @@ export const createAccountCore = async (options: CoreOptions & { mode: Mode, rec
   const dataLog = data.address
   await data.close()
   const key = mode === 'public' ? undefined : generateKey()
-  const seal = (device: string, boxKey: Uint8Array): string =>
-    key === undefined ? PUBLIC_LOCKBOX : base64urlEncode(sealTo(boxKey, key, lockboxAad(account, 0, device)))
+  const founder = { device: secrets.device, name: secrets.name, signingKey, boxKey: base64urlEncode(secrets.box.publicKey) }
   const recovery = options.recovery
-  const lockboxes: Record<string, string> = { [secrets.device]: seal(secrets.device, secrets.box.publicKey) }
+  const lockboxes: Record<string, string> = { [secrets.device]: sealEpochKey(account, 0, key, founder) }
   // The words made at creation go in the genesis, which nothing can void.
-  if (recovery !== undefined) lockboxes[recovery.device] = seal(recovery.device, base64urlDecode(recovery.boxKey, 'boxKey'))
+  if (recovery !== undefined) lockboxes[recovery.device] = sealEpochKey(account, 0, key, recovery)
   const genesis = sealGenesis(genesisOp({
     mode,
-    founder: { device: secrets.device, name: secrets.name, signingKey, boxKey: base64urlEncode(secrets.box.publicKey) },
+    founder,
     dataLog,
     lockboxes,
     ...(recovery !== undefined ? { recovery } : {})

@@ -5,16 +5,12 @@
  */
 import type { AccountState } from '../../acl/types.ts'
 import { createDeviceIdentities } from '../../identity/identities.ts'
-import { base64urlDecode, base64urlEncode } from '../crypto/bytes.ts'
-import { lockboxAad, openBox, sealTo } from '../crypto/lockbox.ts'
+import { base64urlDecode } from '../crypto/bytes.ts'
+import { lockboxAad, openBox } from '../crypto/lockbox.ts'
 import { RecoveryFailedError, WrongRecoveryWordsError } from '../errors.ts'
 import type { OrbitDB, OrbitIdentity } from '../orbit/orbitdb.ts'
-import { lockboxOf, PUBLIC_LOCKBOX } from './epochs.ts'
+import { lockboxOf } from './epochs.ts'
 import type { RecoveryKeys } from './recovery-words.ts'
-
-/** The lockbox of the current epoch's key for a new holder: sealed in encrypted modes, a marker in public mode. */
-export const sealCurrentKey = (address: string, epoch: number, key: Uint8Array | undefined, holder: { device: string, boxKey: string }): string =>
-  key === undefined ? PUBLIC_LOCKBOX : base64urlEncode(sealTo(base64urlDecode(holder.boxKey, 'boxKey'), key, lockboxAad(address, epoch, holder.device)))
 
 /** The current epoch's key as the recovery key opens it (undefined in public mode). */
 export const currentKeyFor = (state: AccountState, address: string, keys: RecoveryKeys): { epoch: number, key: Uint8Array | undefined } => {

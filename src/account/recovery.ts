@@ -7,11 +7,11 @@ import type { DeviceSecrets } from '../../identity/keystore.ts'
 import { base64urlEncode } from '../crypto/bytes.ts'
 import { RecoveryFailedError, type OrbitAccountError } from '../errors.ts'
 import type { OrbitDB } from '../orbit/orbitdb.ts'
-import { prefetchDatabase } from '../orbit/prefetch.ts'
-import type { AccountAddress, DeviceId } from '../types.ts'
+import { abortReason, poll, prefetch } from './waits.ts'
 import { buildAccount, type Account } from './account.ts'
 import { openRegistry } from './open.ts'
-import { checkRecoveryKey, currentKeyFor, recoveryIdentity, sealCurrentKey } from './recovery-key.ts'
+import { checkRecoveryKey, currentKeyFor, recoveryIdentity } from './recovery-key.ts'
+import { sealEpochKey } from './epochs.ts'
 import type { RecoveryKeys } from './recovery-words.ts'
 
 export interface RecoverCoreOptions {
@@ -35,8 +35,8 @@ const sleep = async (ms: number, signal: AbortSignal): Promise<void> => {
   })
 }
 
-const failed = (signal: AbortSignal, what: string): OrbitAccountError =>
-  new RecoveryFailedError(`gave up waiting for ${what}: ${signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'aborted')} (is a device or a replica of the account reachable? give its address with --peer)`)
+const failed = (signal: AbortSignal, what: string) => (): OrbitAccountError =>
+  new RecoveryFailedError(`gave up waiting for ${what}: ${abortReason(signal)} (is a device or a replica of the account reachable? give its address with --peer)`)
 
 /** Waits until `read` stays the same for `ms` (the logs have stopped arriving). */
 const settle = async (read: () => Promise<string> | string, ms: number, signal: AbortSignal): Promise<void> => {
@@ -63,26 +63,19 @@ export const recoverAccountCore = async (options: RecoverCoreOptions): Promise<A
   const { orbitdb, secrets, address, keys, signal } = options
   const settleMs = options.settleMs ?? 1500
   options.onProgress?.('syncing the device registry')
-  try {
-    await prefetchDatabase(orbitdb.ipfs, address, signal)
-  } catch (err) {
-    throw signal.aborted ? failed(signal, 'the device registry') : err
-  }
+  await prefetch(orbitdb, address, signal, failed(signal, 'the device registry'))
   const registry = await openRegistry(orbitdb, address, signal)
   let handedOver = false
   let epochKey: Uint8Array | undefined
   try {
-    while (!registry.state().initialized || registry.state().recovery === null) {
-      if (signal.aborted) throw failed(signal, 'the device registry')
-      await sleep(100, signal)
-    }
+    await poll(() => registry.state().initialized && registry.state().recovery !== null, signal, failed(signal, 'the device registry'), 100)
     await settle(async () => (await registry.log.heads()).map((h) => h.hash).sort().join(), settleMs, signal)
     checkRecoveryKey(registry.state(), keys)
     const { epoch, key } = currentKeyFor(registry.state(), address, keys)
     epochKey = key
     options.onProgress?.('admitting this device with the recovery key')
     const device = { device: secrets.device, name: secrets.name, signingKey: base64urlEncode(secrets.signing.publicKey), boxKey: base64urlEncode(secrets.box.publicKey) }
-    await registry.appendAs(await recoveryIdentity(orbitdb, keys), addOp({ device, role: 'admin', epoch, lockbox: sealCurrentKey(address, epoch, key, device) }))
+    await registry.appendAs(await recoveryIdentity(orbitdb, keys), addOp({ device, role: 'admin', epoch, lockbox: sealEpochKey(address, epoch, key, device) }))
     if (registry.state().devices[secrets.device]?.status !== 'active') throw new RecoveryFailedError('the registry did not admit this device')
     handedOver = true
   } finally {
@@ -105,6 +98,3 @@ export const recoverAccountCore = async (options: RecoverCoreOptions): Promise<A
     throw err
   }
 }
-
-/** What `recover` reports. */
-export interface RecoveredInfo { account: AccountAddress, device: DeviceId, name: string, epoch: number }

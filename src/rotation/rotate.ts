@@ -10,8 +10,7 @@ import { rotateOp } from '../../acl/ops.ts'
 import type { AccountState } from '../../acl/types.ts'
 import { revokedHoldsCurrentKey } from '../../acl/reducer.ts'
 import { generateKey } from '../crypto/aead.ts'
-import { base64urlDecode, base64urlEncode, randomBytes } from '../crypto/bytes.ts'
-import { lockboxAad, sealTo } from '../crypto/lockbox.ts'
+import { base64urlEncode, randomBytes } from '../crypto/bytes.ts'
 import { NotAuthorizedError } from '../errors.ts'
 import type { OrbitDB } from '../orbit/orbitdb.ts'
 import { encryptedCodec, plainCodec, toWire } from '../store/codec.ts'
@@ -20,7 +19,7 @@ import type { SlotRecord } from '../store/kv-index.ts'
 import { utf8Encode } from '../crypto/bytes.ts'
 import type { Mode } from '../types.ts'
 import type { RegistryDatabase } from '../account/registry.ts'
-import { PUBLIC_LOCKBOX } from '../account/epochs.ts'
+import { sealEpochKey } from '../account/epochs.ts'
 
 /** A snapshot part holds at most this many records, or about this many bytes of JSON. */
 const PART_RECORDS = 5000
@@ -96,9 +95,7 @@ export const rotate = async (init: RotateInit): Promise<number> => {
   if (now.recovery !== null) holders.push({ device: now.recovery.device, boxKey: now.recovery.boxKey })
   const lockboxes: Record<string, string> = {}
   for (const d of holders) {
-    lockboxes[d.device] = key === undefined
-      ? PUBLIC_LOCKBOX
-      : base64urlEncode(sealTo(base64urlDecode(d.boxKey, 'boxKey'), key, lockboxAad(address, epoch, d.device)))
+    lockboxes[d.device] = sealEpochKey(address, epoch, key, d)
   }
   await registry.append(rotateOp({ epoch, dataLog: log.address, lockboxes, cut }))
   init.onProgress?.({ phase: 'registry', done: 1, total: 1 })
