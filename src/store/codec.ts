@@ -1,7 +1,9 @@
 /**
  * Payload codecs for data log entries. Encrypted mode: XChaCha20-Poly1305 under the
  * epoch key, a fresh random nonce per entry, the account and epoch bound as associated
- * data, and the key name inside the ciphertext. Public mode: the operation in clear.
+ * data, and the whole operation (its kind, the key name, the value) inside the
+ * ciphertext, padded to a size bucket (crypto/padding.ts) so its size tells only a
+ * coarse length, and a `del` looks like a small `put`. Public mode: the operation in clear.
  *
  * Operations: `put`/`del` (a write), `snapshot` (part of the state at a rotation's cut,
  * written at the start of a new epoch), `carry` (a write made to an older epoch that
@@ -9,6 +11,7 @@
  */
 import { decrypt, encrypt } from '../crypto/aead.ts'
 import { utf8Decode, utf8Encode } from '../crypto/bytes.ts'
+import { pad, unpad } from '../crypto/padding.ts'
 import { DecryptionError, InvalidOperationError } from '../errors.ts'
 import { checkKey, checkValue, type JsonValue } from './limits.ts'
 import type { SlotRecord, Stamp } from './kv-index.ts'
@@ -85,14 +88,33 @@ export const parseDataOp = (v: unknown): DataOp => {
 export const dataAad = (account: string, epoch: number): Uint8Array =>
   utf8Encode(`orbit-account/data/v1|${account}|${epoch}`)
 
+/** The first byte of the unpadded plaintexts written before padding: JSON of an object. */
+const LEGACY_START = 0x7b // '{'
+
+/**
+ * The JSON text inside a decrypted payload: padded (the current format), or the bare
+ * JSON of entries written before padding (their first byte is always `{`, which the
+ * padded format never starts with), so older logs still read.
+ */
+const plaintextJson = (plain: Uint8Array): string => {
+  if (plain[0] === LEGACY_START) return utf8Decode(plain, 'payload')
+  let content: Uint8Array
+  try {
+    content = unpad(plain)
+  } catch (cause) {
+    throw new InvalidOperationError('decrypted payload is not padded correctly', { cause })
+  }
+  return utf8Decode(content, 'payload')
+}
+
 export const encryptedCodec = (key: Uint8Array, account: string, epoch: number): PayloadCodec => {
   const aad = dataAad(account, epoch)
   return {
     encrypted: true,
-    encode: (op) => encrypt(key, utf8Encode(JSON.stringify(op)), aad),
+    encode: (op) => encrypt(key, pad(utf8Encode(JSON.stringify(op))), aad),
     decode: (payload) => {
       if (!(payload instanceof Uint8Array)) throw new DecryptionError('encrypted payload must be bytes')
-      const text = utf8Decode(decrypt(key, payload, aad), 'payload')
+      const text = plaintextJson(decrypt(key, payload, aad))
       let parsed: unknown
       try {
         parsed = JSON.parse(text)
