@@ -14,8 +14,9 @@ import { accountPaths, type AccountPaths } from './paths.ts'
 import { ownerOnlyDir } from './permissions.ts'
 import { newSecrets, startServices, type Started } from './account-dir.ts'
 import { rememberPeerOf } from './network-memory.ts'
-import { readSwarmFile, writeSwarmFile } from './swarm-file.ts'
+import { readSwarmFile, SWARM_GRACE_MS, writeSwarmFile } from './swarm-file.ts'
 import type { Swarm } from '../account/swarm.ts'
+import type { StartedNode } from '../network/node.ts'
 
 export interface ServedReplica {
   paths: AccountPaths
@@ -33,19 +34,36 @@ const RETRY_MS = 2000
 /** How often a private replica compares the swarm its registry names with the key it has. */
 const SWARM_CHECK_MS = 2000
 
+/** What to do to let a replica back in after a revocation (said in its notes). */
+const NEW_KEY_HOW = 'Run `orbit-account swarm-key` on one of them and restart this replica with `serve <address> --swarm-key <hex>`'
+
 /**
  * Private mode: a replica holds no group key, so it cannot derive the swarm key that a
  * revocation moves to. It learns the epoch its key belongs to (the swarm its registry
- * names when it first synced), and says so when the registry names a newer one: the
- * devices are about to close its connections, and it needs the new key by hand.
+ * names when it first synced). When the registry names a newer one, it does with its old
+ * key what the devices do: the connections made with it stay open for the grace period
+ * (the devices online then fetch the rotation), then it closes them and refuses every
+ * new one, so the revoked device, which still holds that key, cannot reach it. It is
+ * unreachable until it is restarted with the new key, and says so. Already stale when
+ * it starts (restarted without the new key), it refuses at once: the grace is long over.
+ * Returns a stop function.
  */
-const watchSwarmEpoch = (r: Replica, swarm: Swarm, path: string, connected: () => boolean, onNote?: (note: string) => void): ReturnType<typeof setInterval> => {
+const watchSwarmEpoch = (r: Replica, swarm: Swarm, path: string, node: StartedNode, graceMs: number, onNote?: (note: string) => void): () => void => {
+  const guard = node.swarm
   let known = swarm.epoch
+  let first = true
   // A key given by hand belongs to the swarm the registry names once a peer let this node in (and had time to sync).
   let inSince: number | undefined
+  let lockOut: ReturnType<typeof setTimeout> | undefined
+  const shut = (): void => {
+    guard?.refuseAll()
+    void Promise.all(node.libp2p.getConnections().map(async (c) => { await c.close().catch(() => {}) }))
+  }
   const check = async (): Promise<void> => {
     const now = r.swarmEpoch()
-    if (known === -1) inSince = connected() ? inSince ?? Date.now() : undefined
+    const atStart = first
+    first = false
+    if (known === -1) inSince = node.libp2p.getPeers().length > 0 ? inSince ?? Date.now() : undefined
     if (now === null || now === known) return
     if (known === -1) {
       if (inSince === undefined || Date.now() - inSince < SWARM_CHECK_MS) return
@@ -55,11 +73,18 @@ const watchSwarmEpoch = (r: Replica, swarm: Swarm, path: string, connected: () =
     }
     if (now < known) return
     known = now
-    onNote?.(`a device was revoked, and the account's devices moved to a new swarm key (epoch ${now}): they will close this replica's connections. ` +
-      'Run `orbit-account swarm-key` on one of them and restart this replica with `serve <address> --swarm-key <hex>`')
+    const when = atStart ? 'now' : `in ${Math.round(graceMs / 1000)} s`
+    onNote?.(`a device was revoked, and the account's devices moved to a new swarm key (epoch ${now}): this replica's key is the old one, so ${when} ` +
+      'it closes its connections and refuses new ones (the revoked device holds that key too); it is unreachable until given the new key. ' + NEW_KEY_HOW)
+    if (atStart) shut()
+    else if (lockOut === undefined) lockOut = setTimeout(shut, graceMs)
   }
   void check().catch(() => {})
-  return setInterval(() => { void check().catch(() => {}) }, SWARM_CHECK_MS)
+  const timer = setInterval(() => { void check().catch(() => {}) }, SWARM_CHECK_MS)
+  return () => {
+    clearInterval(timer)
+    clearTimeout(lockOut)
+  }
 }
 
 /** What a replica still waiting for the account says (once). */
@@ -71,8 +96,10 @@ const waitingNote = (hasSwarmKey: boolean, connected: number): string =>
 /**
  * `swarmKey`: the account is private, and this is its swarm key (from `orbit-account
  * swarm-key` on a device); it is kept in the replica's directory for later starts.
+ * `swarmGraceMs`: how long connections made with a swarm key that a revocation replaced
+ * stay open (the devices' grace period by default; tests shorten it).
  */
-export const serveReplica = async (options: { dir: string, address: string, listen: string[], onNote?: (note: string) => void, swarmKey?: Uint8Array }): Promise<ServedReplica> => {
+export const serveReplica = async (options: { dir: string, address: string, listen: string[], onNote?: (note: string) => void, swarmKey?: Uint8Array, swarmGraceMs?: number }): Promise<ServedReplica> => {
   if (!isValidAddress(options.address)) throw new InvalidArgumentError(`'${options.address}' is not an account address (like /orbitdb/zdpu...; see \`orbit-account status\`)`)
   const paths = accountPaths(options.dir)
   await ownerOnlyDir(paths.dir)
@@ -86,7 +113,7 @@ export const serveReplica = async (options: { dir: string, address: string, list
     const started = await startServices(paths, secrets, options.listen, swarm?.key)
     let closed = false
     let replica: Replica | undefined
-    let swarmWatch: ReturnType<typeof setInterval> | undefined
+    let stopSwarmWatch: (() => void) | undefined
     const ready = (async (): Promise<Replica> => {
       // Said once: the same "Failed to load block" every few seconds tells a person nothing.
       let told = false
@@ -107,7 +134,7 @@ export const serveReplica = async (options: { dir: string, address: string, list
       r.onSync((peerId) => {
         void rememberPeerOf(started.node.libp2p, paths.peers, peerId).catch(() => {})
       })
-      if (swarm !== undefined) swarmWatch = watchSwarmEpoch(r, swarm, paths.swarm, () => started.node.libp2p.getPeers().length > 0, options.onNote)
+      if (swarm !== undefined && !closed) stopSwarmWatch = watchSwarmEpoch(r, swarm, paths.swarm, started.node, options.swarmGraceMs ?? SWARM_GRACE_MS, options.onNote)
       return r
     })()
     ready.catch(() => {})
@@ -119,7 +146,7 @@ export const serveReplica = async (options: { dir: string, address: string, list
       ready,
       close: async () => {
         closed = true
-        clearInterval(swarmWatch)
+        stopSwarmWatch?.()
         try {
           await replica?.close()
           await started.orbitdb.stop()
