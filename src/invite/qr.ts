@@ -13,8 +13,10 @@
  * (qrcode-terminal's setErrorLevel('M') is also a no-op, because M is 0 and it
  * tests `QRErrorCorrectLevel[level] || this.error`.)
  *
- * Sizes (columns x lines, margin included): a typical 208-character invite
- * 57x29; 8 addresses with a swarm key (~480) 81x41. qrcode-terminal's QR
+ * Sizes (columns x lines, margin included): a 208-character invite (two loopback
+ * addresses) 57x29; a LAN inviter's ~306 characters (its LAN TCP, WebSockets and
+ * WebRTC-direct addresses and loopback WebSockets, see addrs.ts) 65x33; 8 addresses
+ * with a swarm key (~480) 81x41. qrcode-terminal's QR
  * library only has byte mode, so the uppercase base32 of the invite does not
  * shrink the code here (it would with a generator that uses alphanumeric mode).
  *

@@ -20,11 +20,16 @@ import { LevelBlockstore } from 'blockstore-level'
 import { LevelDatastore } from 'datastore-level'
 import type { Libp2pNode, HeliaNode } from '../orbit/orbitdb.ts'
 import { createSwarmGuard, type SwarmGuard } from './swarm-guard.ts'
+import { isWebRTCDirect, webRTCDirectFor } from './webrtc-direct.ts'
 
 export interface NodeOptions {
   /** Directory holding the node's persistent state (peer key, blocks, datastore). */
   directory: string
-  /** Multiaddrs to listen on; an empty list means dial-only. */
+  /**
+   * Multiaddrs to listen on; an empty list means dial-only. A WebRTC-direct one
+   * (/ip4/<addr>/udp/<port>/webrtc-direct) uses the certificate kept in `directory`;
+   * in private mode those are left out (see `transportsFor`).
+   */
   listen?: string[]
   /** Private mode: connect only to peers that hold this swarm key (a libp2p private network). */
   swarmKey?: Uint8Array
@@ -54,22 +59,35 @@ const loadPeerKey = async (directory: string): Promise<PrivateKey> => {
   return key
 }
 
+/**
+ * TCP and WebSockets always; WebRTC-direct (dial, and listen with the node's stable
+ * certificate when asked) unless private. A WebRTC connection is upgraded without the
+ * connection protector (@libp2p/webrtc skips it: DTLS and Noise only), so in private
+ * mode it would let in peers that lack the swarm key: a private node neither listens
+ * on it nor dials it.
+ */
+const transportsFor = async (directory: string, listen: string[], privateMode: boolean): Promise<NonNullable<Libp2pOptions['transports']>> => {
+  if (privateMode) return [tcp(), webSockets()]
+  return [tcp(), webSockets(), await webRTCDirectFor(directory, listen.some(isWebRTCDirect))]
+}
+
 export const startNode = async (options: NodeOptions): Promise<StartedNode> => {
   const { directory } = options
   await mkdir(directory, { recursive: true, mode: 0o700 })
   const privateKey = await loadPeerKey(directory)
+  const swarm = options.swarmKey !== undefined ? createSwarmGuard(options.swarmKey) : undefined
+  const listen = (options.listen ?? []).filter((a) => swarm === undefined || !isWebRTCDirect(a))
+  const transports = await transportsFor(directory, listen, swarm !== undefined)
   const datastore = new LevelDatastore(join(directory, 'datastore'))
   const blockstore = new LevelBlockstore(join(directory, 'blocks'))
   await datastore.open()
   await blockstore.open()
 
-  const listen = options.listen ?? []
-  const swarm = options.swarmKey !== undefined ? createSwarmGuard(options.swarmKey) : undefined
   const config: Libp2pOptions<{ identify: ReturnType<ReturnType<typeof identify>>, pubsub: ReturnType<ReturnType<typeof gossipsub>> }> = {
     privateKey,
     datastore: datastore as unknown as Libp2pOptions['datastore'],
     addresses: { listen },
-    transports: [tcp(), webSockets()],
+    transports,
     ...(swarm !== undefined ? { connectionProtector: swarm.protector } : {}),
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

@@ -66,6 +66,12 @@ export const writeNetworkMemory = async (path: string, memory: NetworkMemory): P
  */
 export const listenAddrsToRemember = (asked: string[], bound: string[]): string[] =>
   asked.map((spec) => {
+    const udp = /^(\/ip[46]\/[^/]+\/udp\/)0\/webrtc-direct$/.exec(spec)
+    if (udp !== null) {
+      // WebRTC-direct: the certhash that follows the port is not part of what to listen on.
+      const port = bound.map((addr) => /\/udp\/(\d+)\/webrtc-direct\//.exec(addr)?.[1]).find((p) => p !== undefined)
+      return port === undefined ? spec : `${udp[1] ?? ''}${port}/webrtc-direct`
+    }
     const m = /^(\/ip[46]\/[^/]+\/tcp\/)0(\/ws)?$/.exec(spec)
     if (m === null) return spec
     const ws = m[2] !== undefined
