@@ -36,6 +36,7 @@ export type ErrorCode =
   | 'DEVICE_REVOKED'
   | 'UNSAFE_PERMISSIONS'
   | 'PERMISSION_DENIED'
+  | 'QUOTA_EXCEEDED'
   | 'INTERNAL'
 
 export class OrbitAccountError extends Error {
@@ -78,6 +79,8 @@ export const InvalidOperationError = defineError('INVALID_OPERATION', 'InvalidOp
 export const NotAuthorizedError = defineError('NOT_AUTHORIZED', 'NotAuthorizedError')
 export const InvalidJsonError = defineError('INVALID_JSON', 'InvalidJsonError')
 export const ValueTooLargeError = defineError('VALUE_TOO_LARGE', 'ValueTooLargeError')
+/** A log entry over its log's byte cap (src/orbit/caps.ts): this device does not write it, peers refuse it. */
+export const EntryTooLargeError = defineError('VALUE_TOO_LARGE', 'EntryTooLargeError')
 export const NotImplementedError = defineError('NOT_IMPLEMENTED', 'NotImplementedError')
 export const DaemonUnreachableError = defineError('DAEMON_UNREACHABLE', 'DaemonUnreachableError')
 export const ProtocolError = defineError('PROTOCOL_ERROR', 'ProtocolError')
@@ -114,5 +117,8 @@ export const DeviceRevokedError = defineError('DEVICE_REVOKED', 'DeviceRevokedEr
 export const UnsafePermissionsError = defineError('UNSAFE_PERMISSIONS', 'UnsafePermissionsError')
 /** This user may not read or enter (part of) an account directory. */
 export const PermissionDeniedError = defineError('PERMISSION_DENIED', 'PermissionDeniedError')
+
+/** A write would take this device past one of the account's per-device quotas: the other devices would ignore it. */
+export const QuotaExceededError = defineError('QUOTA_EXCEEDED', 'QuotaExceededError')
 
 export const isOrbitAccountError = (e: unknown): e is OrbitAccountError => e instanceof OrbitAccountError

@@ -1,10 +1,12 @@
 /**
  * The base of our OrbitDB databases: a typed port of @orbitdb/core's `Database` with
- * three fixes. An entry the log refuses (its writer not admitted yet) is not just
+ * four fixes. An entry the log refuses (its writer not admitted yet) is not just
  * printed and forgotten: it is reported and kept (bounded in bytes) so it can be
  * retried when the registry learns of an admission. An entry from the network, and its
  * missing ancestry, are fetched and checked outside the write queue under short
  * timeouts and a budget, so a peer's entries never make this device's own writes wait.
+ * Entries over the log's byte cap (src/orbit/caps.ts) are neither written nor stored,
+ * and the log goes on without them (src/orbit/absent.ts): what names them still joins.
  * And sync errors go to a listener instead of an unhandled 'error' event, which would
  * crash the process.
  */
@@ -14,10 +16,16 @@ import PQueue from 'p-queue'
 import SyncModule from '@orbitdb/core/src/sync.js'
 // @ts-expect-error: as above.
 import pathJoinModule from '@orbitdb/core/src/utils/path-join.js'
-import { ComposedStorage, Entry, IPFSBlockStorage, LevelStorage, Log, LRUStorage, withDecodeCache } from './orbitdb.ts'
+import { CID } from 'multiformats/cid'
+import { base58btc } from 'multiformats/bases/base58'
+import { ComposedStorage, encodedSize, Entry, IPFSBlockStorage, LevelStorage, Log, LRUStorage, OversizedEntryError, withDecodeCache } from './orbitdb.ts'
 import { ANCESTRY_LIMITS, fetchAncestry } from './prefetch.ts'
 import { entrySize, PendingEntries, type PendingLimits } from './pending.ts'
-import type { BaseDatabase, DatabaseArgs, LogEntry, OrbitEvents, OrbitLog } from './orbitdb.ts'
+import { openAbsentEntries, type AbsentEntries, type AbsentStore } from './absent.ts'
+import { joinPastAbsent, type LogStores, type PastEntry } from './join.ts'
+import { MAX_ENTRY_BYTES } from './caps.ts'
+import { EntryTooLargeError } from '../errors.ts'
+import type { AccessController, BaseDatabase, DatabaseArgs, LogEntry, OrbitEvents, OrbitLog, StorageBackend } from './orbitdb.ts'
 
 type SyncFactory = (args: { ipfs: unknown, log: OrbitLog, events: OrbitEvents, onSynced: (entry: LogEntry) => Promise<void>, start?: boolean }) => Promise<BaseDatabase['sync']>
 const Sync = SyncModule as SyncFactory
@@ -37,6 +45,8 @@ const REANNOUNCE_MS = 5000
 const PRECHECK_WAIT_MS = 1000
 /** How long a close waits for the checks under way (those still fetching then give up). */
 const CLOSE_GRACE_MS = ANCESTRY_LIMITS.blockTimeoutMs
+/** How many holes each round of REANNOUNCE_MS looks for again. */
+const HOLES_PER_ROUND = 4
 const DEFAULT_REFERENCES = 16
 const CACHE_SIZE = 1000
 
@@ -51,6 +61,7 @@ export interface ManagedDatabase extends BaseDatabase {
 
 export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDatabase> => {
   const { ipfs, identity, address, name, access, onUpdate } = args
+  const cap = access.maxEntryBytes ?? MAX_ENTRY_BYTES
   const directory = pathJoin(args.directory ?? './orbitdb', `./${address}/`)
   const meta = args.meta ?? {}
   const referencesCount = Number(args.referencesCount) > -1 ? Number(args.referencesCount) : DEFAULT_REFERENCES
@@ -58,10 +69,15 @@ export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDataba
   // collector, so a pin only costs a lookup and a datastore write per entry (~8% of the
   // CPU of a 3-device write load, measured). A join finds its ancestry local (fetched beforehand, see `admit`): should a block still
   // be missing, the write queue waits seconds for it, not OrbitDB's 30.
-  const entryStorage = args.entryStorage ?? withDecodeCache(await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await IPFSBlockStorage({ ipfs, pin: false, timeout: ANCESTRY_LIMITS.blockTimeoutMs })))
+  const rawIndex = (args.indexStorage as StorageBackend | undefined) ?? await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await LevelStorage({ path: pathJoin(directory, '/log/_index/') }))
+  // Hashes the log goes on without (kept on disk next to it): its storage and index answer for them at once.
+  const absentStore = await LevelStorage({ path: pathJoin(directory, '/log/_absent/') }) as unknown as AbsentStore & { close: () => Promise<void>, clear: () => Promise<void> }
+  const absent = await openAbsentEntries(absentStore, async (hash) => await rawIndex.get(hash) !== undefined)
+  const entryStorage = withoutAbsent(absent, (args.entryStorage as StorageBackend | undefined) ?? withDecodeCache(await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await IPFSBlockStorage({ ipfs, pin: false, timeout: ANCESTRY_LIMITS.blockTimeoutMs }))), undefined)
   const headsStorage = args.headsStorage ?? await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await LevelStorage({ path: pathJoin(directory, '/log/_heads/') }))
-  const indexStorage = args.indexStorage ?? await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await LevelStorage({ path: pathJoin(directory, '/log/_index/') }))
-  const log = await Log(identity, { logId: address, access, entryStorage, headsStorage, indexStorage })
+  const indexStorage = withoutAbsent(absent, rawIndex, true)
+  const log = await Log(identity, { logId: address, access: capped(access, cap), entryStorage, headsStorage, indexStorage })
+  const stores = { entries: entryStorage, heads: headsStorage as StorageBackend, index: indexStorage as unknown as LogStores['index'] }
   const events = new EventEmitter() as unknown as OrbitEvents & { listenerCount: (e: string) => number }
   const queue = new PQueue({ concurrency: 1 })
   const pending = PendingEntries(PENDING_LIMITS)
@@ -69,7 +85,7 @@ export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDataba
   const checking = new Set<Promise<void>>()
   const stopChecks = new AbortController()
   let closing = false
-  const maxPendingEntry = access.maxEntryBytes ?? MAX_PENDING_ENTRY_BYTES
+  const maxPendingEntry = Math.min(cap, MAX_PENDING_ENTRY_BYTES)
   // Untrusted blocks (an entry's ancestry, its writer's identity) are fetched with this one.
   const fetchStorage = await IPFSBlockStorage({ ipfs, pin: false, timeout: ANCESTRY_LIMITS.blockTimeoutMs })
   // Per writer with a bounded allowance (a revoked device): its entries being checked,
@@ -82,8 +98,21 @@ export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDataba
     else spent.delete(key)
   }
 
-  // A sync failure (a peer gone mid-exchange, a timeout) is reported, never thrown.
-  events.on('error', () => {})
+  /** Refuses an entry over the cap for good: never fetched, kept or stored again (a block fetched meanwhile is deleted). */
+  const refuseOversized = async (hash: string): Promise<boolean> => {
+    const recorded = absent.refuse(hash)
+    pending.delete(hash)
+    try {
+      await ipfs.blockstore.delete?.(CID.parse(hash, base58btc))
+    } catch {}
+    return recorded
+  }
+
+  // A sync failure (a peer gone mid-exchange, a timeout) is reported, never thrown; an
+  // oversized head message was refused before it was decoded.
+  events.on('error', (err: unknown) => {
+    if (err instanceof OversizedEntryError) void refuseOversized(err.hash)
+  })
 
   const addOperation = async (op: unknown): Promise<string> => {
     return await queue.add(async () => {
@@ -139,7 +168,14 @@ export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDataba
    * outside the write queue; joins it in the queue only once everything is local.
    */
   const admit = async (entry: LogEntry): Promise<void> => {
-    if (closing || await log.has(entry.hash)) return
+    // A hole a peer sends after all is checked and joined as any entry (it stays a hole until it joins).
+    const hole = absent.isHole(entry.hash)
+    if (closing || (!hole && await log.has(entry.hash))) return
+    const size = encodedSize(entry)
+    if (size > cap) {
+      await refuseOversized(entry.hash)
+      return await refuse(entry, `it is ${size} bytes, over the log's cap of ${cap}`, false)
+    }
     const why = await fault(entry)
     if (why !== undefined) return await refuse(entry, why, why === NOT_ALLOWED)
     const tally = Tally(access)
@@ -148,16 +184,25 @@ export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDataba
     if (!counted || (bounded !== undefined && bounded - (spent.get(entry.key) ?? 0) < 1)) return await refuse(entry, 'its writer has no allowance left', false)
     if (bounded !== undefined) spend(entry.key, 1)
     let joined = false
+    // The ancestors this join adds: what a join past an absent one needs of them.
+    const batch: PastEntry[] = []
     try {
       const walk = await fetchAncestry(entry, {
         storage: fetchStorage,
         inLog: async (hash) => await log.has(hash),
-        check: async (ancestor) => (await fault(ancestor)) === undefined && await tally.add(ancestor),
+        check: async (ancestor) => {
+          if ((await fault(ancestor)) !== undefined || !(await tally.add(ancestor))) return false
+          batch.push({ hash: ancestor.hash, next: ancestor.next, refs: ancestor.refs })
+          return true
+        },
         limits: ANCESTRY_LIMITS,
+        maxEntryBytes: cap,
+        oversized: refuseOversized,
+        ...(access.holes === true ? { hole: (hash: string) => absent.hole(hash) } : {}),
         signal: stopChecks.signal
       })
       if (!walk.ok) return await refuse(entry, walk.reason, true)
-      joined = await join(entry, tally)
+      joined = await join(entry, tally, batch, hole)
     } finally {
       // A check that failed stays counted against a bounded writer.
       if (bounded !== undefined && joined) spend(entry.key, -1)
@@ -177,14 +222,28 @@ export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDataba
   }
 
   /** Joins an entry whose ancestry is local and checked; its batch is checked against the writers' allowances again, in the queue. */
-  const join = async (entry: LogEntry, tally: Tally): Promise<boolean> => {
+  const join = async (entry: LogEntry, tally: Tally, batch: PastEntry[], hole: boolean): Promise<boolean> => {
     return await queue.add(async () => {
       try {
         if (!(await tally.fits())) {
           await refuse(entry, 'its writers have no allowance left for it', false)
           return false
         }
-        const updated = await log.joinEntry(entry)
+        // A hole joins now: from here on the log reads it (it is back absent should the join fail).
+        if (hole) absent.heal(entry.hash)
+        // OrbitDB's join reads every parent named: past an absent one, or for a hole (no
+        // head: what names it is in the log already), ours does the join.
+        const pastAbsent = [entry, ...batch].some((e) => [...e.next, ...e.refs].some((hash) => absent.has(hash)))
+        let updated: boolean
+        if (!pastAbsent && !hole) {
+          updated = await log.joinEntry(entry)
+        } else {
+          updated = !(await log.has(entry.hash))
+          // The marks this join relies on are on disk first.
+          await absent.flush()
+          if (updated) await joinPastAbsent(stores, entry, batch, !hole)
+        }
+        if (hole) absent.healed(entry.hash)
         pending.delete(entry.hash)
         if (updated) {
           if (onUpdate !== undefined) await onUpdate(log, entry)
@@ -192,6 +251,7 @@ export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDataba
         }
         return true
       } catch (err) {
+        if (hole) absent.hole(entry.hash)
         await refuse(entry, err instanceof Error ? err.message : String(err), true)
         return false
       }
@@ -202,7 +262,36 @@ export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDataba
 
   let lastAnnounced = ''
   let announcing = false
+  /** Looks for a few holes again, outside the write queue; one that comes is checked and joined as any entry. */
+  const seekHoles = async (): Promise<void> => {
+    for (const hash of absent.due(Date.now(), HOLES_PER_ROUND)) {
+      let bytes: Uint8Array | undefined
+      try {
+        bytes = await fetchStorage.get(hash, stopChecks.signal)
+      } catch {
+        bytes = undefined
+      }
+      if (bytes === undefined || closing) continue
+      if (bytes.byteLength > cap) {
+        await refuseOversized(hash)
+        continue
+      }
+      try {
+        const entry = await Entry.decode(bytes)
+        if (entry.hash !== hash) continue
+        await applyOperation(entry)
+      } catch {}
+    }
+  }
+  let seeking = false
+
   const reannounce = setInterval(() => {
+    if (!seeking && absent.holes() > 0) {
+      seeking = true
+      const work = seekHoles().catch(() => {}).finally(() => { seeking = false })
+      checking.add(work)
+      void work.finally(() => { checking.delete(work) })
+    }
     if (announcing || (sync as unknown as { peers: Set<string> }).peers.size === 0) return
     announcing = true
     void queue.add(async () => {
@@ -228,12 +317,16 @@ export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDataba
     await queue.onIdle()
     await fetchStorage.close?.()
     await log.close()
+    await absent.flush()
+    await absentStore.close()
     if (access.close !== undefined) await access.close()
     events.emit('close')
   }
   const drop = async (): Promise<void> => {
     queue.clear()
     await log.clear()
+    await absent.flush()
+    await absentStore.clear()
     events.emit('drop')
   }
 
@@ -257,6 +350,29 @@ export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDataba
     }
   }
 }
+
+/**
+ * A storage that answers for the absent hashes at once: the entries' as holding nothing
+ * (OrbitDB's traversals skip it), the index's as holding the entry (`has`: so a join
+ * does not look for it, nor a walk of untrusted ancestry).
+ */
+const withoutAbsent = (absent: AbsentEntries, storage: StorageBackend, answer: true | undefined): StorageBackend => ({
+  ...storage,
+  get: async (hash, signal) => absent.has(hash) ? answer as Uint8Array | undefined : await storage.get(hash, signal)
+})
+
+/**
+ * The access controller as the log sees it: an entry over the cap is not appended
+ * (this device's own writer gets the typed error) nor joined.
+ */
+const capped = (access: AccessController, cap: number): AccessController => ({
+  ...access,
+  canAppend: async (entry) => {
+    const size = encodedSize(entry)
+    if (size > cap) throw new EntryTooLargeError(`this entry would be ${size} bytes; the log takes at most ${cap}`)
+    return await access.canAppend(entry)
+  }
+})
 
 /**
  * Counts a join's batch (an entry and its missing ancestry) per writer whose allowance

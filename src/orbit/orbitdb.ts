@@ -6,6 +6,12 @@ import type { PeerId, Stream, StreamHandler } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 // @ts-expect-error: @orbitdb/core ships no type declarations; they are given below.
 import * as core from '@orbitdb/core'
+import * as dagCbor from '@ipld/dag-cbor'
+import { base58btc } from 'multiformats/bases/base58'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { EntryTooLargeError } from '../errors.ts'
+import { MAX_ENTRY_BYTES } from './caps.ts'
 
 /** A Helia node as OrbitDB uses it. */
 export interface HeliaNode {
@@ -13,6 +19,7 @@ export interface HeliaNode {
   blockstore: {
     get: (cid: unknown, options?: { signal?: AbortSignal }) => AsyncIterable<Uint8Array> | Promise<Uint8Array>
     has: (cid: unknown) => Promise<boolean>
+    delete?: (cid: unknown) => Promise<void>
   }
   stop: () => Promise<void>
 }
@@ -139,8 +146,17 @@ export interface AccessController {
    * The database checks a join's whole batch against it. Absent: no bound.
    */
   allowance?: (entry: LogEntry) => Promise<number>
-  /** The largest entry (approximate bytes, see src/orbit/pending.ts) kept for a retry. */
+  /**
+   * The log's cap: the largest entry in bytes as encoded (src/orbit/caps.ts). Every peer
+   * refuses a larger one, and this device does not write one. Absent: MAX_ENTRY_BYTES.
+   */
   maxEntryBytes?: number
+  /**
+   * May an entry join without an ancestor no peer served in time (src/orbit/absent.ts)?
+   * Yes for a data log; never for the registry, whose rules read each op's whole causal
+   * past. Absent: no.
+   */
+  holes?: boolean
 }
 
 export interface AccessControllerArgs {
@@ -159,6 +175,7 @@ export interface OpenOptions {
   Database?: (args: DatabaseArgs) => Promise<BaseDatabase>
   AccessController?: (args: AccessControllerArgs) => Promise<AccessController>
   referencesCount?: number
+  entryStorage?: StorageBackend
   signal?: AbortSignal
 }
 
@@ -221,7 +238,21 @@ const ours = new WeakSet<Uint8Array>()
 /** The most recently read entries (an append's refs and the heads are the hot ones); bounded so memory stays flat. */
 const DECODED_MAX = 1000
 const decodedEntries = new Map<Uint8Array, Promise<LogEntry>>()
+/** The encoded size of each entry object decode handed out (see `encodedSize`). */
+const sizes = new WeakMap<object, number>()
 ;(typed.Entry as { decode: (bytes: Uint8Array, ...rest: unknown[]) => Promise<LogEntry> }).decode = async (bytes, ...rest) => {
+  const entry = await decodeChecked(bytes, rest)
+  sizes.set(entry, bytes.byteLength)
+  return entry
+}
+
+/**
+ * Bytes from anywhere but our own entry storage (a head message from a peer, a fetched
+ * block) are checked against the largest entry any of our logs takes before they are
+ * decoded: an oversized one costs a hash, never a decode.
+ */
+const decodeChecked = async (bytes: Uint8Array, rest: unknown[]): Promise<LogEntry> => {
+  if (!ours.has(bytes) && bytes.byteLength > MAX_ENTRY_BYTES) throw new OversizedEntryError(await hashOf(bytes), bytes.byteLength)
   if (!ours.has(bytes) || rest.some((fn) => fn !== undefined)) return await decodeEntry(bytes, ...rest)
   let decoding = decodedEntries.get(bytes)
   if (decoding !== undefined) {
@@ -233,6 +264,31 @@ const decodedEntries = new Map<Uint8Array, Promise<LogEntry>>()
   }
   decodedEntries.set(bytes, decoding)
   return { ...(await decoding) }
+}
+
+/** The hash (base58 CID, as OrbitDB names entries) of an entry's bytes. */
+const hashOf = async (bytes: Uint8Array): Promise<string> =>
+  CID.create(1, dagCbor.code, await sha256.digest(bytes)).toString(base58btc)
+
+/** An entry over the largest any log takes, refused before it was decoded. */
+export class OversizedEntryError extends EntryTooLargeError {
+  readonly hash: string
+  constructor (hash: string, bytes: number) {
+    super(`entry ${hash} is ${bytes} bytes; no log takes more than ${MAX_ENTRY_BYTES}`)
+    this.hash = hash
+  }
+}
+
+/**
+ * The size in bytes of an entry as encoded: known for every entry `Entry.decode` handed
+ * out; otherwise (an entry just created) it is encoded again to count.
+ */
+export const encodedSize = (entry: LogEntry | Omit<LogEntry, 'hash'>): number => {
+  const known = sizes.get(entry)
+  if (known !== undefined) return known
+  // As Entry.encode does: everything but the hash.
+  const { hash: _hash, ...fields } = entry as LogEntry
+  return dagCbor.encode(fields).byteLength
 }
 
 /** An entry storage whose entries are decoded once per cached byte array (see above). */

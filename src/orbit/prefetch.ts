@@ -38,14 +38,16 @@ export interface AncestryLimits {
   maxEntries: number
   /** How many bytes of them at most. */
   maxBytes: number
+  /** How many ancestors it may go on without (holes) at most, where holes are allowed. */
+  maxHoles: number
 }
 
-export const ANCESTRY_LIMITS: AncestryLimits = { blockTimeoutMs: 3000, deadlineMs: 30_000, maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 }
+export const ANCESTRY_LIMITS: AncestryLimits = { blockTimeoutMs: 3000, deadlineMs: 30_000, maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, maxHoles: 64 }
 
 /** How many blocks a walk asks for at once. */
 const WALK_PARALLEL = 8
 
-export type AncestryResult = { ok: true, entries: number } | { ok: false, reason: string }
+export type AncestryResult = { ok: true, entries: number, holes: number } | { ok: false, reason: string }
 
 export interface AncestryWalk {
   /** Block storage with a short timeout; a fetched block stays in the local blockstore. */
@@ -55,16 +57,29 @@ export interface AncestryWalk {
   /** Checks one fetched ancestor (signature, writer); false refuses the whole walk. */
   check: (entry: LogEntry) => Promise<boolean>
   limits: AncestryLimits
+  /**
+   * The log's cap: a block over it is refused (told to `oversized`, which records it as
+   * absent) and the walk goes on without it, or gives up when it could not be recorded.
+   */
+  maxEntryBytes: number
+  oversized: (hash: string) => Promise<boolean>
+  /**
+   * Records an ancestor no peer served in time as a hole, where the walk may go on
+   * without it (a data log; false: no more room). Absent: the walk gives up on it (the
+   * registry, whose rules read every op's whole causal past).
+   */
+  hole?: (hash: string) => boolean
   /** Gives up when aborted (a database closing). */
   signal?: AbortSignal
 }
 
 /**
  * Fetches the ancestors of `entry` that the log lacks, level by level, checking each
- * one, until every path reaches the log. When it succeeds they are all local, so the
- * log's own join (in the write queue) finds them without the network; when an ancestor
- * cannot be fetched in time, or is refused, or the walk grows past its limits, it gives
- * up: untrusted ancestry never makes the write queue wait.
+ * one, until every path reaches the log. When it succeeds they are all local (or known
+ * absent: refused for their size, or holes), so the log's own join (in the write queue)
+ * finds them without the network; when an ancestor is refused by its checks, or cannot
+ * be fetched in time where holes are not allowed, or the walk grows past its limits, it
+ * gives up: untrusted ancestry never makes the write queue wait.
  */
 export const fetchAncestry = async (entry: LogEntry, walk: AncestryWalk): Promise<AncestryResult> => {
   const { storage, inLog, check, limits } = walk
@@ -74,14 +89,22 @@ export const fetchAncestry = async (entry: LogEntry, walk: AncestryWalk): Promis
   let frontier = await missing(parentsOf(entry), seen, inLog)
   let bytes = 0
   let count = 0
+  let holes = 0
   while (frontier.length > 0) {
     count += frontier.length
     if (count > limits.maxEntries) return { ok: false, reason: `more than ${limits.maxEntries} missing ancestors` }
     const next: string[] = []
     for (let i = 0; i < frontier.length; i += WALK_PARALLEL) {
-      const fetched = await Promise.all(frontier.slice(i, i + WALK_PARALLEL).map(async (hash) => await fetchEntry(storage, hash, signal)))
+      const fetched = await Promise.all(frontier.slice(i, i + WALK_PARALLEL).map(async (hash) => await fetchEntry(storage, hash, signal, walk.maxEntryBytes)))
       for (const item of fetched) {
-        if (typeof item === 'string') return { ok: false, reason: item }
+        // Refused everywhere for its size: the walk goes on without it (nor its ancestry).
+        if (item.kind === 'oversized' && await walk.oversized(item.hash)) continue
+        if (item.kind === 'missing' && !signal.aborted && holes < limits.maxHoles && walk.hole?.(item.hash) === true) {
+          holes++
+          continue
+        }
+        if (item.kind === 'oversized') return { ok: false, reason: `ancestor ${item.hash} is over the log's cap` }
+        if (item.kind !== 'entry') return { ok: false, reason: item.reason }
         bytes += item.size
         if (bytes > limits.maxBytes) return { ok: false, reason: `more than ${limits.maxBytes} bytes of missing ancestors` }
         if (!(await check(item.entry))) return { ok: false, reason: `ancestor ${item.entry.hash} refused` }
@@ -90,7 +113,7 @@ export const fetchAncestry = async (entry: LogEntry, walk: AncestryWalk): Promis
     }
     frontier = next
   }
-  return { ok: true, entries: count }
+  return { ok: true, entries: count, holes }
 }
 
 const parentsOf = (entry: LogEntry): string[] =>
@@ -107,21 +130,27 @@ const missing = async (hashes: string[], seen: Set<string>, inLog: (hash: string
   return out
 }
 
-/** One ancestor, decoded and checked to be the block named (else why it is not). */
-const fetchEntry = async (storage: StorageBackend, hash: string, signal: AbortSignal): Promise<{ entry: LogEntry, size: number } | string> => {
+type Fetched =
+  | { kind: 'entry', entry: LogEntry, size: number }
+  | { kind: 'oversized', hash: string }
+  | { kind: 'missing' | 'invalid', hash: string, reason: string }
+
+/** One ancestor, its size checked before it is decoded, and checked to be the block named (else why it is not). */
+const fetchEntry = async (storage: StorageBackend, hash: string, signal: AbortSignal, maxBytes: number): Promise<Fetched> => {
   let bytes: Uint8Array | undefined
   try {
     bytes = await storage.get(hash, signal)
   } catch {
     bytes = undefined
   }
-  if (bytes === undefined) return `ancestor ${hash} could not be fetched`
+  if (bytes === undefined) return { kind: 'missing', hash, reason: `ancestor ${hash} could not be fetched` }
+  if (bytes.byteLength > maxBytes) return { kind: 'oversized', hash }
   try {
     const entry = await Entry.decode(bytes)
     // The hash of what was decoded: a block store returns what was asked for, but a log entry's hash is its identity.
-    if (entry.hash !== hash) return `ancestor ${hash} is not the entry named`
-    return { entry, size: bytes.byteLength }
+    if (entry.hash !== hash) return { kind: 'invalid', hash, reason: `ancestor ${hash} is not the entry named` }
+    return { kind: 'entry', entry, size: bytes.byteLength }
   } catch {
-    return `ancestor ${hash} is not a log entry`
+    return { kind: 'invalid', hash, reason: `ancestor ${hash} is not a log entry` }
   }
 }

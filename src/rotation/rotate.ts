@@ -16,14 +16,10 @@ import type { OrbitDB } from '../orbit/orbitdb.ts'
 import { encryptedCodec, plainCodec, toWire } from '../store/codec.ts'
 import { KeyValueDatabase, KV_TYPE, type KvDatabase } from '../store/kv-database.ts'
 import type { SlotRecord } from '../store/kv-index.ts'
-import { utf8Encode } from '../crypto/bytes.ts'
 import type { Mode } from '../types.ts'
 import type { RegistryDatabase } from '../account/registry.ts'
-import { sealEpochKey } from '../account/epochs.ts'
-
-/** A snapshot part holds at most this many records, or about this many bytes of JSON. */
-const PART_RECORDS = 5000
-const PART_BYTES = 512 * 1024
+import { quotasFrom, sealEpochKey } from '../account/epochs.ts'
+import { recordParts } from './parts.ts'
 
 export interface RotationProgress { phase: 'snapshot' | 'registry', done: number, total: number }
 
@@ -38,24 +34,8 @@ export interface RotateInit {
   onProgress?: (progress: RotationProgress) => void
 }
 
-/** Splits the records into parts small enough for one log entry each. */
-export const snapshotParts = (records: SlotRecord[]): SlotRecord[][] => {
-  const parts: SlotRecord[][] = []
-  let part: SlotRecord[] = []
-  let bytes = 0
-  for (const record of records) {
-    const size = utf8Encode(JSON.stringify(toWire(record))).length
-    if (part.length > 0 && (part.length >= PART_RECORDS || bytes + size > PART_BYTES)) {
-      parts.push(part)
-      part = []
-      bytes = 0
-    }
-    part.push(record)
-    bytes += size
-  }
-  parts.push(part)
-  return parts
-}
+/** Splits the records into parts small enough for one log entry each (src/rotation/parts.ts). */
+export const snapshotParts = (records: SlotRecord[]): SlotRecord[][] => recordParts(records)
 
 /** An active admin rotates; any active device may write the rotation a revocation calls for. */
 const mustMayRotate = (state: AccountState, device: string): void => {
@@ -80,7 +60,8 @@ export const rotate = async (init: RotateInit): Promise<number> => {
   const log = await orbitdb.open(`orbit-account/data/${epoch}/${base64urlEncode(randomBytes(9))}`, {
     type: KV_TYPE,
     AccessController: DataAccessController({ account: address, epoch }),
-    Database: KeyValueDatabase({ codec, epoch }),
+    // This device writes the snapshot: its parts are the ones that count.
+    Database: KeyValueDatabase({ codec, epoch, quotas: quotasFrom(registry), starter: orbitdb.identity.publicKey }),
     meta: { account: address, epoch }
   }) as KvDatabase
   const cut = (await init.current.log.heads()).map((e) => e.hash)
