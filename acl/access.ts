@@ -19,12 +19,14 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { CID } from 'multiformats/cid'
 import { base58btc } from 'multiformats/bases/base58'
 import { Entry, IPFSBlockStorage } from '../src/orbit/orbitdb.ts'
+import { DATA_ENTRY_MAX_BYTES, REGISTRY_ENTRY_MAX_BYTES } from '../src/orbit/caps.ts'
 import type { AccessController, AccessControllerArgs, HeliaNode, LogEntry, OrbitIdentities, OrbitIdentity } from '../src/orbit/orbitdb.ts'
 import type { DeviceId } from '../src/types.ts'
 import { MODES } from '../src/types.ts'
 import type { AccountParams } from './types.ts'
 import { parseOp } from './ops.ts'
 import { InvalidOperationError } from '../src/errors.ts'
+import { checkQuotas } from '../src/store/quota.ts'
 
 export const REGISTRY_AC_TYPE = 'orbit-account-registry'
 export const DATA_AC_TYPE = 'orbit-account-data'
@@ -89,7 +91,13 @@ const parseAccountParams = (v: unknown): AccountParams & { nonce: string } => {
     throw new InvalidOperationError('malformed account parameters in the registry access controller')
   }
   if (o.genesisKey !== undefined && typeof o.genesisKey !== 'string') throw new InvalidOperationError('malformed account parameters in the registry access controller')
-  return { founder: o.founder as DeviceId, founderSigningKey: o.founderSigningKey, mode: o.mode as AccountParams['mode'], nonce: o.nonce, ...(typeof o.genesisKey === 'string' ? { genesisKey: o.genesisKey } : {}) }
+  let quotas: AccountParams['quotas']
+  try {
+    quotas = o.quotas === undefined ? undefined : checkQuotas(o.quotas)
+  } catch {
+    throw new InvalidOperationError('malformed quotas in the registry access controller')
+  }
+  return { founder: o.founder as DeviceId, founderSigningKey: o.founderSigningKey, mode: o.mode as AccountParams['mode'], nonce: o.nonce, ...(typeof o.genesisKey === 'string' ? { genesisKey: o.genesisKey } : {}), ...(quotas !== undefined ? { quotas } : {}) }
 }
 
 const parseDataParams = (v: unknown): DataLogParams => {
@@ -122,9 +130,6 @@ export const entryWriter = async (identities: OrbitIdentities, entry: LogEntry):
   if (!(await identities.verifyIdentity(identity))) return undefined
   return { device: identity.id as DeviceId, signingKey: identity.publicKey }
 }
-
-/** A registry op is small (a rotation's lockboxes for every device): anything larger is not kept for a retry. */
-const MAX_REGISTRY_ENTRY_BYTES = 256 * 1024
 
 /** A refused entry may be accepted later unless its writer is invalid or known revoked. */
 const retryableWith = (identities: OrbitIdentities, self: OrbitIdentity) => async (entry: LogEntry): Promise<boolean> => {
@@ -183,7 +188,9 @@ const admittedInCausalPast = async (
     if (adder === undefined) continue
     if (adder.device === params.founder && adder.signingKey === params.founderSigningKey) return true
     if (known(adder.device, adder.signingKey)) return true
-    if (await admittedInCausalPast(ipfs, identities, params, known, ancestor, adder.device, adder.signingKey, true, depth + 1, deadline)) return true
+    // An admission that names an invitation may be written by any device (the reducer checks the invitation).
+    const adderMustBeAdmin = !(op.type === 'add' && op.invitation !== undefined)
+    if (await admittedInCausalPast(ipfs, identities, params, known, ancestor, adder.device, adder.signingKey, adderMustBeAdmin, depth + 1, deadline)) return true
   }
   return false
 }
@@ -214,11 +221,11 @@ export const RegistryAccessController = Object.assign(
     return {
       type: REGISTRY_AC_TYPE,
       address: resolved.address,
-      params: { founder: p.founder, founderSigningKey: p.founderSigningKey, mode: p.mode, ...(p.genesisKey !== undefined ? { genesisKey: p.genesisKey } : {}) },
+      params: { founder: p.founder, founderSigningKey: p.founderSigningKey, mode: p.mode, ...(p.genesisKey !== undefined ? { genesisKey: p.genesisKey } : {}), ...(p.quotas !== undefined ? { quotas: p.quotas } : {}) },
       canAppend,
       allowance,
       mayRetry: retryableWith(identities, orbitdb.identity),
-      maxEntryBytes: MAX_REGISTRY_ENTRY_BYTES
+      maxEntryBytes: REGISTRY_ENTRY_MAX_BYTES
     }
   },
   { type: REGISTRY_AC_TYPE }
@@ -235,7 +242,8 @@ export const DataAccessController = Object.assign(
       const context = contexts.get(orbitdb.identity)
       return context !== undefined && context.canWriteData(p.account, p.epoch, writer.device, writer.signingKey)
     }
-    return { type: DATA_AC_TYPE, address: resolved.address, params: p, canAppend, mayRetry: retryableWith(identities, orbitdb.identity) }
+    // A data entry may join without an ancestor no peer serves (its values are last-writer-wins by stamp, whatever the past).
+    return { type: DATA_AC_TYPE, address: resolved.address, params: p, canAppend, mayRetry: retryableWith(identities, orbitdb.identity), maxEntryBytes: DATA_ENTRY_MAX_BYTES, holes: true }
   },
   { type: DATA_AC_TYPE }
 )

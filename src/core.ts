@@ -22,6 +22,7 @@ export { encodeKeystore, decodeKeystore, type DeviceSecrets, type EncodeKeystore
 export { parseInvite, encodeInvite, type Invite, type ParseInviteOptions } from './invite/invite.ts'
 export type { Change } from './store/kv-index.ts'
 export { checkKey, parseJsonValue, MAX_KEY_BYTES, MAX_VALUE_BYTES, type JsonValue } from './store/limits.ts'
+export { DEFAULT_QUOTAS, type Quotas } from './store/quota.ts'
 export * from './errors.ts'
 export type { DeviceId, AccountAddress, Epoch, Role, Mode } from './types.ts'
 export { reduce } from '../acl/reducer.ts'

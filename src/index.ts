@@ -14,6 +14,7 @@ export type { Account, AccountInfo, DeviceView, CoreOptions } from './account/ac
 export type { Change } from './store/kv-index.ts'
 export type { JsonValue } from './store/limits.ts'
 export { MAX_KEY_BYTES, MAX_VALUE_BYTES } from './store/limits.ts'
+export { DEFAULT_QUOTAS, type Quotas } from './store/quota.ts'
 export * from './errors.ts'
 export type { DeviceId, AccountAddress, Epoch, Role, Mode } from './types.ts'
 export { reduce } from '../acl/reducer.ts'

@@ -7,12 +7,14 @@
  */
 import { entryWriter } from '../../acl/access.ts'
 import { revokedHoldsCurrentKey } from '../../acl/reducer.ts'
-import type { AccountState, EpochRecord } from '../../acl/types.ts'
+import type { AccountParams, AccountState, EpochRecord } from '../../acl/types.ts'
 import type { DeviceSecrets } from '../../identity/keystore.ts'
 import { base64urlDecode, base64urlEncode } from '../crypto/bytes.ts'
 import { lockboxAad, openBox, sealTo } from '../crypto/lockbox.ts'
 import { encryptedCodec, plainCodec, toWire, type PayloadCodec } from '../store/codec.ts'
 import { KeyValueDatabase, KV_TYPE, type KvDatabase } from '../store/kv-database.ts'
+import { recordParts } from '../rotation/parts.ts'
+import { quotasOf, type Quotas } from '../store/quota.ts'
 import type { Change, SlotRecord } from '../store/kv-index.ts'
 import type { OrbitDB } from '../orbit/orbitdb.ts'
 import type { Mode } from '../types.ts'
@@ -30,6 +32,13 @@ export const sealEpochKey = (address: string, epoch: number, key: Uint8Array | u
 
 export const lockboxOf = (state: AccountState, epoch: EpochRecord, device: string): string | undefined =>
   epoch.lockboxes[device] ?? state.addedLockboxes[String(epoch.epoch)]?.[device]
+
+/** The account's per-device quotas, from the parameters its registry's address commits to. */
+export const quotasFrom = (registry: RegistryDatabase): Quotas => quotasOf((registry.access as { params?: AccountParams }).params ?? {})
+
+/** The signing key of the device (or recovery key) whose rotation started `record`: only its snapshot counts. */
+export const starterKey = (state: AccountState, record: EpochRecord): string | undefined =>
+  state.devices[record.startedBy]?.signingKey ?? [state.recovery, ...state.retiredRecovery].find((r) => r?.device === record.startedBy)?.signingKey
 
 export interface EpochsInit {
   orbitdb: OrbitDB
@@ -77,7 +86,8 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
     key === undefined ? plainCodec : encryptedCodec(key, address, record.epoch)
 
   const openLog = async (record: EpochRecord, key: Uint8Array | undefined): Promise<Open> => {
-    const db = await orbitdb.open(record.dataLog, { type: KV_TYPE, Database: KeyValueDatabase({ codec: codecFor(record, key), epoch: record.epoch }) }) as KvDatabase
+    const starter = starterKey(registry.state(), record)
+    const db = await orbitdb.open(record.dataLog, { type: KV_TYPE, Database: KeyValueDatabase({ codec: codecFor(record, key), epoch: record.epoch, quotas: quotasFrom(registry), starter }) }) as KvDatabase
     return { record, db, key, stop: () => {} }
   }
   const watchCurrent = (open: Open): void => { open.stop = open.db.onChange((change) => init.onChange(change)) }
@@ -117,9 +127,8 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
       else for (const w of op.records) records.push({ key: w.k, value: w.v, stamp: { epoch: w.s[0], time: w.s[1], id: w.s[2], hash: w.s[3] } })
     }
     const fresh = records.filter((r) => to.db.wins(r))
-    for (let i = 0; i < fresh.length; i += RECORDS_PER_OP) {
-      await to.db.append({ op: 'carry', records: fresh.slice(i, i + RECORDS_PER_OP).map(toWire) })
-    }
+    // Parts by records and by bytes: each fits a data entry's cap (src/rotation/parts.ts).
+    if (fresh.length > 0) for (const part of recordParts(fresh, RECORDS_PER_OP)) await to.db.append({ op: 'carry', records: part.map(toWire) })
   }
 
   /**

@@ -13,6 +13,7 @@ import { NoAccountError } from '../errors.ts'
 import type { OrbitDB, OrbitLog } from '../orbit/orbitdb.ts'
 import { ManagedDatabase } from '../orbit/database.ts'
 import { KV_TYPE } from '../store/kv-database.ts'
+import { checkQuotas, DEFAULT_QUOTAS, type Quotas } from '../store/quota.ts'
 import type { DeviceId, Mode } from '../types.ts'
 import { buildAccount, REGISTRY_NAME, type Account, type BuildOptions, type CoreOptions } from './account.ts'
 import { lockboxOf, sealEpochKey } from './epochs.ts'
@@ -91,13 +92,15 @@ export const bindContext = (orbitdb: OrbitDB, registryAddress: () => string | un
  * recovery key (from `recoveryKeysFromWords`), set in the genesis with a lockbox of the
  * epoch-0 key; without it the account has no recovery key until an admin sets one.
  */
-export const createAccountCore = async (options: CoreOptions & { mode: Mode, recovery?: RecoveryDescriptor }): Promise<Account> => {
+export const createAccountCore = async (options: CoreOptions & { mode: Mode, recovery?: RecoveryDescriptor, quotas?: Quotas }): Promise<Account> => {
   const { orbitdb, secrets, mode } = options
   const signingKey = base64urlEncode(secrets.signing.publicKey)
   // A one-time key seals the genesis, then its secret is dropped: the founder's keys alone cannot make another one.
   const genesisKeys = generateDeviceKeys().signing
   const params: AccountParams & { nonce: string } = {
-    founder: secrets.device, founderSigningKey: signingKey, mode, nonce: base64urlEncode(randomBytes(16)), genesisKey: base64urlEncode(genesisKeys.publicKey)
+    founder: secrets.device, founderSigningKey: signingKey, mode, nonce: base64urlEncode(randomBytes(16)), genesisKey: base64urlEncode(genesisKeys.publicKey),
+    // In the parameters the address commits to, so every peer applies the same numbers.
+    quotas: options.quotas !== undefined ? checkQuotas(options.quotas) : { ...DEFAULT_QUOTAS }
   }
   let registry: RegistryDatabase | undefined
   bindContext(orbitdb, () => registry?.address, () => registry?.state(), () => registry?.log)

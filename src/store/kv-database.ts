@@ -2,13 +2,16 @@
  * The account's key/value database: an OrbitDB log (one per epoch) of encoded put/del
  * operations, with a materialized index so `get` never scans the log. Entries that do
  * not decode (wrong key, tampered, malformed) are counted and skipped, never thrown
- * out of the node, and never stop valid entries from being applied.
+ * out of the node, and never stop valid entries from being applied. A device's writes
+ * count only within its quotas (src/store/kv-state.ts); its own writer is told first.
  */
 import { ManagedDatabase } from '../orbit/database.ts'
 import type { DatabaseArgs, LogEntry, OrbitLog } from '../orbit/orbitdb.ts'
-import { KvIndex, type Change, type SlotRecord, type Stamp } from './kv-index.ts'
+import type { Change, SlotRecord } from './kv-index.ts'
 import { checkKey, checkValue, type JsonValue } from './limits.ts'
-import { fromWire, type DataOp, type PayloadCodec } from './codec.ts'
+import type { DataOp, PayloadCodec } from './codec.ts'
+import { KvState, type Applied } from './kv-state.ts'
+import type { QuotaUsage, Quotas, WriteRef } from './quota.ts'
 
 export const KV_TYPE = 'orbit-account-kv'
 
@@ -22,6 +25,10 @@ export interface KvDatabase extends ManagedDatabase {
   size: () => number
   /** Entries applied to the index, and entries skipped because they did not decode. */
   stats: () => { applied: number, skipped: number }
+  /** Applied entries that counted for nothing (past their writer's writes quota, a forged clock: see src/store/kv-state.ts). */
+  ignoredCount: () => number
+  /** What a device's writes to this log use of its quotas (default: this device's). */
+  quotaUsage: (signer?: string) => QuotaUsage
   onChange: (listener: (change: Change) => void) => () => void
   /** Every slot of the index, deletions included. */
   records: () => SlotRecord[]
@@ -31,7 +38,7 @@ export interface KvDatabase extends ManagedDatabase {
   append: (op: DataOp) => Promise<string>
   /** Writes (put, del, carry) applied from this log: how far it has grown past its starting snapshot. */
   writesSinceStart: () => number
-  /** True once every one of these entries has been applied to the index (not just stored). */
+  /** True once every one of these entries has been applied to the index (not just stored), and nothing is left to settle. */
   hasApplied: (hashes: string[]) => boolean
   /** Entries this log refused since it opened (not admitted writers, forgeries). */
   rejectedCount: () => number
@@ -47,48 +54,65 @@ export interface KvOptions {
   codec: PayloadCodec
   /** The epoch of this data log: the first part of the stamp of its own writes. */
   epoch: number
+  /** The account's per-device quotas (src/store/quota.ts). */
+  quotas: Quotas
+  /** Signing key of the device whose rotation started this epoch: only its snapshot counts (undefined: epoch 0). */
+  starter: string | undefined
 }
 
-export const KeyValueDatabase = ({ codec, epoch }: KvOptions) => async (args: DatabaseArgs): Promise<KvDatabase> => {
+export const KeyValueDatabase = ({ codec, epoch, quotas, starter }: KvOptions) => async (args: DatabaseArgs): Promise<KvDatabase> => {
   const snapshotParts = new Set<number>()
   let writes = 0
   let snapshotOf: number | undefined
-  const index = new KvIndex()
+  const state = new KvState({ epoch, quotas, starter })
+  const index = state.index
   const seen = new Set<string>()
   const listeners = new Set<(change: Change) => void>()
   let skipped = 0
+  /** Keys whose counted writes changed (a back-dated entry) and that still have to be settled. */
+  const unsettled = new Set<string>()
+
+  const emit = (changes: Array<Change | null>): void => {
+    for (const change of changes) if (change !== null) for (const listener of listeners) listener(change)
+  }
 
   const applyEntry = (entry: LogEntry): void => {
     if (seen.has(entry.hash)) return
     seen.add(entry.hash)
-    const changes: Change[] = []
-    const apply = (key: string, value: JsonValue | undefined, stamp: Stamp): void => {
-      const change = index.apply(key, value, stamp)
-      if (change !== null) changes.push(change)
-    }
+    let applied: Applied
     try {
       const op = codec.decode(entry.payload)
-      const stamp: Stamp = { epoch, time: entry.clock.time, id: entry.clock.id, hash: entry.hash }
       if (op.op !== 'snapshot') writes++
-      switch (op.op) {
-        case 'put': apply(op.key, op.value, stamp); break
-        case 'del': apply(op.key, undefined, stamp); break
-        case 'snapshot':
-          if (snapshotOf === undefined || snapshotOf === op.of) {
-            snapshotOf = op.of
-            snapshotParts.add(op.part)
-          }
-          for (const r of op.records) { const rec = fromWire(r); apply(rec.key, rec.value, rec.stamp) }
-          break
-        case 'carry':
-          for (const r of op.records) { const rec = fromWire(r); apply(rec.key, rec.value, rec.stamp) }
-          break
+      applied = state.apply({ hash: entry.hash, signer: entry.key, clock: entry.clock }, op)
+      if (applied.snapshot && op.op === 'snapshot' && (snapshotOf === undefined || snapshotOf === op.of)) {
+        snapshotOf = op.of
+        snapshotParts.add(op.part)
       }
     } catch {
       skipped++
       return
     }
-    for (const change of changes) for (const listener of listeners) listener(change)
+    for (const key of applied.settle) unsettled.add(key)
+    emit(applied.changes)
+  }
+
+  /** Reads a write's value again from the log (a write that counts again after a back-dated entry). */
+  const readValue = (log: OrbitLog) => async (ref: WriteRef): Promise<JsonValue | undefined> => {
+    const entry = await log.get(ref.hash)
+    if (entry === undefined) throw new Error(`entry ${ref.hash} is not in the log`)
+    const op = codec.decode(entry.payload)
+    if (ref.index < 0) return op.op === 'put' ? op.value : undefined
+    return op.op === 'carry' || op.op === 'snapshot' ? op.records[ref.index]?.v : undefined
+  }
+
+  /** Settles the keys a back-dated entry changed; one that cannot be read now is tried again after the next entry. */
+  const settle = async (log: OrbitLog): Promise<void> => {
+    for (const key of [...unsettled]) {
+      try {
+        emit([await state.settle(key, readValue(log))])
+        unsettled.delete(key)
+      } catch {}
+    }
   }
 
   /** Applies `roots` and every ancestor not yet applied (the applied set is closed downwards). */
@@ -110,6 +134,7 @@ export const KeyValueDatabase = ({ codec, epoch }: KvOptions) => async (args: Da
     // Oldest first, so watchers see changes in causal order.
     batch.sort((a, b) => a.clock.time - b.clock.time)
     for (const entry of batch) applyEntry(entry)
+    if (unsettled.size > 0) await settle(log)
   }
 
   const onUpdate = async (log: OrbitLog, entry: LogEntry): Promise<void> => {
@@ -121,14 +146,25 @@ export const KeyValueDatabase = ({ codec, epoch }: KvOptions) => async (args: Da
   db.events.on('rejected', () => { rejected++ })
   await applyFrom(db.log, await db.log.heads())
 
+  // This device's own writes, one at a time: each is checked against its quotas after the one before counted.
+  const self = db.identity.publicKey
+  let last: Promise<unknown> = Promise.resolve()
+  const write = async (key: string, value: JsonValue | undefined, op: DataOp): Promise<string> => {
+    const run = last.then(async () => {
+      state.check(self, key, value)
+      return await db.addOperation(codec.encode(op))
+    })
+    last = run.catch(() => {})
+    return await run
+  }
   const put = async (key: string, value: JsonValue): Promise<string> => {
     checkKey(key)
     checkValue(value)
-    return await db.addOperation(codec.encode({ op: 'put', key, value }))
+    return await write(key, value, { op: 'put', key, value })
   }
   const del = async (key: string): Promise<string> => {
     checkKey(key)
-    return await db.addOperation(codec.encode({ op: 'del', key }))
+    return await write(key, undefined, { op: 'del', key })
   }
 
   return {
@@ -137,7 +173,7 @@ export const KeyValueDatabase = ({ codec, epoch }: KvOptions) => async (args: Da
     epoch,
     codec,
     records: () => index.records(),
-    hasApplied: (hashes) => hashes.every((h) => seen.has(h)),
+    hasApplied: (hashes) => unsettled.size === 0 && hashes.every((h) => seen.has(h)),
     writesSinceStart: () => writes,
     rejectedCount: () => rejected,
     wins: (record) => index.wins(record.key, record.stamp),
@@ -149,6 +185,8 @@ export const KeyValueDatabase = ({ codec, epoch }: KvOptions) => async (args: Da
     entries: (prefix) => index.entries(prefix),
     size: () => index.size,
     stats: () => ({ applied: seen.size - skipped, skipped }),
+    ignoredCount: () => state.ignored,
+    quotaUsage: (signer = self) => state.usage(signer),
     onChange: (listener) => {
       listeners.add(listener)
       return () => { listeners.delete(listener) }

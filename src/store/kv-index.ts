@@ -44,6 +44,28 @@ export class KvIndex {
     return { key, value: value ?? null, op: value === undefined ? 'del' : 'put' }
   }
 
+  /** The stamp of the write `key` holds now (deleted or not). */
+  stampOf (key: string): Stamp | undefined {
+    return this.#slots.get(key)?.stamp
+  }
+
+  /**
+   * Sets `key` whatever it holds (undefined `stamp`: no write holds it any more): for a
+   * write that stopped counting (a device's quota judged again). Returns the visible change.
+   */
+  replace (key: string, given: JsonValue | undefined, stamp: Stamp | undefined): Change | null {
+    const value = stamp === undefined ? undefined : given
+    const before = this.#slots.get(key)
+    if (before?.value !== undefined) this.#live--
+    if (stamp === undefined) this.#slots.delete(key)
+    else {
+      this.#slots.set(key, { stamp, value })
+      if (value !== undefined) this.#live++
+    }
+    if (before?.value === undefined && value === undefined) return null
+    return { key, value: value ?? null, op: value === undefined ? 'del' : 'put' }
+  }
+
   get (key: string): JsonValue | undefined {
     return this.#slots.get(key)?.value
   }

@@ -20,22 +20,30 @@ export const checkKey = (key: string): string => {
   return key
 }
 
-/** Checks that a value is plain JSON within the size limit; returns its JSON text. */
-/** Plain JSON only: null, booleans, finite numbers, strings, arrays and plain objects (no bytes, no CIDs, no classes). */
-const isPlainJson = (v: unknown, depth = 0): boolean => {
-  if (depth > 100) return false
-  if (v === null || typeof v === 'boolean' || typeof v === 'string') return true
-  if (typeof v === 'number') return Number.isFinite(v)
-  if (Array.isArray(v)) return v.every((x) => isPlainJson(x, depth + 1))
-  if (typeof v !== 'object') return false
+/** How deep arrays and objects may nest (checking stops there: no stack overflow, however deep the input). */
+export const MAX_VALUE_DEPTH = 100
+
+/**
+ * Plain JSON only: null, booleans, finite numbers, strings, arrays and plain objects (no
+ * bytes, no CIDs, no classes), nested at most MAX_VALUE_DEPTH deep. Undefined when it is;
+ * else what is wrong, for the person who gave it.
+ */
+const plainJsonProblem = (v: unknown, depth = 0): string | undefined => {
+  if (depth > MAX_VALUE_DEPTH) return `it nests deeper than ${MAX_VALUE_DEPTH} levels`
+  if (v === null || typeof v === 'boolean' || typeof v === 'string') return undefined
+  if (typeof v === 'number') return Number.isFinite(v) ? undefined : `${String(v)} is not a number JSON can hold (too large, like 1e999)`
+  if (Array.isArray(v)) return v.reduce<string | undefined>((found, x) => found ?? plainJsonProblem(x, depth + 1), undefined)
+  if (typeof v !== 'object') return `a ${typeof v} is not JSON`
   const proto = Object.getPrototypeOf(v) as unknown
-  if (proto !== Object.prototype && proto !== null) return false
-  return Object.values(v as Record<string, unknown>).every((x) => isPlainJson(x, depth + 1))
+  if (proto !== Object.prototype && proto !== null) return 'only plain objects are JSON'
+  return Object.values(v as Record<string, unknown>).reduce<string | undefined>((found, x) => found ?? plainJsonProblem(x, depth + 1), undefined)
 }
 
+/** Checks that a value is plain JSON within the size limit; returns its JSON text. */
 export const checkValue = (value: JsonValue): string => {
   if (value === undefined) throw new InvalidJsonError('value must be a JSON value, got undefined')
-  if (!isPlainJson(value)) throw new InvalidJsonError('value must be plain JSON (null, booleans, finite numbers, strings, arrays, objects)')
+  const problem = plainJsonProblem(value)
+  if (problem !== undefined) throw new InvalidJsonError(`value must be plain JSON (null, booleans, finite numbers, strings, arrays, objects): ${problem}`)
   let text: string
   try {
     text = JSON.stringify(value)
