@@ -3,7 +3,7 @@
  * daemon runs. A process that stays up (daemon, watch, invite) serves the socket so
  * other commands reach the store through it.
  */
-import { parseSwarmKey } from '../network/swarm-guard.ts'
+import { swarmKeyOf } from './swarm-key-source.ts'
 import type { ParsedArgs } from './args.ts'
 import type { Output } from './output.ts'
 import type { Frame, Question, Request } from '../daemon/protocol.ts'
@@ -15,9 +15,14 @@ import { accountPaths } from '../node/paths.ts'
 import { listenAddrsToRemember, readNetworkMemory, rememberListen, rememberPeers } from '../node/network-memory.ts'
 import { DeviceRevokedError, isOrbitAccountError } from '../errors.ts'
 import { multiaddr } from '@multiformats/multiaddr'
+import { isWebRTCDirect } from '../network/webrtc-direct.ts'
 
-/** Where a node listens unless told otherwise: every interface, fresh ports (then remembered). */
-export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws']
+/**
+ * Where a node listens unless told otherwise: every interface, fresh ports (then
+ * remembered); TCP for Node devices, WebSockets and WebRTC-direct for browsers too (a
+ * private account's node leaves WebRTC-direct out: see src/network/node.ts).
+ */
+export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws', '/ip4/0.0.0.0/udp/0/webrtc-direct']
 /** How often a daemon dials remembered peers it is not connected to. */
 const REDIAL_MS = 15_000
 /** How long a one-shot command gives the peers it knows to sync. */
@@ -40,13 +45,13 @@ export const frameWriter = (args: ParsedArgs, out: Output) => (frame: Frame): vo
 
 /** Opens the account; a node that stays up listens (on remembered ports when it can). */
 const open = async (args: ParsedArgs, dir: string, out: Output, stays: boolean): Promise<{ account: NodeAccount, peers: string[] }> => {
+  // Only a daemon is given a swarm key by hand (a device that was away during a revocation).
+  const swarmKey = args.command === 'daemon' ? await swarmKeyOf(args) : undefined
   const passphrase = await passphraseToOpen(args, dir)
   const memoryPath = accountPaths(dir).peers
   const memory = await readNetworkMemory(memoryPath)
   const given = args.options.listen as string[] | undefined
   const listen = !stays ? [] : given ?? (memory.listen.length > 0 ? memory.listen : DEFAULT_LISTEN)
-  const swarmText = args.options['swarm-key'] as string | undefined
-  const swarmKey = swarmText !== undefined ? parseSwarmKey(swarmText) : undefined
   const openOn = async (addrs: string[]): Promise<NodeAccount> =>
     await openAccount({ dir, listen: addrs, role: stays ? 'daemon' : 'command', ...(passphrase !== undefined ? { passphrase } : {}), ...(swarmKey !== undefined ? { swarmKey } : {}) })
   let account: NodeAccount
@@ -58,10 +63,13 @@ const open = async (args: ParsedArgs, dir: string, out: Output, stays: boolean):
     if (given !== undefined || listen !== memory.listen || isOrbitAccountError(err)) throw err
     out.note(`could not listen on ${memory.listen.join(', ')} (${(err as Error).message}); using new ports`)
     // Same interfaces, new ports: a device kept on loopback stays on loopback.
-    used = memory.listen.map((a) => a.replace(/\/tcp\/\d+/, '/tcp/0'))
+    used = memory.listen.map((a) => a.replace(/\/(tcp|udp)\/\d+/, '/$1/0'))
     account = await openOn(used)
   }
   if (stays) await rememberListen(memoryPath, listenAddrsToRemember(used, account.addrs()))
+  if (given?.some(isWebRTCDirect) === true && account.swarm() !== undefined) {
+    out.note('a private account does not listen on WebRTC-direct (its connections would skip the swarm key); browsers reach it over WebSockets')
+  }
   const extra = (args.options.peer as string[] | undefined) ?? []
   for (const p of extra) {
     try {
@@ -82,7 +90,7 @@ const reach = async (account: NodeAccount, peers: string[], out: Output, ms: num
   if (reached.length === 0) {
     out.note(`none of the ${peers.length} known peer address(es) answered; working offline` + (account.swarm() === undefined ? '' : '. ' +
       'In a private account, that is also what a swarm key replaced by a revocation while this device was away looks like: ' +
-      'run `orbit-account swarm-key` on another device and start this one with `--swarm-key <hex>`'))
+      'run `orbit-account swarm-key` on another device and start this one\'s daemon with the key in `--swarm-key-file <file>` (or $ORBIT_ACCOUNT_SWARM_KEY, or `--swarm-key -` on stdin)'))
   }
   await rememberPeers(account.paths.peers, peers.filter((p) => reached.some((id) => p.endsWith(`/p2p/${id}`))))
 }
@@ -175,6 +183,13 @@ export const runLocal = async (args: ParsedArgs, dir: string, out: Output, reque
         await reach(account, peers, out, BRIEF_SYNC_MS)
         if (request.cmd !== 'invite') {
           await execute(account, request, write, stop.signal, ask)
+          return
+        }
+        if (request.detach === true) {
+          await execute(account, request, write, stop.signal, ask)
+          // Give the peers a moment to fetch the invitation from this node before it stops.
+          if (account.peers().length > 0) await new Promise((resolve) => setTimeout(resolve, 500))
+          out.note('detached: no daemon runs here, so the invite is answered once `orbit-account daemon` runs here (it listens on the ports this command used, which it remembers), until it expires')
           return
         }
         // The new device syncs from this process: it stays until that is done.

@@ -1,9 +1,18 @@
 /** Reading what a person types: a whole value from stdin, a yes/no answer, or a passphrase (not echoed). */
 import { createInterface, type Interface } from 'node:readline'
 
-export const readStdin = async (): Promise<string> => {
+/** All of stdin as text; past `maxBytes` (when given) it stops reading and throws `tooLong()`. */
+export const readStdin = async (maxBytes?: number, tooLong?: (bytes: number) => Error): Promise<string> => {
   const chunks: Buffer[] = []
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  let bytes = 0
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer)
+    bytes += (chunk as Buffer).length
+    if (maxBytes !== undefined && bytes > maxBytes) {
+      process.stdin.destroy()
+      throw tooLong?.(bytes) ?? new RangeError(`more than ${maxBytes} bytes on stdin`)
+    }
+  }
   return Buffer.concat(chunks).toString('utf8')
 }
 
@@ -38,6 +47,13 @@ export const askYesNo = async (question: string): Promise<boolean> => {
   // A terminal echoes the answer and its newline; a pipe does not: end the line ourselves.
   if (answer === null || process.stdin.isTTY !== true) process.stderr.write('\n')
   return answer !== null && /^\s*y(es)?\s*$/i.test(answer)
+}
+
+/** Asks on stderr and reads one line typed at the terminal (echoed). Undefined when stdin is not a terminal or is closed. */
+export const askLine = async (question: string): Promise<string | undefined> => {
+  if (process.stdin.isTTY !== true) return undefined
+  process.stderr.write(question)
+  return await nextLine() ?? undefined
 }
 
 /** Stops reading stdin so the process can exit. */

@@ -7,12 +7,13 @@ import { serveReplica } from '../node/replica-dir.ts'
 import { listenAddrsToRemember, readNetworkMemory, rememberListen, rememberPeers } from '../node/network-memory.ts'
 import { accountPaths } from '../node/paths.ts'
 import { InvalidArgumentError } from '../errors.ts'
-import { parseSwarmKey } from '../network/swarm-guard.ts'
+import { swarmKeyOf } from './swarm-key-source.ts'
 
 const REDIAL_MS = 15_000
 
 export const runServe = async (args: ParsedArgs, dir: string, out: Output): Promise<void> => {
   const address = args.positionals[0] as string
+  const swarmKey = await swarmKeyOf(args)
   const memoryPath = accountPaths(dir).peers
   const memory = await readNetworkMemory(memoryPath)
   const given = (args.options.peer as string[] | undefined) ?? []
@@ -24,8 +25,7 @@ export const runServe = async (args: ParsedArgs, dir: string, out: Output): Prom
     }
   }
   const listen = (args.options.listen as string[] | undefined) ?? (memory.listen.length > 0 ? memory.listen : DEFAULT_LISTEN)
-  const swarmText = args.options['swarm-key'] as string | undefined
-  const served = await serveReplica({ dir, address, listen, onNote: (n) => out.note(n), ...(swarmText !== undefined ? { swarmKey: parseSwarmKey(swarmText) } : {}) })
+  const served = await serveReplica({ dir, address, listen, onNote: (n) => out.note(n), ...(swarmKey !== undefined ? { swarmKey } : {}) })
   try {
     await rememberListen(memoryPath, listenAddrsToRemember(listen, served.addrs()))
     /** Dials the known peers not connected; resolves with how many addresses are known. */
@@ -43,7 +43,7 @@ export const runServe = async (args: ParsedArgs, dir: string, out: Output): Prom
     const known = await dialAll()
     if (served.started.node.swarm !== undefined && known > 0 && served.started.node.libp2p.getPeers().length === 0) {
       out.note(`none of the ${known} known peer address(es) let this replica in: if a device was revoked while it was away, the account moved to a new swarm key. ` +
-        'Run `orbit-account swarm-key` on a device and restart with `--swarm-key <hex>`')
+        'Run `orbit-account swarm-key` on a device and restart with the key in `--swarm-key-file <file>` (or $ORBIT_ACCOUNT_SWARM_KEY, or `--swarm-key -` on stdin)')
     }
     const stopped = untilSignal()
     out.result('serve', { ready: true, peerId: served.peerId(), addrs: served.addrs() })

@@ -7,7 +7,7 @@ import { AccountExistsError, InvalidArgumentError } from '../errors.ts'
 import { access } from 'node:fs/promises'
 import { accountPaths } from '../node/paths.ts'
 import { makeDir } from './checks.ts'
-import { readWords } from './prompt.ts'
+import { askLine, readStdin, readWords } from './prompt.ts'
 import type { Mode } from '../types.ts'
 
 const requireName = (args: ParsedArgs): string => {
@@ -34,12 +34,31 @@ export const runCreate = async (args: ParsedArgs, dir: string, out: Output): Pro
   }
 }
 
+/** What `join` says when the invite came on the command line (it still joins: the CLI contract). */
+export const ARGV_INVITE_NOTE = 'note: the invite was on the command line, where every user of this machine can see it (`ps`) while the join runs; ' +
+  'next time pipe it in (`echo <invite> | orbit-account join - --name <device>`) or leave it out to be asked for it'
+
+/** The invite: from stdin (`-`), asked for at the terminal (none given), or from the command line. */
+const inviteText = async (args: ParsedArgs): Promise<{ text: string, onArgv: boolean }> => {
+  const given = args.positionals[0]
+  if (given !== undefined && given !== '-') return { text: given, onArgv: true }
+  const typed = await askLine('Paste the invite, then Enter: ')
+  if (typed !== undefined) return { text: typed, onArgv: false }
+  if (given === '-') return { text: await readStdin(MAX_INVITE_INPUT, () => new InvalidArgumentError('join -: stdin holds more than an invite')), onArgv: false }
+  throw new InvalidArgumentError(`join: no invite given: pipe it in with \`join -\` (or run at a terminal to be asked for it)\nusage: ${usageOf('join')}`)
+}
+
+/** More than any invite with its line breaks: stdin past this is not an invite. */
+const MAX_INVITE_INPUT = 16 * 1024
+
 export const runJoin = async (args: ParsedArgs, dir: string, out: Output): Promise<void> => {
   const name = requireName(args)
   const { parseInvite } = await import('../invite/invite.ts')
+  const given = await inviteText(args)
   // A pasted invite may carry the line breaks and spaces of a wrapped terminal line.
-  const text = (args.positionals[0] as string).replace(/\s+/g, '')
+  const text = given.text.replace(/\s+/g, '')
   parseInvite(text, { now: Date.now() })
+  if (given.onArgv) out.note(ARGV_INVITE_NOTE)
   const config = accountPaths(dir).config
   if (await access(config).then(() => true, () => false)) {
     throw new AccountExistsError(`an account already exists in ${accountPaths(dir).dir}: a device joins in a new --dir (a revoked device's directory stays revoked)`)

@@ -4,7 +4,7 @@
  */
 import { connect } from 'node:net'
 import { LineSplitter, type Frame, type Question, type Request } from './protocol.ts'
-import { ProtocolError } from '../errors.ts'
+import { InvalidJsonError, PermissionDeniedError, ProtocolError } from '../errors.ts'
 
 export type DaemonResult = { reached: false } | { reached: true, error?: { code: string, message: string } }
 
@@ -14,8 +14,15 @@ export type DaemonResult = { reached: false } | { reached: true, error?: { code:
  */
 export const callDaemon = async (
   socketPath: string, request: Request, onFrame: (frame: Frame) => void, signal?: AbortSignal, ask?: (q: Question) => Promise<boolean>
-): Promise<DaemonResult> =>
-  await new Promise<DaemonResult>((resolve, reject) => {
+): Promise<DaemonResult> => {
+  // Serialized before connecting: a request JSON cannot carry fails here, typed, and never half-sent.
+  let requestLine: string
+  try {
+    requestLine = JSON.stringify(request) + '\n'
+  } catch (err) {
+    throw new InvalidJsonError(`the request cannot be sent as JSON: ${(err as Error).message}`, { cause: err })
+  }
+  return await new Promise<DaemonResult>((resolve, reject) => {
     const socket = connect(socketPath)
     const splitter = new LineSplitter()
     let connected = false
@@ -33,7 +40,7 @@ export const callDaemon = async (
     socket.setEncoding('utf8')
     socket.on('connect', () => {
       connected = true
-      socket.write(JSON.stringify(request) + '\n')
+      socket.write(requestLine)
     })
     socket.on('data', (chunk: string) => {
       let lines: string[]
@@ -63,9 +70,12 @@ export const callDaemon = async (
     })
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (!connected && (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ENOTSOCK')) finish({ reached: false })
-      else finish(new ProtocolError(`the daemon connection failed: ${err.message}`))
+      else if (!connected && (err.code === 'EACCES' || err.code === 'EPERM')) {
+        finish(new PermissionDeniedError(`this user may not use the daemon's socket ${socketPath}: it belongs to the account's owner; use an account directory of your own (--dir)`, { cause: err }))
+      } else finish(new ProtocolError(`the daemon connection failed: ${err.message}`))
     })
     socket.on('close', () => {
       if (connected) finish(new ProtocolError('the daemon closed the connection before answering'))
     })
   })
+}

@@ -20,7 +20,7 @@ export const readConfig = async (paths: AccountPaths): Promise<AccountConfig> =>
     text = await readFile(paths.config, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new NoAccountError(`no account in ${paths.dir}: create one with \`orbit-account create --name <device>\` or join one with \`orbit-account join <invite> --name <device>\``)
+      throw new NoAccountError(`no account in ${paths.dir}: create one with \`orbit-account create --name <device>\` or join one with \`orbit-account join - --name <device>\` (the invite on stdin)`)
     }
     if ((err as NodeJS.ErrnoException).code === 'EACCES') throw new PermissionDeniedError(`this user may not read ${paths.config}: use an account directory of your own (--dir)`, { cause: err })
     throw err

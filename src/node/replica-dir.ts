@@ -35,7 +35,7 @@ const RETRY_MS = 2000
 const SWARM_CHECK_MS = 2000
 
 /** What to do to let a replica back in after a revocation (said in its notes). */
-const NEW_KEY_HOW = 'Run `orbit-account swarm-key` on one of them and restart this replica with `serve <address> --swarm-key <hex>`'
+const NEW_KEY_HOW = 'Run `orbit-account swarm-key` on one of them and restart this replica with `serve <address> --swarm-key-file <file>` (or `--swarm-key -` to read it on stdin)'
 
 /**
  * Private mode: a replica holds no group key, so it cannot derive the swarm key that a
@@ -91,7 +91,7 @@ const watchSwarmEpoch = (r: Replica, swarm: Swarm, path: string, node: StartedNo
 const waitingNote = (hasSwarmKey: boolean, connected: number): string =>
   `waiting for a device of the account to connect and send its registry (${connected} peer(s) connected)` + (hasSwarmKey || connected > 0 ? '' : '. ' +
     'If the account is private, its devices let in only peers that hold its swarm key: run `orbit-account swarm-key` on one of them ' +
-    'and restart this replica with `serve <address> --swarm-key <hex>` (kept here for later starts)')
+    'and restart this replica with `serve <address> --swarm-key-file <file>` or `--swarm-key -` (kept here for later starts)')
 
 /**
  * `swarmKey`: the account is private, and this is its swarm key (from `orbit-account

@@ -39,8 +39,8 @@ describe('new user: adding a device as the README says', function () {
 
     // Item 1: without --json and with --no-qr, the invite text is printed, in a line that pastes.
     const invite = laptop.box.spawn(['invite', '--no-qr', '--listen', LOOPBACK], { human: true })
-    const hint = await invite.waitForLine('stdout', (l) => /orbit-account join OA1/.test(l), 60_000)
-    const text = /orbit-account join (OA1[A-Z2-7]+) /.exec(hint)?.[1]
+    const hint = await invite.waitForLine('stdout', (l) => /echo OA1\S+ \| orbit-account join - /.test(l), 60_000)
+    const text = /echo (OA1[A-Z2-7]+) \| orbit-account join - /.exec(hint)?.[1]
     assert.ok(text !== undefined, hint)
     assert.match(await invite.waitForLine('stdout', (l) => l.startsWith('invite valid until'), 5000), /\(in 10 minutes\)$/)
 
@@ -64,7 +64,7 @@ describe('new user: adding a device as the README says', function () {
 
     // Item 7: the printed hint, pasted into bash as is, joins a third device (named after the host).
     const second = laptop.box.spawn(['invite', '--no-qr', '--listen', LOOPBACK], { human: true })
-    const line = await second.waitForLine('stdout', (l) => /orbit-account join OA1/.test(l), 60_000)
+    const line = await second.waitForLine('stdout', (l) => /echo OA1\S+ \| orbit-account join - /.test(l), 60_000)
     const tablet = await Persona.make('tablet')
     try {
       const pasted = await pasteIntoBash(line.trim(), tablet.dir)

@@ -5,7 +5,7 @@
  * bad command lines and a second process on its directory. Loopback only.
  */
 import assert from 'node:assert/strict'
-import { readdir, readFile, stat } from 'node:fs/promises'
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LOOPBACK, Sandbox, type Json, type JsonObject, type Running } from './helpers.ts'
 import { errorOf, eventually, Persona, sleep } from './join-helpers.ts'
@@ -144,7 +144,10 @@ describe('serve: a blind replica between devices that are never online together'
     const account = String(joined.account)
 
     const keyless = await startServe(keylessBox, account, ['--peer', dialable(laptopReady)])
-    const serve = await startServe(replicaBox, account, ['--peer', dialable(laptopReady), '--swarm-key', String(swarm.swarmKey)])
+    // The key in an owner-only file, as `swarm-key` says: never on the command line.
+    const keyFile = join(replicaBox.root, 'swarm.key')
+    await writeFile(keyFile, `${String(swarm.swarmKey)}\n`, { mode: 0o600 })
+    const serve = await startServe(replicaBox, account, ['--peer', dialable(laptopReady), '--swarm-key-file', keyFile])
     await serve.proc.waitForLine('stderr', (l) => l.startsWith('replicating '), 45_000)
     await laptop.put(MARKER_KEY, MARKER_VALUE)
     await sleep(4000)
