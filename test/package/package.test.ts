@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { builtinModules } from 'node:module'
 import { tmpdir } from 'node:os'
-import { delimiter, dirname, join, resolve, sep } from 'node:path'
+import { delimiter, dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build, type Metafile, type Plugin } from 'esbuild'
 
@@ -68,6 +68,8 @@ const importedPackages = async (dist: string): Promise<string[]> => {
   const specifiers = /(?:\bfrom|\bimport)\s*\(?\s*['"]([^'"./][^'"]*)['"]/g
   for (const e of await readdir(dist, { withFileTypes: true, recursive: true })) {
     if (!e.isFile() || !/\.(js|d\.ts)$/.test(e.name)) continue
+    // The web app (dist/web) is one bundle: it imports nothing but its own chunks, and its minified text has `from"..."` in strings.
+    if (relative(dist, e.parentPath).split(sep)[0] === 'web') continue
     for (const m of (await readFile(join(e.parentPath, e.name), 'utf8')).matchAll(specifiers)) {
       const spec = m[1] as string
       if (!spec.startsWith('node:')) found.add(packageOf(spec))
