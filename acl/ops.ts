@@ -12,7 +12,12 @@ import type {
   AddOp,
   DeviceDescriptor,
   GenesisOp,
+  InvitationOp,
   Lockboxes,
+  WithdrawOp,
+  ReplicaOp,
+  ReplicaRemoveOp,
+  SwarmBoxOp,
   RecoveryDescriptor,
   RecoveryOp,
   RegistryOp,
@@ -23,7 +28,7 @@ import type {
 } from './types.ts'
 
 export const OP_VERSION = 1
-export const OP_TYPES: readonly RegistryOpType[] = ['genesis', 'add', 'revoke', 'rotate', 'rename', 'recovery']
+export const OP_TYPES: readonly RegistryOpType[] = ['genesis', 'add', 'revoke', 'rotate', 'rename', 'recovery', 'invitation', 'withdraw', 'replica', 'replica-remove', 'swarm-box']
 export const DATA_LOG_PREFIX = '/orbitdb/'
 
 export const LIMITS = {
@@ -34,8 +39,15 @@ export const LIMITS = {
   cutLength: 1000,
   cutItemLength: 100,
   /** A 32-byte key is 43 base64url characters without padding. */
-  keyLength: 43
+  keyLength: 43,
+  /** A 64-byte signature is 86 base64url characters without padding. */
+  signatureLength: 86
 } as const
+
+/** An invitation id: 16 bytes as lowercase hex (src/invite/invite.ts `inviteId`). */
+const INVITATION_ID = /^[0-9a-f]{32}$/
+/** Invitation expiries are unix seconds that fit in 32 bits, as in the invite. */
+const MAX_EXPIRES = 0xffffffff
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/
 const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
@@ -252,7 +264,59 @@ const FIELDS: { readonly [T in RegistryOpType]: readonly string[] } = {
   revoke: ['type', 'v', 'device'],
   rotate: ['type', 'v', 'epoch', 'dataLog', 'lockboxes', 'cut'],
   rename: ['type', 'v', 'device', 'name'],
-  recovery: ['type', 'v', 'key', 'epoch', 'lockbox']
+  recovery: ['type', 'v', 'key', 'epoch', 'lockbox'],
+  invitation: ['type', 'v', 'id', 'key', 'role', 'expires', 'confirm'],
+  withdraw: ['type', 'v', 'invitation'],
+  replica: ['type', 'v', 'peer', 'addrs', 'boxKey'],
+  'replica-remove': ['type', 'v', 'peer'],
+  'swarm-box': ['type', 'v', 'peer', 'epoch', 'box']
+}
+
+/** A libp2p peer id as text: base58btc (12D3KooW..., Qm...). */
+const PEER_ID = /^[1-9A-HJ-NP-Za-km-z]{40,64}$/
+const MAX_REPLICA_ADDRS = 8
+const MAX_ADDR_LENGTH = 200
+
+const readPeerId = (value: unknown, path: string): string => {
+  const s = readString(value, path)
+  if (!PEER_ID.test(s)) return fail(path, `must be a libp2p peer id (base58btc), got ${preview(s)}`)
+  return s
+}
+
+/** Multiaddrs as text ('/...', printable ASCII, without duplicates); parsed as multiaddrs only where they are dialed. */
+const readAddrs = (value: unknown, path: string): string[] => {
+  const items = readCut(value, path)
+  if (items.length < 1 || items.length > MAX_REPLICA_ADDRS) return fail(path, `must have 1..${MAX_REPLICA_ADDRS} addresses, got ${items.length}`)
+  for (const [i, a] of items.entries()) {
+    if (!a.startsWith('/') || a.length > MAX_ADDR_LENGTH) return fail(`${path}[${i}]`, `must be a multiaddr of up to ${MAX_ADDR_LENGTH} chars, got ${preview(a)}`)
+  }
+  return items
+}
+
+const readInvitationId = (value: unknown, path: string): string => {
+  const s = readString(value, path)
+  if (!INVITATION_ID.test(s)) return fail(path, `must be an invitation id (32 lowercase hex chars), got ${preview(s)}`)
+  return s
+}
+
+const readExpires = (value: unknown, path: string): number => {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || value > MAX_EXPIRES) {
+    return fail(path, `must be unix seconds (a positive integer up to ${MAX_EXPIRES}), got ${preview(value)}`)
+  }
+  return value
+}
+
+const readBoolean = (value: unknown, path: string): boolean => {
+  if (typeof value !== 'boolean') return fail(path, `must be a boolean, got ${preview(value)}`)
+  return value
+}
+
+/** Fields an op of `type` may carry besides its own; an add names an invitation with its proof, or neither. */
+const optionalFields = (type: RegistryOpType, root: Map<string, unknown>): string[] => {
+  // The genesis may carry the recovery key set at creation, and the seal of the account's one-time key.
+  if (type === 'genesis') return ['recovery', 'seal'].filter(k => root.has(k))
+  if (type === 'add' && (root.has('invitation') || root.has('proof'))) return ['invitation', 'proof']
+  return []
 }
 
 const readType = (value: unknown): RegistryOpType => {
@@ -269,9 +333,7 @@ export const parseOp = (payload: unknown): RegistryOp => {
   const root = readPlainObject(payload, 'op')
   if (!root.has('type')) return fail('type', 'is missing')
   const type = readType(root.get('type'))
-  // The genesis may carry the recovery key set at creation.
-  // The genesis may carry the recovery key set at creation, and the seal of the account's one-time key.
-  const optional = type === 'genesis' ? ['recovery', 'seal'].filter(k => root.has(k)) : []
+  const optional = optionalFields(type, root)
   const f = checkFields(root, 'op', [...FIELDS[type], ...optional])
   if (f.get('v') !== OP_VERSION) return fail('v', `must be ${OP_VERSION}, got ${preview(f.get('v'))}`)
   switch (type) {
@@ -295,8 +357,42 @@ export const parseOp = (payload: unknown): RegistryOp => {
         device: readDescriptor(f.get('device'), 'device'),
         role: readRole(f.get('role'), 'role'),
         epoch: readEpoch(f.get('epoch'), 'epoch'),
-        lockbox: readBase64url(f.get('lockbox'), 'lockbox', 0, LIMITS.lockboxLength)
+        lockbox: readBase64url(f.get('lockbox'), 'lockbox', 0, LIMITS.lockboxLength),
+        ...(f.has('invitation')
+          ? {
+              invitation: readInvitationId(f.get('invitation'), 'invitation'),
+              proof: readBase64url(f.get('proof'), 'proof', LIMITS.signatureLength, LIMITS.signatureLength)
+            }
+          : {})
       }
+      return op
+    }
+    case 'invitation': {
+      const op: InvitationOp = {
+        type,
+        v: OP_VERSION,
+        id: readInvitationId(f.get('id'), 'id'),
+        key: readKey(f.get('key'), 'key'),
+        role: readRole(f.get('role'), 'role'),
+        expires: readExpires(f.get('expires'), 'expires'),
+        confirm: readBoolean(f.get('confirm'), 'confirm')
+      }
+      return op
+    }
+    case 'replica': {
+      const op: ReplicaOp = { type, v: OP_VERSION, peer: readPeerId(f.get('peer'), 'peer'), addrs: readAddrs(f.get('addrs'), 'addrs'), boxKey: readKey(f.get('boxKey'), 'boxKey') }
+      return op
+    }
+    case 'swarm-box': {
+      const op: SwarmBoxOp = { type, v: OP_VERSION, peer: readPeerId(f.get('peer'), 'peer'), epoch: readEpoch(f.get('epoch'), 'epoch'), box: readBase64url(f.get('box'), 'box', 1, LIMITS.lockboxLength) }
+      return op
+    }
+    case 'replica-remove': {
+      const op: ReplicaRemoveOp = { type, v: OP_VERSION, peer: readPeerId(f.get('peer'), 'peer') }
+      return op
+    }
+    case 'withdraw': {
+      const op: WithdrawOp = { type, v: OP_VERSION, invitation: readInvitationId(f.get('invitation'), 'invitation') }
       return op
     }
     case 'revoke': {
@@ -381,6 +477,8 @@ export interface AddInput {
   epoch: number
   /** Defaults to '' (public mode). */
   lockbox?: string
+  /** The recorded invitation this admission uses, with the invitation key's signature of it. */
+  invitation?: { id: string, proof: string }
 }
 
 export const addOp = (input: AddInput): AddOp => parseAs('add', {
@@ -389,7 +487,32 @@ export const addOp = (input: AddInput): AddOp => parseAs('add', {
   device: descriptor(input.device),
   role: input.role,
   epoch: input.epoch,
-  lockbox: input.lockbox ?? ''
+  lockbox: input.lockbox ?? '',
+  ...(input.invitation !== undefined ? { invitation: input.invitation.id, proof: input.invitation.proof } : {})
+})
+
+export interface InvitationInput {
+  id: string
+  key: string
+  role: Role
+  expires: number
+  confirm: boolean
+}
+
+export const replicaOp = (input: { peer: string, addrs: readonly string[], boxKey: string }): ReplicaOp =>
+  parseAs('replica', { type: 'replica', v: OP_VERSION, peer: input.peer, addrs: [...input.addrs], boxKey: input.boxKey })
+
+export const swarmBoxOp = (input: { peer: string, epoch: number, box: string }): SwarmBoxOp =>
+  parseAs('swarm-box', { type: 'swarm-box', v: OP_VERSION, peer: input.peer, epoch: input.epoch, box: input.box })
+
+export const replicaRemoveOp = (input: { peer: string }): ReplicaRemoveOp =>
+  parseAs('replica-remove', { type: 'replica-remove', v: OP_VERSION, peer: input.peer })
+
+export const withdrawOp = (input: { invitation: string }): WithdrawOp =>
+  parseAs('withdraw', { type: 'withdraw', v: OP_VERSION, invitation: input.invitation })
+
+export const invitationOp = (input: InvitationInput): InvitationOp => parseAs('invitation', {
+  type: 'invitation', v: OP_VERSION, id: input.id, key: input.key, role: input.role, expires: input.expires, confirm: input.confirm
 })
 
 export const renameOp = (input: { device: DeviceId, name: string }): RenameOp =>

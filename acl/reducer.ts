@@ -22,6 +22,11 @@
  *    devices that this voids are set aside and the pass runs again.
  * 4. Epochs (rules/epochs.ts): concurrent rotations to one epoch number are settled (the
  *    most senior author, then the smaller hash, wins), then `needsRotation`.
+ *
+ * Invitations (recorded by admins, used by at most one admission, the first in the
+ * causal order, which any active device may write with the invite key's proof) and
+ * replica records (registered and removed by admins; swarm key boxes for them) are
+ * applied in the final pass (rules/pass.ts).
  */
 import { InvalidArgumentError } from '../src/errors.ts'
 import { MODES } from '../src/types.ts'

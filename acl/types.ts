@@ -4,6 +4,7 @@
  * plumbing. Binary values inside ops are base64url strings without padding.
  */
 import type { DeviceId, Epoch, Mode, Role } from '../src/types.ts'
+import type { Quotas } from '../src/store/quota.ts'
 
 /** A device's public description, as carried in genesis and add ops. */
 export interface DeviceDescriptor {
@@ -49,6 +50,72 @@ export interface AddOp {
   epoch: number
   /** The epoch key sealed to the new device's box key (empty string in public mode). */
   lockbox: string
+  /**
+   * The recorded invitation this admission uses (its id). With it, any active device may
+   * write the add (acl/rules/pass.ts); without it, only an admin.
+   */
+  invitation?: string
+  /** With `invitation`: the invitation key's signature of this admission (acl/invitation.ts). */
+  proof?: string
+}
+
+/**
+ * An invitation, recorded by an admin when it makes an invite: single-use across
+ * restarts and devices, and usable by any active device to admit its holder.
+ */
+export interface InvitationOp {
+  type: 'invitation'
+  v: 1
+  /** The invite's id (src/invite/invite.ts `inviteId`): 32 hex chars. */
+  id: string
+  /** Ed25519 public key derived from the invite secret (acl/invitation.ts), base64url. */
+  key: string
+  role: Role
+  /** Expiry, unix seconds: checked by the device that writes the admission, on its clock. */
+  expires: number
+  /** Only the inviter, after its person confirmed, may admit with it. */
+  confirm: boolean
+}
+
+/**
+ * Registers a replica (an admin): its libp2p peer id, addresses and X25519 key (from a
+ * handshake with it). A replica holds no group key; devices dial it. Registering a peer
+ * again updates its addresses and key.
+ */
+export interface ReplicaOp {
+  type: 'replica'
+  v: 1
+  peer: string
+  addrs: string[]
+  /** X25519 public key, base64url (32 bytes). */
+  boxKey: string
+}
+
+/**
+ * Private mode: the swarm key of `epoch` (the epoch whose group key names the swarm)
+ * sealed to a registered replica's X25519 key, so it follows a revocation by itself.
+ * Never a group key. Written by any active device that knows that swarm key.
+ */
+export interface SwarmBoxOp {
+  type: 'swarm-box'
+  v: 1
+  peer: string
+  epoch: number
+  box: string
+}
+
+/** Ends a replica's registration (an admin); final, as a revocation is: the peer id is never registered again. */
+export interface ReplicaRemoveOp {
+  type: 'replica-remove'
+  v: 1
+  peer: string
+}
+
+/** Withdraws an invitation (its inviter, or an admin): no admission after it may use it. */
+export interface WithdrawOp {
+  type: 'withdraw'
+  v: 1
+  invitation: string
 }
 
 export interface RevokeOp {
@@ -99,7 +166,7 @@ export interface RecoveryOp {
   lockbox: string
 }
 
-export type RegistryOp = GenesisOp | AddOp | RevokeOp | RotateOp | RenameOp | RecoveryOp
+export type RegistryOp = GenesisOp | AddOp | RevokeOp | RotateOp | RenameOp | RecoveryOp | InvitationOp | WithdrawOp | ReplicaOp | ReplicaRemoveOp | SwarmBoxOp
 export type RegistryOpType = RegistryOp['type']
 
 /**
@@ -126,6 +193,8 @@ export interface AccountParams {
    */
   genesisKey?: string
   mode: Mode
+  /** Per-device quotas every peer applies to the data logs (src/store/quota.ts). Absent: the defaults (older accounts). */
+  quotas?: Quotas
 }
 
 export type DeviceStatus = 'active' | 'revoked'
@@ -160,6 +229,38 @@ export interface RecoveryRecord extends RecoveryDescriptor {
   setIn: string
   /** Who set it: an admin device, or the recovery key it replaced. */
   setBy: DeviceId
+}
+
+export interface InvitationRecord {
+  id: string
+  key: string
+  role: Role
+  expires: number
+  confirm: boolean
+  /** The admin that recorded it. */
+  by: DeviceId
+  /** Hash of the invitation op. */
+  recordedIn: string
+  /** Hash of the one add that used it (the first in the causal order), once used. */
+  usedIn?: string
+  /** The device that add admitted. */
+  admitted?: DeviceId
+  /** Hash of the first withdrawal of it: an admission with this in its causal past does not count. */
+  withdrawnIn?: string
+}
+
+export interface ReplicaRecord {
+  peer: string
+  addrs: string[]
+  boxKey: string
+  /** The admin that registered it (last). */
+  by: DeviceId
+  /** Hash of the replica op that registered it (last). */
+  registeredIn: string
+  /** Hash of the op that removed it, once removed. */
+  removedIn?: string
+  /** Private mode: the swarm key of the highest epoch sealed to it (the first box for that epoch). */
+  swarm?: { epoch: number, box: string }
 }
 
 export interface IgnoredOp {
@@ -198,6 +299,10 @@ export interface AccountState {
   needsRotation: boolean
   /** Why `needsRotation` is true (the first reason found); null when it is false. */
   rotationReason: string | null
+  /** Invitations recorded by admins, by id; an invitation admits at most one device. */
+  invitations: Record<string, InvitationRecord>
+  /** Replicas registered by admins, by libp2p peer id (removed ones too, with `removedIn`). */
+  replicas: Record<string, ReplicaRecord>
   /** Ops that do not count, with the reason (malformed, unauthorized, voided, ...). */
   ignored: IgnoredOp[]
 }

@@ -20,6 +20,9 @@ import type {
   DeviceRecord,
   EpochRecord,
   GenesisOp,
+  InvitationOp,
+  InvitationRecord,
+  ReplicaRecord,
   Lockboxes,
   RecoveryOp,
   RecoveryRecord,
@@ -27,10 +30,15 @@ import type {
   RegistryOp,
   RenameOp,
   RevokeOp,
-  RotateOp
+  ReplicaOp,
+  ReplicaRemoveOp,
+  RotateOp,
+  SwarmBoxOp,
+  WithdrawOp
 } from '../types.ts'
 import { show } from './graph.ts'
 import { isSealed } from '../genesis.ts'
+import { verifyAdmission } from '../invitation.ts'
 import { resolveRecoveryChain, type CountedRecovery, type RecoveryChain } from './recovery.ts'
 import type { CausalGraph } from './graph.ts'
 
@@ -95,6 +103,8 @@ export const initialState = (params: AccountParams): AccountState => ({
   supersededEpochs: [],
   needsRotation: false,
   rotationReason: null,
+  invitations: {},
+  replicas: {},
   ignored: []
 })
 
@@ -330,9 +340,106 @@ const applyGenesis = (ctx: Context, entry: RegistryEntry, op: GenesisOp): Verdic
   return OK
 }
 
+const invitationOf = (ctx: Context, id: string): InvitationRecord | undefined =>
+  Object.hasOwn(ctx.state.invitations, id) ? ctx.state.invitations[id] : undefined
+
+const applyInvitation = (ctx: Context, entry: RegistryEntry, op: InvitationOp): Verdict => {
+  const verdict = check(
+    () => mustBeAdmin(ctx, entry, 'record invitations'),
+    () => invitationOf(ctx, op.id) !== undefined ? `invitation ${op.id} is already recorded` : OK,
+    () => Object.values(ctx.state.invitations).some(i => i.key === op.key) ? 'an invitation with this key is already recorded' : OK
+  )
+  if (verdict !== undefined) return verdict
+  ctx.state.invitations[op.id] = {
+    id: op.id, key: op.key, role: op.role, expires: op.expires, confirm: op.confirm, by: entry.author as DeviceId, recordedIn: entry.hash
+  }
+  return OK
+}
+
+/**
+ * An admission that names an invitation: recorded by an admin in its causal past, unused
+ * (the first admission in the causal order uses it), for the role it was made for, asked
+ * for by the holder of the invite (the proof), by the inviter itself when the invitation
+ * asks a person to confirm, and within the inviter's authority: outside the causal past
+ * of a counted revocation of the inviter, its invitations admit nobody (rule 4). Expiry
+ * is checked by the device writing the admission, on its clock: peers share no clock.
+ */
+const mustBeUsableInvitation = (ctx: Context, entry: RegistryEntry, op: AddOp, id: string, proof: string): Verdict => {
+  const invitation = invitationOf(ctx, id)
+  if (invitation === undefined || !ctx.graph.isAncestor(invitation.recordedIn, entry.hash)) {
+    return `invitation ${id} was not recorded by an admin in the causal past of this admission`
+  }
+  if (invitation.usedIn !== undefined) return `invitation ${id} was already used by ${invitation.usedIn}`
+  if (invitation.withdrawnIn !== undefined && ctx.graph.isAncestor(invitation.withdrawnIn, entry.hash)) return `invitation ${id} was withdrawn by ${invitation.withdrawnIn}`
+  if (invitation.role !== op.role) return `invitation ${id} is for the role ${invitation.role}, not ${op.role}`
+  if (!verifyAdmission(invitation.key, proof, id, op.device, op.role)) return `the admission is not signed by the key of invitation ${id}`
+  if (invitation.confirm && entry.author !== invitation.by) return `invitation ${id} needs its inviter ${invitation.by} to confirm: only it may admit with it`
+  const r = (ctx.voiders.get(invitation.by) ?? []).find(r => !ctx.graph.isAncestor(entry.hash, r.hash))
+  return r === undefined ? OK : `invitation ${id} was made by ${invitation.by}, revoked by ${r.hash}: it admits nobody outside that revocation's causal past`
+}
+
+/** Its inviter, or an admin, withdraws an invitation recorded in the causal past; the first withdrawal is kept. */
+const applyWithdraw = (ctx: Context, entry: RegistryEntry, op: WithdrawOp): Verdict => {
+  const invitation = invitationOf(ctx, op.invitation)
+  if (invitation === undefined || !ctx.graph.isAncestor(invitation.recordedIn, entry.hash)) return `invitation ${op.invitation} was not recorded in the causal past of this op`
+  const verdict = mustBeSelfOrAdmin(ctx, entry, invitation.by, 'withdraw another device\'s invitation')
+  if (verdict !== undefined) return verdict
+  invitation.withdrawnIn ??= entry.hash
+  return OK
+}
+
+const replicaOf = (ctx: Context, peer: string): ReplicaRecord | undefined =>
+  Object.hasOwn(ctx.state.replicas, peer) ? ctx.state.replicas[peer] : undefined
+
+/** An admin registers a replica (again: new addresses or key), unless it was removed: removal is final. */
+const applyReplica = (ctx: Context, entry: RegistryEntry, op: ReplicaOp): Verdict => {
+  const known = replicaOf(ctx, op.peer)
+  const verdict = check(
+    () => mustBeAdmin(ctx, entry, 'register replicas'),
+    () => known?.removedIn !== undefined ? `replica ${op.peer} was removed by ${known.removedIn}: it is never registered again` : OK
+  )
+  if (verdict !== undefined) return verdict
+  ctx.state.replicas[op.peer] = { peer: op.peer, addrs: [...op.addrs], boxKey: op.boxKey, by: entry.author as DeviceId, registeredIn: entry.hash }
+  return OK
+}
+
+const applyReplicaRemove = (ctx: Context, entry: RegistryEntry, op: ReplicaRemoveOp): Verdict => {
+  const known = replicaOf(ctx, op.peer)
+  const verdict = check(
+    () => mustBeAdmin(ctx, entry, 'remove replicas'),
+    () => known === undefined || !ctx.graph.isAncestor(known.registeredIn, entry.hash) ? `replica ${op.peer} was not registered in the causal past of this op` : OK
+  )
+  if (verdict !== undefined || known === undefined) return verdict
+  known.removedIn ??= entry.hash
+  return OK
+}
+
+/**
+ * A box of the swarm key for a replica registered (and not removed) in the causal past,
+ * of an epoch started there; the first box of the highest epoch is kept.
+ */
+const applySwarmBox = (ctx: Context, entry: RegistryEntry, op: SwarmBoxOp): Verdict => {
+  const known = replicaOf(ctx, op.peer)
+  const verdict = check(
+    () => known === undefined || !ctx.graph.isAncestor(known.registeredIn, entry.hash) ? `replica ${op.peer} was not registered in the causal past of this op` : OK,
+    () => known?.removedIn !== undefined && ctx.graph.isAncestor(known.removedIn, entry.hash) ? `replica ${op.peer} was removed by ${known.removedIn}` : OK,
+    () => mustKnowEpochInCausalPast(ctx, entry, op.epoch),
+    () => known?.swarm !== undefined && known.swarm.epoch >= op.epoch ? `replica ${op.peer} already has a swarm key box for epoch ${known.swarm.epoch}` : OK
+  )
+  if (verdict !== undefined || known === undefined) return verdict
+  known.swarm = { epoch: op.epoch, box: op.box }
+  return OK
+}
+
+/** Admins admit; any active device may write an admission that an admin's recorded invitation authorized. */
+const mustBeAllowedToAdmit = (ctx: Context, entry: RegistryEntry, op: AddOp): Verdict =>
+  op.invitation !== undefined && op.proof !== undefined
+    ? mustBeUsableInvitation(ctx, entry, op, op.invitation, op.proof)
+    : mustBeAdmin(ctx, entry, 'add devices')
+
 const applyAdd = (ctx: Context, entry: RegistryEntry, op: AddOp): Verdict => {
   const verdict = check(
-    () => mustBeAdmin(ctx, entry, 'add devices'),
+    () => mustBeAllowedToAdmit(ctx, entry, op),
     () => mustBeNewDevice(ctx, op.device.device),
     () => mustNotReadmitRevoked(ctx, entry, op.device.device),
     () => mustKnowEpochInCausalPast(ctx, entry, op.epoch)
@@ -345,6 +452,11 @@ const applyAdd = (ctx: Context, entry: RegistryEntry, op: AddOp): Verdict => {
     addedBy: entry.author,
     admittedIn: entry.hash,
     seniority: ctx.nextSeniority++
+  }
+  const invitation = op.invitation !== undefined ? invitationOf(ctx, op.invitation) : undefined
+  if (invitation !== undefined) {
+    invitation.usedIn = entry.hash
+    invitation.admitted = op.device.device
   }
   if (op.lockbox !== '') {
     ctx.addedLockboxes.push({ hash: entry.hash, epoch: op.epoch, device: op.device.device, lockbox: op.lockbox })
@@ -441,6 +553,11 @@ const applyOp = (ctx: Context, entry: RegistryEntry, op: RegistryOp): Verdict =>
     case 'add': return applyAdd(ctx, entry, op)
     case 'rename': return applyRename(ctx, entry, op)
     case 'rotate': return applyRotate(ctx, entry, op)
+    case 'invitation': return applyInvitation(ctx, entry, op)
+    case 'withdraw': return applyWithdraw(ctx, entry, op)
+    case 'replica': return applyReplica(ctx, entry, op)
+    case 'replica-remove': return applyReplicaRemove(ctx, entry, op)
+    case 'swarm-box': return applySwarmBox(ctx, entry, op)
     default: {
       const unhandled: never = op
       throw new Error(`unhandled op ${JSON.stringify(unhandled)}`)

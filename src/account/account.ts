@@ -4,11 +4,11 @@
  * (the Node adapter in src/node/ opens files, locks and the network).
  */
 import { unbindAccessContext } from '../../acl/access.ts'
-import { addOp, recoveryOp, revokeOp } from '../../acl/ops.ts'
+import { addOp, invitationOp, recoveryOp, replicaOp, replicaRemoveOp, revokeOp, swarmBoxOp, withdrawOp, type InvitationInput } from '../../acl/ops.ts'
 import { deviceList, revokedHoldsCurrentKey } from '../../acl/reducer.ts'
 import type { AccountState, DeviceDescriptor, DeviceRecord, EpochRecord, RecoveryDescriptor } from '../../acl/types.ts'
 import type { DeviceSecrets } from '../../identity/keystore.ts'
-import { NoAccountError, NotAuthorizedError } from '../errors.ts'
+import { InviteUsedError, NoAccountError, NotAuthorizedError, UnknownDeviceError } from '../errors.ts'
 import type { OrbitDB } from '../orbit/orbitdb.ts'
 import type { KvDatabase } from '../store/kv-database.ts'
 import { lockboxOf, openEpochs, sealEpochKey, type Epochs } from './epochs.ts'
@@ -21,6 +21,7 @@ import type { RegistryDatabase } from './registry.ts'
 import { swarmEpochOf, swarmKeyFrom, type Swarm } from './swarm.ts'
 import { checkRecoveryKey, currentKeyFor, recoveryIdentity } from './recovery-key.ts'
 import type { RecoveryKeys } from './recovery-words.ts'
+import { checkAdmin, checkCanRecordInvitation, usableInvitation } from './invitations.ts'
 
 export interface AccountInfo {
   account: AccountAddress
@@ -54,7 +55,17 @@ export interface Account {
    * Admits a device (this device must be an active admin): appends an `add` with the
    * current epoch key sealed to the new device. Returns the heads a joiner waits for.
    */
-  admit: (device: DeviceDescriptor, role: Role) => Promise<{ registryHeads: string[], dataHeads: string[] }>
+  admit: (device: DeviceDescriptor, role: Role, invitation?: InvitedBy) => Promise<{ registryHeads: string[], dataHeads: string[] }>
+  /** Records an invitation in the registry (this device must be an active admin): single-use on every device, across restarts. */
+  recordInvitation: (invitation: InvitationInput) => Promise<void>
+  /** Withdraws a recorded invitation (its inviter, or an admin): it admits nobody after that. */
+  withdrawInvitation: (id: string) => Promise<void>
+  /** Registers a replica (this device must be an active admin): its peer id, addresses and X25519 key. */
+  registerReplica: (replica: { peer: string, addrs: string[], boxKey: string }) => Promise<void>
+  /** Ends a replica's registration (an active admin); final for that peer id. */
+  removeReplica: (peer: string) => Promise<void>
+  /** Private mode: records the swarm key of `epoch` sealed to a registered replica (src/node/replicas.ts seals it). */
+  recordSwarmBox: (box: { peer: string, epoch: number, box: string }) => Promise<void>
   /** Entries the logs refused since the account opened (outsiders, forgeries), and those kept for a retry. */
   rejected: () => { registry: number, data: number, pending: number }
   /** Peers that have exchanged heads of the registry or the current data log with this device and are still there. */
@@ -89,6 +100,12 @@ export interface Account {
   onSwarm: (listener: (swarm: Swarm) => void) => () => void
   close: () => Promise<void>
 }
+
+/**
+ * The recorded invitation an admission uses and the invitation key's signature of it:
+ * with it any active device may admit (acl/rules/pass.ts), once, before the invite expires.
+ */
+export interface InvitedBy { id: string, proof: string }
 
 export interface CoreOptions {
   orbitdb: OrbitDB
@@ -260,18 +277,45 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
         db.events.off('join', onData)
       }
     },
-    admit: async (device, role) => {
+    admit: async (device, role, invitation) => {
       const now = registry.state()
       const me = now.devices[secrets.device]
-      if (me === undefined || me.status !== 'active' || me.role !== 'admin') {
+      if (invitation !== undefined) {
+        if (usableInvitation(now, secrets.device, invitation.id, Date.now()).role !== role) throw new NotAuthorizedError(`the invitation is not for the role ${role}`)
+      } else if (me === undefined || me.status !== 'active' || me.role !== 'admin') {
         throw new NotAuthorizedError('only an active admin device can admit devices')
       }
       if (now.devices[device.device] !== undefined) throw new NotAuthorizedError(`device ${device.device} is already known to this account`)
       const key = epochs.key()
       const epoch = epochNow()
       const lockbox = sealEpochKey(address, epoch, key, device)
-      await registry.append(addOp({ device, role, epoch, lockbox }))
+      await registry.append(addOp({ device, role, epoch, lockbox, ...(invitation !== undefined ? { invitation } : {}) }))
+      // Another device may have used the invitation first (an admission this one had not seen yet).
+      if (invitation !== undefined && registry.state().invitations[invitation.id]?.admitted !== device.device) {
+        throw new InviteUsedError('the invite was already used: invites are single-use')
+      }
       return await heads()
+    },
+    recordInvitation: async (invitation) => {
+      checkCanRecordInvitation(registry.state(), secrets.device)
+      await registry.append(invitationOp(invitation))
+    },
+    withdrawInvitation: async (id) => {
+      await registry.append(withdrawOp({ invitation: id }))
+    },
+    registerReplica: async (replica) => {
+      checkAdmin(registry.state(), secrets.device, 'register a replica')
+      await registry.append(replicaOp(replica))
+    },
+    recordSwarmBox: async (box) => {
+      await registry.append(swarmBoxOp(box))
+    },
+    removeReplica: async (peer) => {
+      const now = registry.state()
+      checkAdmin(now, secrets.device, 'remove a replica')
+      const known = Object.hasOwn(now.replicas, peer) ? now.replicas[peer] : undefined
+      if (known === undefined || known.removedIn !== undefined) throw new UnknownDeviceError(`no registered replica ${peer} (see \`orbit-account status\`)`)
+      await registry.append(replicaRemoveOp({ peer }))
     },
     setRecovery: async (key) => {
       const now = registry.state()

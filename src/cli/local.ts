@@ -68,7 +68,7 @@ const open = async (args: ParsedArgs, dir: string, out: Output, stays: boolean):
   }
   if (stays) await rememberListen(memoryPath, listenAddrsToRemember(used, account.addrs()))
   if (given?.some(isWebRTCDirect) === true && account.swarm() !== undefined) {
-    out.note('a private account does not listen on WebRTC-direct (its connections would skip the swarm key); browsers reach it over WebSockets')
+    out.note('a private account does not listen on WebRTC-direct (its connections would skip the swarm key); Node devices reach it over TCP or WebSockets')
   }
   const extra = (args.options.peer as string[] | undefined) ?? []
   for (const p of extra) {
@@ -208,7 +208,7 @@ export const runLocal = async (args: ParsedArgs, dir: string, out: Output, reque
       }
       return
     }
-    const writes = request.cmd === 'put' || request.cmd === 'del' || request.cmd === 'revoke'
+    const writes = request.cmd === 'put' || request.cmd === 'del' || request.cmd === 'revoke' || request.cmd === 'replica'
     if (!writes) {
       await reach(account, peers, out, BRIEF_SYNC_MS)
       await execute(account, request, write)

@@ -4,9 +4,6 @@
  * with no daemon, the command opens the store itself. Heavy modules (libp2p, Helia,
  * OrbitDB) are loaded only when this process has to open the store.
  */
-import module from 'node:module'
-import { homedir } from 'node:os'
-import { join } from 'node:path'
 import { COMMANDS, helpOf, parseCommandLine, usageOf, USAGE, type CommandName, type ParsedArgs } from './args.ts'
 import { makeOutput, type Output } from './output.ts'
 import { callDaemon } from '../daemon/client.ts'
@@ -14,10 +11,12 @@ import type { Frame, Question, Request } from '../daemon/protocol.ts'
 import { accountPaths, defaultDir } from '../node/paths.ts'
 import { readLock } from '../node/lock.ts'
 import { readConfig } from '../node/config.ts'
-import { InvalidArgumentError, OrbitAccountError, StoreLockedError, isOrbitAccountError, type ErrorCode } from '../errors.ts'
+import { InvalidArgumentError, OrbitAccountError, StoreLockedError, ValueTooLargeError, isOrbitAccountError, type ErrorCode } from '../errors.ts'
 import { checkAddresses, checkDir, packageVersion } from './checks.ts'
 import { askYesNo, closePrompt, readStdin, readWords } from './prompt.ts'
-import { checkKey, checkValue, parseJsonValue } from '../store/limits.ts'
+import { checkKey, checkValue, MAX_VALUE_BYTES, parseJsonValue } from '../store/limits.ts'
+import { useCompileCache } from './compile-cache.ts'
+import { checkSwarmKeyArgs } from './swarm-key-source.ts'
 
 const EXIT_ERROR = 1
 const EXIT_USAGE = 2
@@ -42,7 +41,8 @@ const requestOf = async (args: ParsedArgs): Promise<Request> => {
   switch (args.command) {
     case 'put': {
       const key = keyOf(a as string)
-      const text = b === '-' ? await readStdin() : (b as string)
+      // Stdin is read only so far past the limit: a value over it is refused either way.
+      const text = b === '-' ? await readStdin(MAX_VALUE_BYTES * 4, (n) => new ValueTooLargeError(`value is over ${n} bytes of JSON; the limit is ${MAX_VALUE_BYTES}`)) : (b as string)
       const value = parseJsonValue(text)
       // Checked here too: a value over the limit never travels to the daemon.
       checkValue(value)
@@ -59,6 +59,10 @@ const requestOf = async (args: ParsedArgs): Promise<Request> => {
     case 'devices': return { v: 1, cmd: 'devices' }
     case 'swarm-key': return { v: 1, cmd: 'swarm-key' }
     case 'revoke': return { v: 1, cmd: 'revoke', device: a as string }
+    case 'replica': {
+      if (a !== 'add' && a !== 'remove') throw new InvalidArgumentError(`replica: say add or remove, not '${String(a)}'\nusage: ${usageOf('replica')}`)
+      return { v: 1, cmd: 'replica', action: a, target: b as string }
+    }
     case 'recovery': {
       if (a !== 'add' && a !== 'rotate') throw new InvalidArgumentError(`recovery: say add or rotate, not '${String(a)}'\nusage: ${usageOf('recovery')}`)
       const { generateRecoveryWords, recoveryKeysFromWords } = await import('../account/recovery-words.ts')
@@ -72,7 +76,9 @@ const requestOf = async (args: ParsedArgs): Promise<Request> => {
       const role = (args.options.role as string | undefined) ?? 'member'
       if (role !== 'member' && role !== 'admin') throw new InvalidArgumentError(`--role must be member or admin, not '${role}'`)
       const { parseTtl } = await import('../invite/invite.ts')
-      return { v: 1, cmd: 'invite', ttlMs: parseTtl((args.options.ttl as string | undefined) ?? '10m'), role, confirm: args.options.confirm === true }
+      // A detached invite is answered by a daemon, which has no person to ask.
+      if (args.options.detach === true && args.options.confirm === true) throw new InvalidArgumentError(`--detach and --confirm do not go together: a confirmation needs the invite shown here\nusage: ${usageOf('invite')}`)
+      return { v: 1, cmd: 'invite', ttlMs: parseTtl((args.options.ttl as string | undefined) ?? '10m'), role, confirm: args.options.confirm === true, ...(args.options.detach === true ? { detach: true } : {}) }
     }
     default: throw new InvalidArgumentError(`${args.command} is not a store command`)
   }
@@ -116,8 +122,8 @@ const runStoreCommand = async (args: ParsedArgs, dir: string, out: Output): Prom
     try {
       result = await callDaemon(paths.socket, request, frames, stop.signal, askAdmit)
     } catch (err) {
-      // The daemon went away under a watch: carry on without it.
-      if (request.cmd !== 'watch' || stop.signal.aborted) throw err
+      // The daemon went away under a watch: carry on without it (a socket this user may not use is no daemon gone).
+      if (request.cmd !== 'watch' || stop.signal.aborted || !(isOrbitAccountError(err) && err.code === 'PROTOCOL_ERROR')) throw err
       result = { reached: true as const, error: undefined }
     }
     if (result.reached) {
@@ -143,7 +149,8 @@ const runStoreCommand = async (args: ParsedArgs, dir: string, out: Output): Prom
 
 /** Prints an invite for a person: the QR code (unless --no-qr) and the text, in a line that pastes as is. */
 const showInvite = (text: string, qr: boolean): void => {
-  const hint = `orbit-account join ${text} --name "$(hostname)"`
+  // Piped in by the shell's own echo: the invite is in no process's command line (`ps`).
+  const hint = `echo ${text} | orbit-account join - --name "$(hostname)"`
   if (!qr) {
     process.stdout.write(`Run this on the new device (the invite works once):\n  ${hint}\n`)
     return
@@ -172,13 +179,15 @@ export const main = async (argv: string[]): Promise<number> => {
     }
     const dir = args.dir ?? defaultDir()
     await checkAddresses(args)
-    if (args.command !== 'create' && args.command !== 'join' && args.command !== 'recover') await checkDir(dir)
+    checkSwarmKeyArgs(args)
+    if (args.command !== 'create' && args.command !== 'join' && args.command !== 'recover' && args.command !== 'web') await checkDir(dir)
     switch (args.command) {
       case 'create': await (await import('./setup.ts')).runCreate(args, dir, out); break
       case 'join': await (await import('./setup.ts')).runJoin(args, dir, out); break
       case 'recover': await (await import('./setup.ts')).runRecover(args, dir, out); break
       case 'daemon': await (await import('./local.ts')).runDaemon(args, dir, out); break
       case 'serve': await (await import('./serve.ts')).runServe(args, dir, out); break
+      case 'web': await (await import('./web.ts')).runWeb(args, out); break
       case 'passphrase': await (await import('./passphrase.ts')).runPassphrase(args, dir, out); break
       default: await runStoreCommand(args, dir, out)
     }
@@ -191,18 +200,6 @@ export const main = async (argv: string[]): Promise<number> => {
     out.error('INTERNAL', err instanceof Error ? err.message : String(err))
     return EXIT_ERROR
   }
-}
-
-/**
- * Node keeps the compiled modules of this command in a cache (about a quarter less
- * start-up for a command that opens the store). In this user's home, not in the shared
- * temporary directory: compiled code there could be swapped by another user of the
- * machine. Best effort: no cache, no harm.
- */
-const useCompileCache = (): void => {
-  try {
-    module.enableCompileCache?.(join(homedir(), '.cache', 'orbit-account', 'compile-cache'))
-  } catch {}
 }
 
 useCompileCache()

@@ -76,7 +76,9 @@ const human = (command: CommandName, o: Record<string, unknown>): string => {
         ? `${String(o.keystore)} is sealed with the new passphrase: give it to the commands that open the store (--passphrase-file, $ORBIT_ACCOUNT_PASSPHRASE, or at the terminal)`
         : `${String(o.keystore)} is not sealed: file permissions alone protect the device keys`
     case 'swarm-key':
-      return `${String(o.swarmKey)}\n  (the swarm key of this private account since epoch ${String(o.epoch)}: give it to \`serve --swarm-key\`, or to \`daemon --swarm-key\` on a device that was away during a revocation)`
+      return String(o.swarmKey)
+    case 'replica':
+      return typeof o.removed === 'string' ? `replica ${o.removed} removed: devices no longer dial it` : `replica ${String(o.replica)} registered: every device dials it`
     case 'revoke':
       return `revoked ${String(o.revoked)}; the account is now in epoch ${String(o.epoch)}`
     case 'join':
@@ -91,6 +93,8 @@ const human = (command: CommandName, o: Record<string, unknown>): string => {
     }
     case 'serve':
       return o.ready === true ? `blind replica ready: peer ${String(o.peerId)}\n  listening on ${(o.addrs as string[]).join(', ') || '(no addresses)'}` : JSON.stringify(o)
+    case 'web':
+      return `the web app is at ${String(o.url)} (Ctrl-C stops it)`
     case 'daemon':
       return o.ready === true ? `daemon ready: peer ${String(o.peerId)}\n  listening on ${(o.addrs as string[]).join(', ') || '(no addresses)'}` : JSON.stringify(o)
     default:
@@ -98,8 +102,15 @@ const human = (command: CommandName, o: Record<string, unknown>): string => {
   }
 }
 
+/** What a person does with the swarm key: on stderr, so `swarm-key > file` writes the key alone. */
+const SWARM_KEY_HINT = (epoch: unknown): string => `(the swarm key of this private account since epoch ${String(epoch)}: for \`serve\`, or the \`daemon\` of a device that was away during a revocation. ` +
+  'Keep it in a file only you can read, `(umask 077; orbit-account swarm-key > swarm.key)`, and give that with --swarm-key-file; never on a command line, where `ps` shows it to every user)'
+
 export const makeOutput = (json: boolean, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Output => ({
-  result: (command, obj) => { out.write((json ? JSON.stringify(obj) : human(command, obj)) + '\n') },
+  result: (command, obj) => {
+    out.write((json ? JSON.stringify(obj) : human(command, obj)) + '\n')
+    if (!json && command === 'swarm-key') err.write(SWARM_KEY_HINT(obj.epoch) + '\n')
+  },
   note: (text) => { err.write(`${text}\n`) },
   error: (code, message) => {
     err.write(json ? JSON.stringify({ error: { code, message } }) + '\n' : `error: ${message} (${code})\n`)

@@ -38,7 +38,7 @@ export const checkCanInvite = (account: NodeAccount): void => {
   if (me?.role !== 'admin') throw new NotAuthorizedError(`only an admin device can invite; this one is a ${me?.role ?? 'member'}: run \`invite\` on an admin device`)
 }
 
-const WRITES = new Set(['put', 'del', 'revoke', 'invite', 'recovery'])
+const WRITES = new Set(['put', 'del', 'revoke', 'invite', 'recovery', 'replica'])
 
 /**
  * Executes `request`. Resolves when the request is done; `watch` runs until `signal`
@@ -100,6 +100,16 @@ export const execute = async (account: NodeAccount, request: Request, emit: (fra
       emit({ out: { recoveryKey: next.device, epoch: account.info().epoch } })
       return
     }
+    case 'replica': {
+      if (request.action === 'add') {
+        const peer = await account.addReplica(request.target)
+        emit({ out: { replica: peer, addrs: account.state().replicas[peer]?.addrs ?? [] } })
+      } else {
+        await account.removeReplica(request.target)
+        emit({ out: { removed: request.target } })
+      }
+      return
+    }
     case 'revoke': {
       const result = await account.revoke(request.device, {
         onProgress: (p) => emit({ note: p.phase === 'snapshot' ? `re-encrypting the live data into the new epoch: part ${p.done} of ${p.total}` : 'new epoch recorded in the registry' })
@@ -117,6 +127,8 @@ export const execute = async (account: NodeAccount, request: Request, emit: (fra
         : undefined
       const open = await account.invite({ ttlMs: request.ttlMs, role: request.role, ...(confirm !== undefined ? { confirm } : {}) })
       emit({ out: { invite: open.text, expires: open.expires.toISOString() } })
+      // Detached: recorded in the registry, answered by this device's daemon (or another device) until it expires.
+      if (request.detach === true) return
       const onAbort = (): void => open.cancel()
       signal?.addEventListener('abort', onAbort, { once: true })
       try {

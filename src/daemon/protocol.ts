@@ -20,11 +20,13 @@ export type Request =
   | { v: 1, cmd: 'watch' }
   | { v: 1, cmd: 'status' }
   | { v: 1, cmd: 'devices' }
-  | { v: 1, cmd: 'invite', ttlMs: number, role: 'admin' | 'member', confirm: boolean }
+  | { v: 1, cmd: 'invite', ttlMs: number, role: 'admin' | 'member', confirm: boolean, detach?: boolean }
   | { v: 1, cmd: 'revoke', device: string }
   | { v: 1, cmd: 'swarm-key' }
   /** Sets (add) or replaces (rotate: signed by the `current` words) the recovery key with the one of `next`. */
   | { v: 1, cmd: 'recovery', action: 'add' | 'rotate', next: string, current?: string }
+  /** Registers the replica at `target` (a multiaddr), or removes the registered replica `target` (a peer id). */
+  | { v: 1, cmd: 'replica', action: 'add' | 'remove', target: string }
 
 /** What the person at the client is asked: admit this device, whose short code is this? */
 export interface Question { device: string, name: string, code: string }
@@ -36,7 +38,7 @@ export type Frame =
   | { end: true }
   | { error: { code: string, message: string } }
 
-const CMDS = new Set(['put', 'get', 'del', 'list', 'watch', 'status', 'devices', 'invite', 'revoke', 'swarm-key', 'recovery'])
+const CMDS = new Set(['put', 'get', 'del', 'list', 'watch', 'status', 'devices', 'invite', 'revoke', 'swarm-key', 'recovery', 'replica'])
 
 /** Checks the shape of a request read from the socket (the value is checked again by the store). */
 export const parseRequest = (v: unknown): Request | undefined => {
@@ -48,7 +50,8 @@ export const parseRequest = (v: unknown): Request | undefined => {
   if (o.cmd === 'revoke' && (typeof o.device !== 'string' || o.device.length === 0 || o.device.length > 100)) return undefined
   if (o.cmd === 'list' && o.prefix !== undefined && typeof o.prefix !== 'string') return undefined
   if (o.cmd === 'invite' && (typeof o.ttlMs !== 'number' || !Number.isSafeInteger(o.ttlMs) || o.ttlMs <= 0 ||
-    (o.role !== 'admin' && o.role !== 'member') || typeof o.confirm !== 'boolean')) return undefined
+    (o.role !== 'admin' && o.role !== 'member') || typeof o.confirm !== 'boolean' || (o.detach !== undefined && typeof o.detach !== 'boolean'))) return undefined
+  if (o.cmd === 'replica' && ((o.action !== 'add' && o.action !== 'remove') || typeof o.target !== 'string' || o.target.length === 0 || o.target.length > 300)) return undefined
   if (o.cmd === 'recovery' && ((o.action !== 'add' && o.action !== 'rotate') || typeof o.next !== 'string' || o.next.length > 1000 ||
     (o.action === 'rotate' && (typeof o.current !== 'string' || o.current.length > 1000)))) return undefined
   return o as Request

@@ -1,13 +1,19 @@
 /**
- * The inviting device's side of a join: open invites, and the libp2p protocol handler
- * that checks a joiner's proof of the secret, expiry and single use, asks a person to
- * confirm when the invite says so, and admits the device into the account.
+ * The answering side of a join: open invites, and the libp2p protocol handler that
+ * checks a joiner's proof of the secret, expiry and single use, asks a person to confirm
+ * when the invite says so, and admits the device into the account. Every invite is
+ * recorded in the registry (an `invitation` op), so it stays single-use across restarts
+ * and devices; an invite this process did not open (made by a `--detach`ed or restarted
+ * process, or by another admin) is answered from the registry: the joiner's signature by
+ * the invitation key is checked against the recorded key, and any active device admits.
  */
 import type { Connection, Stream } from '@libp2p/interface'
 import type { Account } from '../account/account.ts'
-import type { DeviceDescriptor } from '../../acl/types.ts'
+import type { DeviceDescriptor, InvitationRecord } from '../../acl/types.ts'
 import { base64urlEncode, randomBytes } from '../crypto/bytes.ts'
-import { ConfirmationRejectedError, InviteExpiredError, JoinFailedError, isOrbitAccountError } from '../errors.ts'
+import { ConfirmationRejectedError, InviteExpiredError, InviteRejectedError, InviteUsedError, JoinFailedError, isOrbitAccountError } from '../errors.ts'
+import { invitationPublicKey, signAdmission, verifyAdmission } from '../../acl/invitation.ts'
+import { usableInvitation } from '../account/invitations.ts'
 import type { Libp2pNode } from '../orbit/orbitdb.ts'
 import type { DeviceId, Role } from '../types.ts'
 import { encodeInvite, inviteId, newInviteSecret, type Invite } from '../invite/invite.ts'
@@ -104,6 +110,11 @@ export const createJoinService = async (init: JoinServiceInit): Promise<JoinServ
     return undefined
   }
 
+  /** Recorded invitations this device is admitting with now. */
+  const busy = new Set<string>()
+  /** Withdrawals being written (awaited before the service stops). */
+  const withdrawals = new Set<Promise<void>>()
+
   const handle = async (stream: Stream, connection: Connection): Promise<void> => {
     const channel = messageChannel(stream)
     const step = (): AbortSignal => AbortSignal.timeout(STEP_TIMEOUT_MS)
@@ -113,14 +124,67 @@ export const createJoinService = async (init: JoinServiceInit): Promise<JoinServ
     }
     const id = await awaitHello(channel, connection.remotePeer.toString(), refuse)
     if (id === undefined) return
+    for (const [spentId, expires] of spent) if (expires < Date.now()) spent.delete(spentId)
+    if (spent.has(id)) return await refuse('INVITE_USED', 'the invite was already used: invites are single-use')
+    if (pending.has(id)) return await answerOpen(channel, id, step, refuse)
+    return await answerRecorded(channel, id, step, refuse)
+  }
+
+  /** The registry's answer to an invite this process did not open: refused, or the recorded invitation to admit with. */
+  const recorded = async (id: string, refuse: Refuse): Promise<InvitationRecord | undefined> => {
+    try {
+      return usableInvitation(account.state(), account.device, id, Date.now())
+    } catch (err) {
+      if (err instanceof InviteUsedError) await refuse('INVITE_USED', err.message)
+      else if (err instanceof InviteExpiredError) await refuse('INVITE_EXPIRED', err.message)
+      else if (err instanceof InviteRejectedError) await refuse('INVITE_REJECTED', err.message)
+      // A --confirm invite whose inviter is not showing it, or this device is not active: another device may answer later.
+      else await refuse('BUSY', isOrbitAccountError(err) ? err.message : 'this device cannot admit now')
+      return undefined
+    }
+  }
+
+  /**
+   * Admits with a recorded invitation: the joiner proves the secret by the invitation
+   * key's signature of the admission, which the `add` carries for every peer to check.
+   * One session per invitation on this device (others are told BUSY).
+   */
+  const answerRecorded = async (channel: MessageChannel, id: string, step: () => AbortSignal, refuse: Refuse): Promise<void> => {
+    const invitation = await recorded(id, refuse)
+    if (invitation === undefined) return
+    if (busy.has(id)) return await refuse('BUSY', 'another device is joining with this invite right now; try again')
+    busy.add(id)
+    try {
+      const nonce = base64urlEncode(randomBytes(NONCE_BYTES))
+      await channel.send({ t: 'challenge', nonce, account: account.address, inviter: { device: account.device, signingKey: init.signingKey }, confirm: false, role: invitation.role }, step())
+      const request = await channel.receive(step())
+      if (request.t !== 'request') return await refuse('PROTOCOL_ERROR', 'expected a join request')
+      if (!verifyAdmission(invitation.key, request.proof, id, request.device, invitation.role)) {
+        return await refuse('INVITE_REJECTED', 'the join request is not signed by the invitation\'s key')
+      }
+      const heads = await account.admit(request.device, invitation.role, { id, proof: request.proof })
+      await channel.send({ t: 'admitted', role: invitation.role, ...heads }, step())
+      await channel.close()
+    } catch (err) {
+      const code = isOrbitAccountError(err) && (err.code === 'PROTOCOL_ERROR' || err.code === 'INVITE_USED' || err.code === 'INVITE_EXPIRED') ? err.code : 'JOIN_FAILED'
+      await refuse(code, isOrbitAccountError(err) ? err.message : 'the join failed on the answering device')
+    } finally {
+      busy.delete(id)
+    }
+  }
+
+  /** Admits with an invite this process opened (it holds the secret and, for --confirm, the person to ask). */
+  const answerOpen = async (channel: MessageChannel, id: string, step: () => AbortSignal, refuse: Refuse): Promise<void> => {
     // Only a hello that names an open invite goes on, and it holds that invite: one
     // session per invite, so sessions are bounded by the invites this device opened.
     let entry: Pending | undefined
     try {
       entry = pending.get(id)
-      for (const [spentId, expires] of spent) if (expires < Date.now()) spent.delete(spentId)
-      if (entry === undefined && spent.has(id)) return await refuse('INVITE_USED', 'the invite was already used: invites are single-use')
       if (entry === undefined) return await refuse('INVITE_REJECTED', 'this device has no such invite: a wrong, mistyped or expired invite')
+      if (account.state().invitations[id]?.usedIn !== undefined) {
+        entry.state = 'used'
+        return await refuse('INVITE_USED', 'the invite was already used (through another device): invites are single-use')
+      }
       if (Date.now() > entry.invite.expires * 1000) return await refuse('INVITE_EXPIRED', 'the invite has expired: ask for a new one')
       if (entry.state === 'busy') {
         entry = undefined
@@ -132,7 +196,7 @@ export const createJoinService = async (init: JoinServiceInit): Promise<JoinServ
       }
       entry.state = 'busy'
       const nonce = base64urlEncode(randomBytes(NONCE_BYTES))
-      await channel.send({ t: 'challenge', nonce, account: account.address, inviter: { device: account.device, signingKey: init.signingKey }, confirm: entry.options.confirm !== undefined }, step())
+      await channel.send({ t: 'challenge', nonce, account: account.address, inviter: { device: account.device, signingKey: init.signingKey }, confirm: entry.options.confirm !== undefined, role: entry.options.role }, step())
       const request = await channel.receive(step())
       if (request.t !== 'request') return await refuse('PROTOCOL_ERROR', 'expected a join request')
       const transcript: Transcript = { inviteId: id, account: account.address, inviterDevice: account.device, inviterNonce: nonce, joinerNonce: request.nonce, joiner: request.device }
@@ -158,7 +222,7 @@ export const createJoinService = async (init: JoinServiceInit): Promise<JoinServ
           return await refuse('CONFIRMATION_REJECTED', 'the inviting device did not confirm the join')
         }
       }
-      const heads = await account.admit(joiner, entry.options.role)
+      const heads = await account.admit(joiner, entry.options.role, { id, proof: signAdmission(entry.invite.secret, id, joiner, entry.options.role) })
       await channel.send({ t: 'admitted', role: entry.options.role, ...heads, mac: admittedMac(entry.invite.secret, transcript, entry.options.role) }, step())
       entry.resolve({ device: joiner.device, name: joiner.name, role: entry.options.role })
       await channel.close()
@@ -187,6 +251,8 @@ export const createJoinService = async (init: JoinServiceInit): Promise<JoinServ
       if (invite.mode === 'private' && init.swarmKey !== undefined) invite.swarmKey = init.swarmKey()
       const text = encodeInvite(invite)
       const id = inviteId(secret)
+      // Recorded before it is shown: from then on it is single-use on every device, across restarts.
+      await account.recordInvitation({ id, key: invitationPublicKey(secret), role: options.role, expires: invite.expires, confirm: options.confirm !== undefined })
       let resolve!: (a: Admitted) => void
       let reject!: (e: Error) => void
       const admitted = new Promise<Admitted>((res, rej) => { resolve = res; reject = rej })
@@ -203,12 +269,14 @@ export const createJoinService = async (init: JoinServiceInit): Promise<JoinServ
         admitted,
         cancel: () => {
           clearTimeout(timer)
-          pending.delete(id)
+          // Withdrawn in the registry too, or a daemon here or elsewhere would still answer it.
+          if (pending.delete(id)) withdrawals.add(account.withdrawInvitation(id).catch(() => {}))
           reject(new InviteExpiredError('the invite was cancelled'))
         }
       }
     },
     stop: async () => {
+      await Promise.all(withdrawals)
       for (const [id, p] of pending) {
         clearTimeout(p.timer)
         p.reject(new InviteExpiredError('the inviting device stopped'))

@@ -1,7 +1,10 @@
 /**
  * The joining device's side of the join protocol: dial the inviter, prove the invite
- * secret, show the short code when the inviter asks a person to confirm, and check
- * the inviter's proof before trusting its answer.
+ * secret (a MAC for the inviter, which holds it; a signature by the invitation key for
+ * any other device of the account, which checks it against the registry), show the short
+ * code when the inviter asks a person to confirm, and check the inviter's proof when it
+ * gives one. A device that answers without the secret proves nothing: the joiner then
+ * trusts only its own admission, found in the registry the invite names.
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import type { DeviceDescriptor } from '../../acl/types.ts'
@@ -12,6 +15,7 @@ import {
 import type { Libp2pNode } from '../orbit/orbitdb.ts'
 import type { Role } from '../types.ts'
 import { inviteId, type Invite } from '../invite/invite.ts'
+import { signAdmission } from '../../acl/invitation.ts'
 import { admittedMac, JOIN_PROTOCOL, macEquals, NONCE_BYTES, requestMac, shortCode, type JoinErrorCode, type Transcript } from './messages.ts'
 import { messageChannel } from './stream.ts'
 
@@ -65,10 +69,17 @@ const sleep = async (ms: number, signal: AbortSignal): Promise<void> => {
   })
 }
 
+/** No device at the invite's addresses answered. */
+class UnreachableError extends JoinFailedError {}
+
+/** Not answered now, but the invite may still be: the device is busy or offline (it may come back, a detached invite stays valid). */
+const mayAnswerLater = (err: unknown): err is OrbitAccountError => err instanceof InviterBusyError || err instanceof UnreachableError
+
 /**
  * Asks the inviter to admit this device. While the inviter is busy (its waiting room
- * full, perhaps of a stranger's streams, or another device joining with this invite),
- * tries again until the invite expires.
+ * full, perhaps of a stranger's streams, or another device joining with this invite) or
+ * unreachable (offline: a detached invite is answered by its device's daemon when it
+ * comes back), tries again, backing off, until the invite expires, saying what it waits for.
  */
 export const requestAdmission = async (options: JoinRequestOptions): Promise<Admission> => {
   const { invite, signal } = options
@@ -77,14 +88,15 @@ export const requestAdmission = async (options: JoinRequestOptions): Promise<Adm
     try {
       return await requestOnce(options)
     } catch (err) {
-      if (!(err instanceof InviterBusyError) || signal.aborted) throw err
+      if (!mayAnswerLater(err) || signal.aborted) throw err
       const wait = Math.min(untilExpiry(), backoff(attempt))
       if (wait > 0) {
-        options.onProgress?.(`the inviting device is busy; trying again in ${(wait / 1000).toFixed(1)} s (attempt ${attempt + 2})`)
+        const why = err instanceof InviterBusyError ? 'the inviting device is busy' : `no device of the account answers at ${invite.addrs.join(', ')} yet (it may be offline)`
+        options.onProgress?.(`${why}; trying again in ${(wait / 1000).toFixed(1)} s (attempt ${attempt + 2}), until the invite expires at ${new Date(invite.expires * 1000).toISOString()}`)
         await sleep(wait, signal)
       }
       if (signal.aborted) throw err
-      if (untilExpiry() <= 0) throw new InviteExpiredError(`the invite expired while the inviting device was busy (${err.message}): ask for a new one`, { cause: err })
+      if (untilExpiry() <= 0) throw new InviteExpiredError(`the invite expired while waiting for a device of the account (${err.message}): ask for a new one`, { cause: err })
     }
   }
 }
@@ -97,7 +109,7 @@ const requestOnce = async (options: JoinRequestOptions): Promise<Admission> => {
   try {
     stream = await libp2p.dialProtocol(targets, JOIN_PROTOCOL, { signal: step() })
   } catch (err) {
-    throw new JoinFailedError(`could not reach the inviting device at ${invite.addrs.join(', ')}: ${(err as Error).message}. Is it still showing the invite?`, { cause: err })
+    throw new UnreachableError(`could not reach the inviting device at ${invite.addrs.join(', ')}: ${(err as Error).message}. Is it still showing the invite, or its daemon running?`, { cause: err })
   }
   const channel = messageChannel(stream)
   try {
@@ -109,7 +121,8 @@ const requestOnce = async (options: JoinRequestOptions): Promise<Admission> => {
     if (challenge.account !== invite.account) throw new JoinFailedError('the device at that address belongs to another account than the invite names')
     const nonce = base64urlEncode(randomBytes(NONCE_BYTES))
     const transcript: Transcript = { inviteId: id, account: invite.account, inviterDevice: challenge.inviter.device, inviterNonce: challenge.nonce, joinerNonce: nonce, joiner: device }
-    await channel.send({ t: 'request', nonce, device, mac: requestMac(invite.secret, transcript) }, step())
+    const proof = signAdmission(invite.secret, id, device, challenge.role)
+    await channel.send({ t: 'request', nonce, device, mac: requestMac(invite.secret, transcript), proof }, step())
     // A person may be reading the code: wait until the invite expires.
     const waitMs = Math.max(STEP_TIMEOUT_MS, invite.expires * 1000 - Date.now() + 5000)
     let answer = await channel.receive(step(waitMs))
@@ -119,7 +132,8 @@ const requestOnce = async (options: JoinRequestOptions): Promise<Admission> => {
     }
     if (answer.t === 'error') throw remoteError(answer.code, answer.message)
     if (answer.t !== 'admitted') throw new ProtocolError('the inviter sent no admission')
-    if (!macEquals(answer.mac, admittedMac(invite.secret, transcript, answer.role))) {
+    // A device without the secret (answering from the registry) sends no MAC: the admission is checked in the registry.
+    if (answer.mac !== undefined && !macEquals(answer.mac, admittedMac(invite.secret, transcript, answer.role))) {
       throw new JoinFailedError('the inviting device could not prove it holds the invite secret')
     }
     return { role: answer.role, registryHeads: answer.registryHeads, dataHeads: answer.dataHeads, inviter: challenge.inviter }

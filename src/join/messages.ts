@@ -24,10 +24,12 @@ const ERROR_CODES = new Set<string>(['INVITE_REJECTED', 'INVITE_EXPIRED', 'INVIT
 
 export type JoinMessage =
   | { t: 'hello', v: 1, invite: string }
-  | { t: 'challenge', nonce: string, account: string, inviter: { device: string, signingKey: string }, confirm: boolean }
-  | { t: 'request', nonce: string, device: DeviceDescriptor, mac: string }
+  | { t: 'challenge', nonce: string, account: string, inviter: { device: string, signingKey: string }, confirm: boolean, role: Role }
+  /** `proof`: the invitation key's signature of the admission asked for (acl/invitation.ts), which any device can check against the registry. */
+  | { t: 'request', nonce: string, device: DeviceDescriptor, mac: string, proof: string }
   | { t: 'confirming', code: string }
-  | { t: 'admitted', role: Role, registryHeads: string[], dataHeads: string[], mac: string }
+  /** `mac`: only from a device that holds the invite secret (the inviter); any other proves nothing and the joiner checks its admission in the registry. */
+  | { t: 'admitted', role: Role, registryHeads: string[], dataHeads: string[], mac?: string }
   | { t: 'error', code: JoinErrorCode, message: string }
 
 const isStr = (v: unknown, max = 200): v is string => typeof v === 'string' && v.length <= max
@@ -60,12 +62,12 @@ export const decodeMessage = (bytes: Uint8Array): JoinMessage => {
       return { t: 'hello', v: 1, invite: o.invite as string }
     case 'challenge': {
       const inviter = o.inviter as Record<string, unknown> | null
-      if (!isB64(o.nonce, NONCE_BYTES) || !isStr(o.account) || typeof o.confirm !== 'boolean' ||
+      if (!isB64(o.nonce, NONCE_BYTES) || !isStr(o.account) || typeof o.confirm !== 'boolean' || (o.role !== 'admin' && o.role !== 'member') ||
         typeof inviter !== 'object' || inviter === null || !isStr(inviter.device, 40) || !isB64(inviter.signingKey, 32)) fail('challenge')
-      return { t: 'challenge', nonce: o.nonce as string, account: o.account as string, inviter: { device: (inviter as { device: string }).device, signingKey: (inviter as { signingKey: string }).signingKey }, confirm: o.confirm as boolean }
+      return { t: 'challenge', nonce: o.nonce as string, account: o.account as string, inviter: { device: (inviter as { device: string }).device, signingKey: (inviter as { signingKey: string }).signingKey }, confirm: o.confirm as boolean, role: o.role as Role }
     }
     case 'request': {
-      if (!isB64(o.nonce, NONCE_BYTES) || !isB64(o.mac, 32)) fail('request')
+      if (!isB64(o.nonce, NONCE_BYTES) || !isB64(o.mac, 32) || !isB64(o.proof, 64)) fail('request')
       // The descriptor is checked by the registry op validator.
       let device: DeviceDescriptor
       try {
@@ -75,14 +77,14 @@ export const decodeMessage = (bytes: Uint8Array): JoinMessage => {
       } catch (err) {
         return fail(`request device: ${(err as Error).message}`)
       }
-      return { t: 'request', nonce: o.nonce as string, device, mac: o.mac as string }
+      return { t: 'request', nonce: o.nonce as string, device, mac: o.mac as string, proof: o.proof as string }
     }
     case 'confirming':
       if (!isStr(o.code, 16)) fail('confirming')
       return { t: 'confirming', code: o.code as string }
     case 'admitted':
-      if ((o.role !== 'admin' && o.role !== 'member') || !isHashList(o.registryHeads) || !isHashList(o.dataHeads) || !isB64(o.mac, 32)) fail('admitted')
-      return { t: 'admitted', role: o.role as Role, registryHeads: o.registryHeads as string[], dataHeads: o.dataHeads as string[], mac: o.mac as string }
+      if ((o.role !== 'admin' && o.role !== 'member') || !isHashList(o.registryHeads) || !isHashList(o.dataHeads) || (o.mac !== undefined && !isB64(o.mac, 32))) fail('admitted')
+      return { t: 'admitted', role: o.role as Role, registryHeads: o.registryHeads as string[], dataHeads: o.dataHeads as string[], ...(o.mac !== undefined ? { mac: o.mac as string } : {}) }
     case 'error':
       if (!isStr(o.code, 40) || !ERROR_CODES.has(o.code) || !isStr(o.message, 500)) fail('error')
       return { t: 'error', code: o.code as JoinErrorCode, message: o.message as string }

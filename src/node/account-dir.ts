@@ -24,6 +24,7 @@ import { startNode, type StartedNode } from '../network/node.ts'
 import { createJoinService, type InviteOptions, type JoinService, type OpenInvite } from '../join/inviter.ts'
 import { requestAdmission } from '../join/joiner.ts'
 import { parseInvite } from '../invite/invite.ts'
+import { inviteAddrs } from '../invite/addrs.ts'
 import type { Mode } from '../types.ts'
 import { MODES } from '../types.ts'
 import { acquireLock, isLevelLocked, type LockInfo, type StoreLock } from './lock.ts'
@@ -33,7 +34,9 @@ import { readConfig, writeConfig } from './config.ts'
 import { rememberPeerOf, rememberPeers } from './network-memory.ts'
 import { followSwarm, readSwarmFile } from './swarm-file.ts'
 import { watchInviter } from './inviter-watch.ts'
+import { dialReplicas, registerReplicaAt } from './replicas.ts'
 import { answerPeerDevice, startPeerDevices, type PeerDevices } from './peer-devices.ts'
+import { checkQuotas, type Quotas } from '../store/quota.ts'
 export { readConfig, type AccountConfig } from './config.ts'
 
 export interface NodeAccount extends Account {
@@ -46,6 +49,8 @@ export interface NodeAccount extends Account {
   peerDevice: PeerDevices['of']
   /** Waits (at most `ms`) for the peers that synced to say which device they are. */
   settlePeers: (ms: number) => Promise<void>
+  /** Registers the replica at `addr` (a multiaddr with /p2p/; this device must be an admin); resolves with its peer id. */
+  addReplica: (addr: string) => Promise<string>
   /** Opens an invite served by this device until it is used or expires. */
   invite: (options: InviteOptions) => Promise<OpenInvite>
   /** Dials `addrs` and waits (at most `ms`) until the reachable ones have exchanged heads of `log` (default: the data log) with this device. */
@@ -136,7 +141,17 @@ const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: 
   const stopSwarm = followSwarm(node, account, paths.swarm, swarm)
   const libp2p = node.libp2p
   const addrs = (): string[] => libp2p.getMultiaddrs().map((a) => a.toString())
-  let joins: JoinService | undefined
+  const startJoins = async (): Promise<JoinService> => await createJoinService({
+    libp2p,
+    account,
+    signingKey: base64urlEncode(secrets.signing.publicKey),
+    addrs: () => inviteAddrs(addrs()),
+    ...(node.swarm !== undefined ? { swarmKey: node.swarm.key } : {})
+  })
+  // A device that listens (a daemon) answers joins for the invitations recorded in the registry, whoever made them.
+  let joins: Promise<JoinService> | undefined = libp2p.getMultiaddrs().length > 0 ? startJoins() : undefined
+  joins?.catch(() => {})
+  const stopDialingReplicas = dialReplicas(libp2p, account)
   // Peers that hold this account are remembered, so devices find each other after restarts (not a revoked device's).
   const stopRemembering = account.onSync((peerId) => {
     if (!peerDevices.isRevoked(peerId)) void rememberPeerOf(libp2p, paths.peers, peerId).catch(() => {})
@@ -150,17 +165,12 @@ const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: 
     peers: () => libp2p.getPeers().map((p) => p.toString()),
     peerDevice: peerDevices.of,
     settlePeers: peerDevices.settle,
+    addReplica: async (addr) => await registerReplicaAt(libp2p, account, addr),
     invite: async (options) => {
       // A device that joins a long log replicates it entry by entry: start from a snapshot instead.
       await account.compactIfLarge()
-      joins ??= await createJoinService({
-        libp2p,
-        account,
-        signingKey: base64urlEncode(secrets.signing.publicKey),
-        addrs: () => addrs().map((a) => a.replace(/\/p2p\/[^/]+$/, '')),
-        ...(node.swarm !== undefined ? { swarmKey: node.swarm.key } : {})
-      })
-      return await joins.invite(options)
+      joins ??= startJoins()
+      return await (await joins).invite(options)
     },
     syncWith: async (targets, ms, which = 'data') => {
       const synced = new Set<string>(account.syncedPeers(which))
@@ -197,9 +207,10 @@ const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: 
     close: async () => {
       try {
         stopRemembering()
+        stopDialingReplicas()
         stopSwarm()
         await peerDevices.stop()
-        await joins?.stop()
+        await (await joins?.catch(() => undefined))?.stop()
         await account.close()
         await orbitdb.stop()
         await node.stop()
@@ -230,13 +241,15 @@ const checkNoAccount = async (paths: AccountPaths): Promise<void> => {
 /**
  * Creates an account in `dir` with this machine as its first device. `recoveryWords`
  * (from `generateRecoveryWords()`; show them to the person once, never store them) set
- * the account's recovery key.
+ * the account's recovery key. `quotas`: the per-device quotas every peer applies
+ * (src/store/quota.ts; default DEFAULT_QUOTAS), fixed for the account's life.
  */
-export const createAccount = async (options: DirOptions & { name: string, mode?: Mode, recoveryWords?: string }): Promise<NodeAccount> => {
+export const createAccount = async (options: DirOptions & { name: string, mode?: Mode, recoveryWords?: string, quotas?: Quotas }): Promise<NodeAccount> => {
   const paths = accountPaths(options.dir)
   const mode = options.mode ?? 'encrypted'
   if (!(MODES as readonly string[]).includes(mode)) throw new InvalidArgumentError(`mode must be one of ${MODES.join(', ')}`)
   checkName(options.name)
+  if (options.quotas !== undefined) checkQuotas(options.quotas)
   const recovery = options.recoveryWords !== undefined ? recoveryKeysFromWords(options.recoveryWords).descriptor : undefined
   await checkNoAccount(paths)
   await ownerOnlyDir(paths.dir)
@@ -244,7 +257,7 @@ export const createAccount = async (options: DirOptions & { name: string, mode?:
     await checkNoAccount(paths)
     return await newSecrets(paths, options.name, options.passphrase)
   }, async ({ orbitdb }, secrets) => {
-    const account = await createAccountCore({ orbitdb, secrets, mode, ...(recovery !== undefined ? { recovery } : {}) })
+    const account = await createAccountCore({ orbitdb, secrets, mode, ...(recovery !== undefined ? { recovery } : {}), ...(options.quotas !== undefined ? { quotas: options.quotas } : {}) })
     const info = account.info()
     await writeConfig(paths, { version: 1, account: info.account, device: info.device, name: info.name, mode, dataLog: account.state().epoch?.dataLog })
     return account
@@ -381,7 +394,7 @@ export const openAccount = async (options: DirOptions): Promise<NodeAccount> => 
   const given: Swarm | undefined = config.mode === 'private' && options.swarmKey !== undefined ? { epoch: -1, key: options.swarmKey } : undefined
   const swarm = stored ?? given
   if (config.mode === 'private' && swarm === undefined) {
-    throw new NoAccountError(`${paths.swarm} (this private account's swarm key) is missing: get the key with \`orbit-account swarm-key\` on another device and pass it with --swarm-key`)
+    throw new NoAccountError(`${paths.swarm} (this private account's swarm key) is missing: get the key with \`orbit-account swarm-key\` on another device and pass it with --swarm-key-file <file> or --swarm-key - (stdin)`)
   }
   return await withServices(paths, options,
     async () => await decodeKeystore(await readKeystoreFile(paths.keystore), options.passphrase),

@@ -17,6 +17,9 @@ import { rememberPeerOf } from './network-memory.ts'
 import { readSwarmFile, SWARM_GRACE_MS, writeSwarmFile } from './swarm-file.ts'
 import type { Swarm } from '../account/swarm.ts'
 import type { StartedNode } from '../network/node.ts'
+import { serveReplicaInfo } from '../replica/info.ts'
+import { base64urlDecode } from '../crypto/bytes.ts'
+import { lockboxAad, openBox } from '../crypto/lockbox.ts'
 
 export interface ServedReplica {
   paths: AccountPaths
@@ -38,23 +41,42 @@ const SWARM_CHECK_MS = 2000
 const NEW_KEY_HOW = 'Run `orbit-account swarm-key` on one of them and restart this replica with `serve <address> --swarm-key-file <file>` (or `--swarm-key -` to read it on stdin)'
 
 /**
+ * The new swarm key sealed to this replica in the registry (a registered replica, private
+ * mode: src/node/replicas.ts), if there is one for `epoch`.
+ */
+const boxedSwarmKey = (r: Replica, me: { peer: string, boxSecretKey: Uint8Array }, epoch: number): Uint8Array | undefined => {
+  const record = r.state().replicas[me.peer]
+  if (record?.swarm?.epoch !== epoch || record.removedIn !== undefined) return undefined
+  try {
+    return openBox(me.boxSecretKey, base64urlDecode(record.swarm.box, 'box'), lockboxAad(r.address, epoch, me.peer))
+  } catch {
+    return undefined
+  }
+}
+
+/**
  * Private mode: a replica holds no group key, so it cannot derive the swarm key that a
  * revocation moves to. It learns the epoch its key belongs to (the swarm its registry
- * names when it first synced). When the registry names a newer one, it does with its old
- * key what the devices do: the connections made with it stay open for the grace period
- * (the devices online then fetch the rotation), then it closes them and refuses every
- * new one, so the revoked device, which still holds that key, cannot reach it. It is
- * unreachable until it is restarted with the new key, and says so. Already stale when
- * it starts (restarted without the new key), it refuses at once: the grace is long over.
+ * names when it first synced). When the registry names a newer one, a registered replica
+ * finds the new key sealed to it there and moves to it as the devices do. Otherwise it
+ * does with its old key what the devices do: the connections made with it stay open for
+ * the grace period (the devices online then fetch the rotation, and seal the new key to
+ * it if it is registered), then it closes them and refuses every new one, so the revoked
+ * device, which still holds that key, cannot reach it. It is unreachable until it is
+ * restarted with the new key, and says so. Already stale when it starts (restarted
+ * without the new key), it refuses at once: the grace is long over.
  * Returns a stop function.
  */
-const watchSwarmEpoch = (r: Replica, swarm: Swarm, path: string, node: StartedNode, graceMs: number, onNote?: (note: string) => void): () => void => {
+const watchSwarmEpoch = (r: Replica, swarm: Swarm, path: string, node: StartedNode, graceMs: number, me: { peer: string, boxSecretKey: Uint8Array }, onNote?: (note: string) => void): () => void => {
   const guard = node.swarm
   let known = swarm.epoch
+  /** The epoch of the key the guard holds. */
+  let holding = swarm.epoch
   let first = true
   // A key given by hand belongs to the swarm the registry names once a peer let this node in (and had time to sync).
   let inSince: number | undefined
   let lockOut: ReturnType<typeof setTimeout> | undefined
+  let closeOld: ReturnType<typeof setTimeout> | undefined
   const shut = (): void => {
     guard?.refuseAll()
     void Promise.all(node.libp2p.getConnections().map(async (c) => { await c.close().catch(() => {}) }))
@@ -64,17 +86,36 @@ const watchSwarmEpoch = (r: Replica, swarm: Swarm, path: string, node: StartedNo
     const atStart = first
     first = false
     if (known === -1) inSince = node.libp2p.getPeers().length > 0 ? inSince ?? Date.now() : undefined
+    if (now !== null && now > holding && holding !== -1) {
+      const key = boxedSwarmKey(r, me, now)
+      if (key !== undefined) {
+        // Moved by itself: new connections use the new key; those made with the old one end after the grace.
+        const old = node.libp2p.getConnections()
+        guard?.setKey(key)
+        holding = now
+        known = now
+        clearTimeout(lockOut)
+        lockOut = undefined
+        await writeSwarmFile(path, { epoch: now, key })
+        onNote?.(`a device was revoked: this replica moved to the new swarm key (epoch ${now}) sealed to it in the registry`)
+        closeOld = setTimeout(() => { void Promise.all(old.map(async (c) => { await c.close().catch(() => {}) })) }, atStart ? 0 : graceMs)
+        return
+      }
+    }
     if (now === null || now === known) return
     if (known === -1) {
       if (inSince === undefined || Date.now() - inSince < SWARM_CHECK_MS) return
       known = now
+      holding = now
       await writeSwarmFile(path, { epoch: now, key: swarm.key })
       return
     }
     if (now < known) return
     known = now
     const when = atStart ? 'now' : `in ${Math.round(graceMs / 1000)} s`
-    onNote?.(`a device was revoked, and the account's devices moved to a new swarm key (epoch ${now}): this replica's key is the old one, so ${when} ` +
+    // A registered replica expects the new key sealed to it before then: said only when it is not registered.
+    const registered = r.state().replicas[me.peer]
+    if (registered === undefined || registered.removedIn !== undefined) onNote?.(`a device was revoked, and the account's devices moved to a new swarm key (epoch ${now}): this replica's key is the old one, so ${when} ` +
       'it closes its connections and refuses new ones (the revoked device holds that key too); it is unreachable until given the new key. ' + NEW_KEY_HOW)
     if (atStart) shut()
     else if (lockOut === undefined) lockOut = setTimeout(shut, graceMs)
@@ -84,6 +125,7 @@ const watchSwarmEpoch = (r: Replica, swarm: Swarm, path: string, node: StartedNo
   return () => {
     clearInterval(timer)
     clearTimeout(lockOut)
+    clearTimeout(closeOld)
   }
 }
 
@@ -111,6 +153,8 @@ export const serveReplica = async (options: { dir: string, address: string, list
     if (given !== undefined) await writeSwarmFile(paths.swarm, given)
     const swarm = given ?? await readSwarmFile(paths.swarm)
     const started = await startServices(paths, secrets, options.listen, swarm?.key)
+    // An admin registering this replica learns its box key here (`replica add`).
+    const stopInfo = await serveReplicaInfo(started.node.libp2p, secrets.box.publicKey)
     let closed = false
     let replica: Replica | undefined
     let stopSwarmWatch: (() => void) | undefined
@@ -134,7 +178,10 @@ export const serveReplica = async (options: { dir: string, address: string, list
       r.onSync((peerId) => {
         void rememberPeerOf(started.node.libp2p, paths.peers, peerId).catch(() => {})
       })
-      if (swarm !== undefined && !closed) stopSwarmWatch = watchSwarmEpoch(r, swarm, paths.swarm, started.node, options.swarmGraceMs ?? SWARM_GRACE_MS, options.onNote)
+      if (swarm !== undefined && !closed) {
+        const me = { peer: started.node.libp2p.peerId.toString(), boxSecretKey: secrets.box.secretKey }
+        stopSwarmWatch = watchSwarmEpoch(r, swarm, paths.swarm, started.node, options.swarmGraceMs ?? SWARM_GRACE_MS, me, options.onNote)
+      }
       return r
     })()
     ready.catch(() => {})
@@ -147,6 +194,7 @@ export const serveReplica = async (options: { dir: string, address: string, list
       close: async () => {
         closed = true
         stopSwarmWatch?.()
+        await stopInfo()
         try {
           await replica?.close()
           await started.orbitdb.stop()

@@ -5,7 +5,7 @@
  * (signatures, admissions, epoch membership), so it stores and serves only valid data.
  * It follows the registry to each new epoch and drops the retired one.
  */
-import type { EpochRecord } from '../../acl/types.ts'
+import type { AccountState, EpochRecord } from '../../acl/types.ts'
 import { openRegistry } from '../account/open.ts'
 import { swarmEpochOf } from '../account/swarm.ts'
 import { ManagedDatabase } from '../orbit/database.ts'
@@ -21,6 +21,8 @@ export interface Replica {
    * at a revocation); null until the registry has arrived.
    */
   swarmEpoch: () => number | null
+  /** The registry's state (the replica's own record among its replicas, in private mode its swarm key box). */
+  state: () => AccountState
   /** Entries held: registry and current data log. */
   counts: () => Promise<{ registry: number, data: number }>
   /** Calls `listener` when a peer has exchanged heads with the replica. */
@@ -61,6 +63,7 @@ export const openReplicaCore = async (options: { orbitdb: OrbitDB, address: stri
     address: registry.address,
     epoch: () => current?.record.epoch ?? null,
     swarmEpoch: () => swarmEpochOf(registry.state())?.epoch ?? null,
+    state: () => registry.state(),
     counts: async () => ({ registry: (await registry.log.values()).length, data: current === undefined ? 0 : (await current.db.log.values()).length }),
     onSync: (listener) => {
       listeners.add(listener)

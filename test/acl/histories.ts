@@ -7,11 +7,15 @@
  * revoker and of its revoker's adder, admissions of accomplices (who then act too),
  * rotations giving itself a key, renames. About a third of histories have recovery
  * words too (test/acl/recovery-histories.ts): used, replaced, attacked, and stolen.
+ * Invitations are recorded by any author (admin or not) and used by any author, mostly
+ * with the invite's secret and role, sometimes with a wrong one, twice, or after the
+ * inviter's revocation.
  */
-import { genesisOp, renameOp, revokeOp } from '../../acl/ops.ts'
+import { addOp, genesisOp, invitationOp, renameOp, revokeOp } from '../../acl/ops.ts'
+import { invitationPublicKey, signAdmission } from '../../acl/invitation.ts'
 import type { AccountParams, AccountState, DeviceDescriptor, RegistryEntry } from '../../acl/types.ts'
 import type { DeviceId } from '../../src/types.ts'
-import { addPayload, DATA_LOG, fakeLockbox, paramsFor, persona } from './helpers.ts'
+import { addPayload, DATA_LOG, fakeLockbox, makeRng, paramsFor, persona, seedOf } from './helpers.ts'
 import type { Rng } from './helpers.ts'
 import { backDated, Builder, highestEpoch, randomDevice, randomRotation } from './history-builder.ts'
 import { attackWords, newWords, stealOldWords, wordsStep } from './recovery-histories.ts'
@@ -39,12 +43,35 @@ export interface History {
   oldWordsThefts: OldWordsTheft[]
 }
 
+/** An invitation's secret, derived from its id (so any generated op can use it). */
+const invitationSecret = (id: string): Uint8Array => makeRng(seedOf(`invitation ${id}`)).bytes(16)
+
+/**
+ * Invitations: recorded by any author (admin or not), and admissions naming one in the
+ * author's view, by any author, mostly for a fresh device with the right secret and role.
+ */
+const invitationPayload = (rng: Rng, view: AccountState, devices: readonly DeviceDescriptor[]): unknown => {
+  const recorded = Object.values(view.invitations)
+  if (recorded.length === 0 || rng.chance(0.2)) {
+    const id = Array.from(rng.bytes(16), b => b.toString(16).padStart(2, '0')).join('')
+    return invitationOp({ id, key: invitationPublicKey(invitationSecret(id)), role: rng.chance(0.5) ? 'admin' : 'member', expires: 2_000_000_000, confirm: rng.chance(0.2) })
+  }
+  const invitation = rng.pick(recorded)
+  const fresh = devices.filter(d => view.devices[d.device] === undefined)
+  // A device of the history (which then acts), a new one (admitted only), or one already known.
+  const device = fresh.length > 0 && rng.chance(0.6) ? rng.pick(fresh) : rng.chance(0.8) ? randomDevice(rng, `invited ${rng.int(1000)}`) : rng.pick(devices)
+  const role = rng.chance(0.9) ? invitation.role : rng.pick(['admin', 'member'] as const)
+  const secret = rng.chance(0.9) ? invitationSecret(invitation.id) : rng.bytes(16)
+  return addOp({ device, role, epoch: view.epoch?.epoch ?? 0, lockbox: fakeLockbox(rng), invitation: { id: invitation.id, proof: signAdmission(secret, invitation.id, device, role) } })
+}
+
 /** What `author` appends, knowing `view` (the state of its causal past): mostly honest, sometimes not. */
 const nextPayload = (
   rng: Rng, view: AccountState, author: DeviceDescriptor, devices: readonly DeviceDescriptor[], founder: DeviceDescriptor, words: Words | null
 ): unknown => {
   const attack = words !== null && rng.chance(0.1) ? attackWords(rng, view) : undefined
   if (attack !== undefined) return attack
+  if (rng.chance(0.15)) return invitationPayload(rng, view, devices)
   const known = devices.filter(d => view.devices[d.device] !== undefined)
   const active = devices.filter(d => view.devices[d.device]?.status === 'active')
   const roll = rng.int(100)

@@ -74,7 +74,7 @@ describe('registry ops', () => {
     })
 
     it('an unknown or missing type', () => {
-      rejects({ ...add, type: 'promote' }, /"type" must be one of genesis, add, revoke, rotate, rename, recovery, got "promote"/)
+      rejects({ ...add, type: 'promote' }, /"type" must be one of genesis, add, revoke, rotate, rename, recovery, invitation, withdraw, replica, replica-remove, swarm-box, got "promote"/)
       rejects({ ...add, type: 7 }, /"type" must be one of/)
       const { type: _type, ...untyped } = add
       rejects(untyped, /"type" is missing/)

@@ -7,6 +7,7 @@
  * alone (same seed).
  */
 import assert from 'node:assert/strict'
+import { verifyAdmission } from '../../acl/invitation.ts'
 import { parseOp, revokeOp, rotateOp } from '../../acl/ops.ts'
 import { activeDevices, buildCausalGraph, deviceList, lockboxFor, reduce } from '../../acl/reducer.ts'
 import type { AccountState, RecoveryRecord, RegistryEntry, RegistryOp } from '../../acl/types.ts'
@@ -123,8 +124,21 @@ const checkAuthority = (j: Judged, entries: readonly RegistryEntry[]): void => {
   for (const e of entries) {
     if (ignored.has(e.hash)) continue
     const op = parseOp(e.payload)
+    if (op.type === 'invitation') {
+      const author = state.devices[e.author]
+      assert.ok(wordsOf(j, e) !== undefined || (author?.role === 'admin' && isAncestor(author.admittedIn, e.hash)), `invitation ${e.hash} counts, but its author ${e.author} is no admin`)
+    }
     if (op.type !== 'add' && op.type !== 'rename' && op.type !== 'rotate') continue
     if (op.type === 'add') assert.equal(state.devices[op.device.device]?.admittedIn, e.hash, `add ${e.hash} counts, but does not admit ${op.device.device}`)
+    // Any active device may complete an admission that an admin's invitation authorized: once, for its role, with its key's proof.
+    if (op.type === 'add' && op.invitation !== undefined) {
+      const invitation = state.invitations[op.invitation]
+      assert.ok(invitation !== undefined && isAncestor(invitation.recordedIn, e.hash), `add ${e.hash} counts, naming an invitation not recorded before it`)
+      assert.equal(invitation.usedIn, e.hash, `add ${e.hash} counts, but invitation ${op.invitation} was used by ${String(invitation.usedIn)}`)
+      assert.equal(invitation.role, op.role, `add ${e.hash} counts with a role its invitation does not give`)
+      assert.ok(op.proof !== undefined && verifyAdmission(invitation.key, op.proof, op.invitation, op.device, op.role), `add ${e.hash} counts without the invitation key's proof`)
+      continue
+    }
     if (wordsOf(j, e) !== undefined) continue
     const author = state.devices[e.author]
     assert.ok(author !== undefined && isAncestor(author.admittedIn, e.hash), `${op.type} ${e.hash} counts, but its author ${e.author} was not admitted before it`)
