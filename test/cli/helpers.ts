@@ -196,6 +196,8 @@ export class Sandbox {
   /** Starts `node <script> ...args` with pipes and a clean environment. */
   spawnScript (script: string, args: string[], options: { env?: Record<string, string>, label?: string } = {}): Running {
     const proc = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: baseEnv(options.env), cwd: this.root })
+    // A command may stop reading its stdin (a value over the limit): the broken pipe is its answer, not a test crash.
+    proc.stdin?.on('error', () => {})
     const running = new Running(proc, options.label ?? `${script} ${args.join(' ')}`)
     this.#procs.add(running)
     return running

@@ -183,8 +183,8 @@ describe('join: the invite QR code', function () {
     await laptop.startDaemon()
 
     const proc = laptop.box.spawn(['invite', '--listen', LOOPBACK], { human: true })
-    const hint = await proc.waitForLine('stdout', (l) => /^\s*orbit-account join \S+ --name/.test(l), 30_000)
-    const printed = /orbit-account join (\S+) --name/.exec(hint)?.[1]
+    const hint = await proc.waitForLine('stdout', (l) => /^\s*echo \S+ \| orbit-account join - --name/.test(l), 30_000)
+    const printed = /echo (\S+) \| orbit-account join - --name/.exec(hint)?.[1]
     assert.ok(printed !== undefined)
     assert.match(printed, /^OA1[A-Z2-7]+$/)
     const qrLines = proc.lines.stdout.filter((l) => l.length > 0 && /^[\u2580\u2584\u2588 ]+$/.test(l))
