@@ -19,7 +19,7 @@
  * relayed addresses never go in. Browser-ready.
  */
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { MAX_INVITE_ADDRS } from './invite.ts'
+import { encodeInvite, MAX_INVITE_ADDRS, MAX_INVITE_REPLICAS, MAX_REPLICA_ADDRS, type Invite, type InviteReplica } from './invite.ts'
 
 type Transport = 'tcp' | 'ws' | 'webrtc-direct'
 const TRANSPORTS: readonly Transport[] = ['tcp', 'ws', 'webrtc-direct']
@@ -98,4 +98,24 @@ export const inviteAddrs = (addrs: string[]): string[] => {
     : [...perTransport(candidates.filter((c) => c.host === best.host)), ...perTransport(onLoopbackHost, ['ws'])]
   if (picked.length > 0) return picked.slice(0, MAX_INVITE_ADDRS)
   return addrs.map(stripPeer).slice(0, MAX_INVITE_ADDRS)
+}
+
+/**
+ * The registered replicas an invite names (at most MAX_INVITE_REPLICAS, the first
+ * registered, each with at most MAX_REPLICA_ADDRS addresses chosen as above): a joiner
+ * leaves its join request there when no device answers. Removed replicas and ones whose
+ * addresses cannot go in an invite are left out; undefined when none is left.
+ */
+export const inviteReplicas = (replicas: ReadonlyArray<{ peer: string, addrs: string[], removedIn?: string }>, invite: Invite): InviteReplica[] | undefined => {
+  const picked: InviteReplica[] = []
+  for (const r of replicas) {
+    if (picked.length >= MAX_INVITE_REPLICAS || r.removedIn !== undefined) continue
+    const candidate = { peerId: r.peer, addrs: inviteAddrs(r.addrs).slice(0, MAX_REPLICA_ADDRS) }
+    try {
+      // Only what encodes: a registry address this code would refuse in an invite is skipped.
+      encodeInvite({ ...invite, replicas: [candidate] })
+      picked.push(candidate)
+    } catch {}
+  }
+  return picked.length > 0 ? picked : undefined
 }

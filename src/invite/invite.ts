@@ -5,8 +5,13 @@
  * Layout: 'OA1' + RFC 4648 base32 (UPPERCASE, unpadded) of
  *
  *   dag-cbor([version, modeByte, accountCidBytes, peerIdMultihashBytes,
- *             [multiaddrBytes...], secret, expires, swarmKey?])
+ *             [multiaddrBytes...], secret, expires, swarmKey?,
+ *             [[replicaPeerIdBytes, [multiaddrBytes...]]...]?])
  *   || first 4 bytes of sha256(the cbor bytes)
+ *
+ * The 9th field (the account's registered replicas, where a joiner leaves a join
+ * request when no device answers) comes with the 8th as the swarm key or null; an
+ * invite without replicas has 7 or 8 fields, as before, so old invites still parse.
  *
  * Uppercase base32 keeps every character inside the QR alphanumeric set
  * (0-9 A-Z space $%*+-./:), so a QR generator that supports that mode can pack
@@ -44,7 +49,11 @@ export interface Invite {
   mode: Mode
   /** The 32-byte libp2p private network key; private mode only. */
   swarmKey?: Uint8Array
+  /** The account's registered replicas (1 to MAX_INVITE_REPLICAS, each 1 to MAX_REPLICA_ADDRS addresses without /p2p/); absent when none. */
+  replicas?: InviteReplica[]
 }
+
+export interface InviteReplica { peerId: string, addrs: string[] }
 
 export interface ParseInviteOptions {
   /** Current time, unix milliseconds: when given, an expired invite throws InviteExpiredError. */
@@ -59,6 +68,9 @@ export const MIN_INVITE_ADDRS = 1
 export const MAX_INVITE_ADDRS = 8
 /** Upper bound on one encoded multiaddr (a /dns4/ name of ~100 characters still fits). */
 export const MAX_MULTIADDR_BYTES = 128
+/** Replicas an invite names, and addresses of each: kept few, an invite is read off a screen. */
+export const MAX_INVITE_REPLICAS = 2
+export const MAX_REPLICA_ADDRS = 2
 /** Upper bound on the CID and on the peer id multihash, in bytes (sha2-256 CIDv1: 36; Ed25519 peer id: 38). */
 const MAX_CID_BYTES = 72
 const MAX_PEER_ID_BYTES = 80
@@ -77,7 +89,8 @@ const CHECKSUM_LENGTH = 4
 const MIN_BINARY_LENGTH = 1 + 1 + 1 + 5 + 36 + 1 + 3 + 17 + 1 + CHECKSUM_LENGTH
 /** A generous upper bound on the binary length, checked before any decoding. */
 const MAX_BINARY_LENGTH = 16 + (2 + MAX_CID_BYTES) + (2 + MAX_PEER_ID_BYTES) +
-  1 + MAX_INVITE_ADDRS * (2 + MAX_MULTIADDR_BYTES) + (1 + INVITE_SECRET_LENGTH) + 5 + (2 + SWARM_KEY_LENGTH) + CHECKSUM_LENGTH
+  1 + MAX_INVITE_ADDRS * (2 + MAX_MULTIADDR_BYTES) + (1 + INVITE_SECRET_LENGTH) + 5 + (2 + SWARM_KEY_LENGTH) +
+  1 + MAX_INVITE_REPLICAS * (1 + (2 + MAX_PEER_ID_BYTES) + 1 + MAX_REPLICA_ADDRS * (2 + MAX_MULTIADDR_BYTES)) + CHECKSUM_LENGTH
 const MIN_TEXT_LENGTH = INVITE_PREFIX.length + Math.ceil((MIN_BINARY_LENGTH * 8) / 5)
 const MAX_TEXT_LENGTH = INVITE_PREFIX.length + Math.ceil((MAX_BINARY_LENGTH * 8) / 5)
 
@@ -101,8 +114,9 @@ export const encodeInvite = (invite: Invite): string => {
   return INVITE_PREFIX + base32LowerEncode(binary).toUpperCase()
 }
 
-type Wire = [number, number, Uint8Array, Uint8Array, Uint8Array[], Uint8Array, number] |
-[number, number, Uint8Array, Uint8Array, Uint8Array[], Uint8Array, number, Uint8Array]
+type WireReplica = [Uint8Array, Uint8Array[]]
+/** [version, mode, account, peerId, addrs, secret, expires, swarmKey?, replicas?] (swarmKey null when replicas come without it). */
+type Wire = Array<number | Uint8Array | Uint8Array[] | null | WireReplica[]>
 
 const toWire = (invite: Invite): Wire => {
   if (typeof invite !== 'object' || invite === null) {
@@ -141,6 +155,22 @@ const toWire = (invite: Invite): Wire => {
       throw new InvalidArgumentError(`invite.swarmKey is only allowed with mode 'private', got mode '${mode}'`)
     }
     wire.push(Uint8Array.from(swarmKey))
+  }
+  if (invite.replicas !== undefined) {
+    const replicas = invite.replicas
+    if (!Array.isArray(replicas) || replicas.length < 1 || replicas.length > MAX_INVITE_REPLICAS) {
+      throw new InvalidArgumentError(`invite.replicas must be absent or an array of 1 to ${MAX_INVITE_REPLICAS} replicas, got ${Array.isArray(replicas) ? `${replicas.length} of them` : describe(replicas)}`)
+    }
+    const wired = replicas.map((r, i): WireReplica => {
+      const label = `invite.replicas[${i}]`
+      if (typeof r !== 'object' || r === null) throw new InvalidArgumentError(`${label} must be an object, got ${describe(r)}`)
+      if (!Array.isArray(r.addrs) || r.addrs.length < 1 || r.addrs.length > MAX_REPLICA_ADDRS) {
+        throw new InvalidArgumentError(`${label}.addrs must be an array of 1 to ${MAX_REPLICA_ADDRS} multiaddrs`)
+      }
+      return [peerIdToBytes(r.peerId), r.addrs.map((a, j) => addrToBytes(a, `${label}.addrs[${j}]`))]
+    })
+    if (wire.length === 7) wire.push(null)
+    wire.push(wired)
   }
   return wire
 }
@@ -303,8 +333,9 @@ const fromWire = (decoded: unknown): Invite => {
       `this invite is of format version ${version}, which this version of orbit-account cannot read (it reads version ${INVITE_VERSION}): update orbit-account`
     )
   }
-  if (fields.length !== 7 && fields.length !== 8) return bad(`expected 7 or 8 fields, got ${fields.length}`)
-  const [, modeByte, accountBytes, peerIdBytes, addrList, secret, expires, swarmKey] = fields
+  if (fields.length < 7 || fields.length > 9) return bad(`expected 7 to 9 fields, got ${fields.length}`)
+  const [, modeByte, accountBytes, peerIdBytes, addrList, secret, expires, swarmKey, replicaList] = fields
+  if (fields.length === 9 && !Array.isArray(replicaList)) return bad('expected 7 or 8 fields, or 9 fields ending with the list of replicas')
 
   if (typeof modeByte !== 'number' || !Number.isInteger(modeByte) || BYTE_TO_MODE[modeByte] === undefined) return bad('unknown mode')
   const mode = BYTE_TO_MODE[modeByte]!
@@ -317,40 +348,8 @@ const fromWire = (decoded: unknown): Invite => {
     return bad('the account is not a CID')
   }
 
-  if (!(peerIdBytes instanceof Uint8Array) || peerIdBytes.length > MAX_PEER_ID_BYTES) return bad('the peer id is not a multihash')
-  let peerId: string
-  try {
-    // A multihash peer id's string form is its bare base58btc encoding.
-    const parsed = peerIdFromString(base58btc.baseEncode(peerIdBytes))
-    if (!PEER_ID_TYPES.has(parsed.type)) return bad(`unsupported peer id type ${parsed.type}`)
-    if (!equalBytes(parsed.toMultihash().bytes, peerIdBytes)) return bad('the peer id is not in canonical form')
-    peerId = parsed.toString()
-  } catch (e) {
-    if (isOrbitAccountError(e)) throw e
-    return bad('the peer id does not parse')
-  }
-
-  if (!Array.isArray(addrList)) return bad('the addresses are not a list')
-  const addrItems: unknown[] = addrList
-  if (addrItems.length < MIN_INVITE_ADDRS || addrItems.length > MAX_INVITE_ADDRS) {
-    return bad(`expected ${MIN_INVITE_ADDRS} to ${MAX_INVITE_ADDRS} addresses, got ${addrItems.length}`)
-  }
-  const addrs = addrItems.map((item, i): string => {
-    if (!(item instanceof Uint8Array) || item.length > MAX_MULTIADDR_BYTES) return bad(`address ${i + 1} is not a multiaddr`)
-    let text: string
-    let problem: string | undefined
-    try {
-      const ma = multiaddr(item)
-      problem = multiaddrProblem(ma)
-      text = ma.toString()
-      // the bytes must be exactly what the string encodes to
-      if (!equalBytes(multiaddr(text).bytes, item)) problem = 'it is not in canonical form'
-    } catch {
-      return bad(`address ${i + 1} does not parse`)
-    }
-    if (problem !== undefined) return bad(`address ${i + 1} is not usable: ${problem}`)
-    return text
-  })
+  const peerId = peerIdFromWire(peerIdBytes, bad)
+  const addrs = addrsFromWire(addrList, MIN_INVITE_ADDRS, MAX_INVITE_ADDRS, '', bad)
 
   if (!(secret instanceof Uint8Array) || secret.length !== INVITE_SECRET_LENGTH) {
     return bad(`the secret must be ${INVITE_SECRET_LENGTH} bytes`)
@@ -366,14 +365,68 @@ const fromWire = (decoded: unknown): Invite => {
     expires,
     mode
   }
-  if (fields.length === 8) {
+  // In the 9-field form, null stands for no swarm key.
+  if (fields.length === 8 || (fields.length === 9 && swarmKey !== null)) {
     if (!(swarmKey instanceof Uint8Array) || swarmKey.length !== SWARM_KEY_LENGTH) {
       return bad(`the swarm key must be ${SWARM_KEY_LENGTH} bytes`)
     }
     if (mode !== 'private') return bad(`a swarm key is only allowed in mode private, not ${mode}`)
     invite.swarmKey = Uint8Array.from(swarmKey)
   }
+  if (fields.length === 9) {
+    invite.replicas = replicasFromWire(replicaList, bad)
+  }
   return invite
+}
+
+type Bad = (what: string) => never
+
+const peerIdFromWire = (peerIdBytes: unknown, bad: Bad, what = 'the peer id'): string => {
+  if (!(peerIdBytes instanceof Uint8Array) || peerIdBytes.length > MAX_PEER_ID_BYTES) return bad(`${what} is not a multihash`)
+  try {
+    // A multihash peer id's string form is its bare base58btc encoding.
+    const parsed = peerIdFromString(base58btc.baseEncode(peerIdBytes))
+    if (!PEER_ID_TYPES.has(parsed.type)) return bad(`unsupported peer id type ${parsed.type}`)
+    if (!equalBytes(parsed.toMultihash().bytes, peerIdBytes)) return bad(`${what} is not in canonical form`)
+    return parsed.toString()
+  } catch (e) {
+    if (isOrbitAccountError(e)) throw e
+    return bad(`${what} does not parse`)
+  }
+}
+
+const addrsFromWire = (addrList: unknown, min: number, max: number, of: string, bad: Bad): string[] => {
+  if (!Array.isArray(addrList)) return bad(`the addresses${of} are not a list`)
+  const addrItems: unknown[] = addrList
+  if (addrItems.length < min || addrItems.length > max) {
+    return bad(`expected ${min} to ${max} addresses${of}, got ${addrItems.length}`)
+  }
+  return addrItems.map((item, i): string => {
+    if (!(item instanceof Uint8Array) || item.length > MAX_MULTIADDR_BYTES) return bad(`address ${i + 1}${of} is not a multiaddr`)
+    let text: string
+    let problem: string | undefined
+    try {
+      const ma = multiaddr(item)
+      problem = multiaddrProblem(ma)
+      text = ma.toString()
+      // the bytes must be exactly what the string encodes to
+      if (!equalBytes(multiaddr(text).bytes, item)) problem = 'it is not in canonical form'
+    } catch {
+      return bad(`address ${i + 1}${of} does not parse`)
+    }
+    if (problem !== undefined) return bad(`address ${i + 1}${of} is not usable: ${problem}`)
+    return text
+  })
+}
+
+const replicasFromWire = (list: unknown, bad: Bad): InviteReplica[] => {
+  if (!Array.isArray(list) || list.length < 1 || list.length > MAX_INVITE_REPLICAS) return bad(`expected 1 to ${MAX_INVITE_REPLICAS} replicas`)
+  const items: unknown[] = list
+  return items.map((item, i): InviteReplica => {
+    if (!Array.isArray(item) || item.length !== 2) return bad(`replica ${i + 1} is not a [peer id, addresses] pair`)
+    const [peer, addrs]: unknown[] = item
+    return { peerId: peerIdFromWire(peer, bad, `the peer id of replica ${i + 1}`), addrs: addrsFromWire(addrs, 1, MAX_REPLICA_ADDRS, ` of replica ${i + 1}`, bad) }
+  })
 }
 
 // ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import { usableInvitation } from '../account/invitations.ts'
 import type { Libp2pNode } from '../orbit/orbitdb.ts'
 import type { DeviceId, Role } from '../types.ts'
 import { encodeInvite, inviteId, newInviteSecret, type Invite } from '../invite/invite.ts'
+import { inviteReplicas } from '../invite/addrs.ts'
 import { admittedMac, JOIN_PROTOCOL, macEquals, NONCE_BYTES, requestMac, shortCode, type JoinErrorCode, type Transcript } from './messages.ts'
 import { messageChannel, type MessageChannel } from './stream.ts'
 import { helloGate, type GateLimits } from './gate.ts'
@@ -249,6 +250,8 @@ export const createJoinService = async (init: JoinServiceInit): Promise<JoinServ
       const addrs = init.addrs()
       const invite: Invite = { v: 1, account: account.address, peerId: libp2p.peerId.toString(), addrs, secret, expires: Math.floor(expiresMs / 1000), mode: account.info().mode }
       if (invite.mode === 'private' && init.swarmKey !== undefined) invite.swarmKey = init.swarmKey()
+      const replicas = inviteReplicas(Object.values(account.state().replicas), invite)
+      if (replicas !== undefined) invite.replicas = replicas
       const text = encodeInvite(invite)
       const id = inviteId(secret)
       // Recorded before it is shown: from then on it is single-use on every device, across restarts.

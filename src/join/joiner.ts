@@ -35,6 +35,8 @@ export interface JoinRequestOptions {
   onCode?: (code: string) => void
   /** Told when the inviter is busy and the join tries again. */
   onProgress?: (message: string) => void
+  /** Called each time no device answered at the invite's addresses (the joiner may then leave a request at a replica). */
+  onUnreachable?: () => void
 }
 
 const STEP_TIMEOUT_MS = 30_000
@@ -89,6 +91,7 @@ export const requestAdmission = async (options: JoinRequestOptions): Promise<Adm
       return await requestOnce(options)
     } catch (err) {
       if (!mayAnswerLater(err) || signal.aborted) throw err
+      if (err instanceof UnreachableError) options.onUnreachable?.()
       const wait = Math.min(untilExpiry(), backoff(attempt))
       if (wait > 0) {
         const why = err instanceof InviterBusyError ? 'the inviting device is busy' : `no device of the account answers at ${invite.addrs.join(', ')} yet (it may be offline)`

@@ -22,7 +22,8 @@ import { AccountExistsError, InvalidArgumentError, InvalidInviteError, JoinFaile
 import { createOrbitDB, parseAddress, type OrbitDB } from '../orbit/orbitdb.ts'
 import { startNode, type StartedNode } from '../network/node.ts'
 import { createJoinService, type InviteOptions, type JoinService, type OpenInvite } from '../join/inviter.ts'
-import { requestAdmission } from '../join/joiner.ts'
+import { askOrLeave } from '../join/admission.ts'
+import { admitPendingJoins } from './pending-joins.ts'
 import { parseInvite } from '../invite/invite.ts'
 import { inviteAddrs } from '../invite/addrs.ts'
 import type { Mode } from '../types.ts'
@@ -152,6 +153,8 @@ const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: 
   let joins: Promise<JoinService> | undefined = libp2p.getMultiaddrs().length > 0 ? startJoins() : undefined
   joins?.catch(() => {})
   const stopDialingReplicas = dialReplicas(libp2p, account)
+  // Join requests left at a registered replica while no device answered: admitted here once checked.
+  const stopAdmitting = admitPendingJoins(libp2p, account)
   // Peers that hold this account are remembered, so devices find each other after restarts (not a revoked device's).
   const stopRemembering = account.onSync((peerId) => {
     if (!peerDevices.isRevoked(peerId)) void rememberPeerOf(libp2p, paths.peers, peerId).catch(() => {})
@@ -208,6 +211,7 @@ const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: 
       try {
         stopRemembering()
         stopDialingReplicas()
+        stopAdmitting()
         stopSwarm()
         await peerDevices.stop()
         await (await joins?.catch(() => undefined))?.stop()
@@ -293,16 +297,28 @@ export const joinAccount = async (options: DirOptions & JoinOptions): Promise<No
     }, async ({ node, orbitdb }, secrets) => {
       options.onProgress?.(`asking ${invite.peerId} to admit this device`)
       const device = { device: secrets.device, name: secrets.name, signingKey: base64urlEncode(secrets.signing.publicKey), boxKey: base64urlEncode(secrets.box.publicKey) }
-      const admission = await requestAdmission({ libp2p: node.libp2p, invite, device, signal, onCode: options.onCode, onProgress: options.onProgress })
-      await rememberPeers(paths.peers, invite.addrs.map((a) => `${a}/p2p/${invite.peerId}`))
-      // The sync comes from the inviter: if it goes away now, try to reach it again, then give up.
-      stopWatching = watchInviter(node.libp2p, invite.peerId, invite.addrs, {
-        returnMs: options.inviterReturnMs,
-        onProgress: options.onProgress,
-        onGone: (reason) => { inviterGone.abort(reason) }
-      })
-      const account = await joinAccountCore({ orbitdb, secrets, address: invite.account, registryHeads: admission.registryHeads, dataHeads: admission.dataHeads, signal, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}), ...(invite.swarmKey !== undefined ? { swarmKey: invite.swarmKey } : {}) })
+      // The replicas the invite names serve the account too (and take a join request when no device answers).
+      const replicaAddrs = (invite.replicas ?? []).flatMap((r) => r.addrs.map((a) => `${a}/p2p/${r.peerId}`))
+      for (const r of invite.replicas ?? []) void node.libp2p.dial(r.addrs.map((a) => multiaddr(`${a}/p2p/${r.peerId}`)), { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) }).catch(() => {})
+      const outcome = await askOrLeave({ libp2p: node.libp2p, invite, device, signal, onCode: options.onCode, onProgress: options.onProgress })
+      await rememberPeers(paths.peers, [...invite.addrs.map((a) => `${a}/p2p/${invite.peerId}`), ...replicaAddrs])
+      let heads = { registryHeads: [] as string[], dataHeads: [] as string[] }
+      if ('admission' in outcome) {
+        heads = outcome.admission
+        // The sync comes from the inviter: if it goes away now, try to reach it again, then give up.
+        stopWatching = watchInviter(node.libp2p, invite.peerId, invite.addrs, {
+          returnMs: options.inviterReturnMs,
+          onProgress: options.onProgress,
+          onGone: (reason) => { inviterGone.abort(reason) }
+        })
+      } else {
+        // The admission arrives in the registry, synced from the replica, once a device of the account comes online.
+        options.onProgress?.(`left a join request at the replica ${outcome.leftAt}; waiting for a device of the account to admit it`)
+      }
+      const account = await joinAccountCore({ orbitdb, secrets, address: invite.account, registryHeads: heads.registryHeads, dataHeads: heads.dataHeads, signal, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}), ...(invite.swarmKey !== undefined ? { swarmKey: invite.swarmKey } : {}) })
       stopWatching()
+      // No device named its data heads: take what the replica holds before returning, as a normal join does.
+      if ('leftAt' in outcome) await waitDataFrom(account, outcome.leftAt, signal)
       await writeConfig(paths, { version: 1, account: invite.account, device: secrets.device, name: secrets.name, mode: invite.mode, dataLog: account.state().epoch?.dataLog })
       return account
     }, invite.swarmKey !== undefined ? { key: invite.swarmKey } : undefined)
@@ -314,6 +330,14 @@ export const joinAccount = async (options: DirOptions & JoinOptions): Promise<No
     throw new JoinFailedError(`the join did not finish: ${(err as Error).message}. If the inviting device admitted this one before it went away, ` +
       'it lists an unfinished device: revoke it there (by its id, see `orbit-account devices`) and ask for a new invite', { cause: err })
   }
+}
+
+/** How long a join through a replica waits for the replica's data log (it syncs later anyway). */
+const REPLICA_DATA_WAIT_MS = 20_000
+
+const waitDataFrom = async (account: Account, peer: string, signal: AbortSignal): Promise<void> => {
+  const until = Date.now() + REPLICA_DATA_WAIT_MS
+  while (!account.syncedPeers('data').includes(peer) && Date.now() < until && !signal.aborted) await new Promise((resolve) => setTimeout(resolve, 50))
 }
 
 export interface RecoverOptions {

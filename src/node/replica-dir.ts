@@ -18,6 +18,7 @@ import { readSwarmFile, SWARM_GRACE_MS, writeSwarmFile } from './swarm-file.ts'
 import type { Swarm } from '../account/swarm.ts'
 import type { StartedNode } from '../network/node.ts'
 import { serveReplicaInfo } from '../replica/info.ts'
+import { serveJoinRequests, type JoinRequestLimits, type JoinRequestStore } from '../replica/join-requests.ts'
 import { base64urlDecode } from '../crypto/bytes.ts'
 import { lockboxAad, openBox } from '../crypto/lockbox.ts'
 
@@ -28,6 +29,8 @@ export interface ServedReplica {
   addrs: () => string[]
   /** Resolves with the replica once the registry could be fetched from a device. */
   ready: Promise<Replica>
+  /** The join requests it holds for the account's devices (none until ready). */
+  joinRequests: () => { count: number, bytes: number }
   close: () => Promise<void>
 }
 
@@ -141,7 +144,7 @@ const waitingNote = (hasSwarmKey: boolean, connected: number): string =>
  * `swarmGraceMs`: how long connections made with a swarm key that a revocation replaced
  * stay open (the devices' grace period by default; tests shorten it).
  */
-export const serveReplica = async (options: { dir: string, address: string, listen: string[], onNote?: (note: string) => void, swarmKey?: Uint8Array, swarmGraceMs?: number }): Promise<ServedReplica> => {
+export const serveReplica = async (options: { dir: string, address: string, listen: string[], onNote?: (note: string) => void, swarmKey?: Uint8Array, swarmGraceMs?: number, joinRequestLimits?: JoinRequestLimits }): Promise<ServedReplica> => {
   if (!isValidAddress(options.address)) throw new InvalidArgumentError(`'${options.address}' is not an account address (like /orbitdb/zdpu...; see \`orbit-account status\`)`)
   const paths = accountPaths(options.dir)
   await ownerOnlyDir(paths.dir)
@@ -158,6 +161,7 @@ export const serveReplica = async (options: { dir: string, address: string, list
     let closed = false
     let replica: Replica | undefined
     let stopSwarmWatch: (() => void) | undefined
+    let joinRequests: JoinRequestStore | undefined
     const ready = (async (): Promise<Replica> => {
       // Said once: the same "Failed to load block" every few seconds tells a person nothing.
       let told = false
@@ -178,6 +182,8 @@ export const serveReplica = async (options: { dir: string, address: string, list
       r.onSync((peerId) => {
         void rememberPeerOf(started.node.libp2p, paths.peers, peerId).catch(() => {})
       })
+      // Joiners that no device answers leave their requests here, checked against the registry (replica/join-requests.ts).
+      if (!closed) joinRequests = await serveJoinRequests(started.node.libp2p, () => r.state(), options.joinRequestLimits)
       if (swarm !== undefined && !closed) {
         const me = { peer: started.node.libp2p.peerId.toString(), boxSecretKey: secrets.box.secretKey }
         stopSwarmWatch = watchSwarmEpoch(r, swarm, paths.swarm, started.node, options.swarmGraceMs ?? SWARM_GRACE_MS, me, options.onNote)
@@ -191,9 +197,11 @@ export const serveReplica = async (options: { dir: string, address: string, list
       peerId: () => started.node.libp2p.peerId.toString(),
       addrs: () => started.node.libp2p.getMultiaddrs().map((a) => a.toString()),
       ready,
+      joinRequests: () => joinRequests?.size() ?? { count: 0, bytes: 0 },
       close: async () => {
         closed = true
         stopSwarmWatch?.()
+        await joinRequests?.stop()
         await stopInfo()
         try {
           await replica?.close()
