@@ -259,6 +259,11 @@ export interface ReplicaRecord {
   registeredIn: string
   /** Hash of the op that removed it, once removed. */
   removedIn?: string
+  /**
+   * The highest epoch started in the causal past of that op: in private mode the replica
+   * holds that epoch's swarm key, so the rotation to the next epoch moves the swarm.
+   */
+  removedAtEpoch?: number
   /** Private mode: the swarm key of the highest epoch sealed to it (the first box for that epoch). */
   swarm?: { epoch: number, box: string }
 }

@@ -76,8 +76,9 @@ export const revokedHoldsCurrentKey = (state: AccountState): boolean => {
 /**
  * Why the account needs a new rotation, or null: the current epoch's key went to a device
  * that is not an active member (revoked, or whose admission was voided), or an active
- * device has no lockbox for it. In public mode lockboxes are membership markers (there is
- * no key), and the same reasoning holds: a data log accepts writes from its epoch's members.
+ * device has no lockbox for it, or (private mode) a replica removed in it holds the swarm
+ * key. In public mode lockboxes are membership markers (there is no key), and the same
+ * reasoning holds: a data log accepts writes from its epoch's members.
  */
 export const rotationNeed = (state: AccountState): string | null => {
   const current = state.epoch
@@ -99,7 +100,16 @@ export const rotationNeed = (state: AccountState): string | null => {
   const keyless = devices.find(d => d.status === 'active' && lockboxFor(state, current.epoch, d.device) === undefined)
   if (keyless !== undefined) return `active device ${describe(keyless)} has no lockbox for epoch ${current.epoch}`
   const recovery = state.recovery
-  return recovery !== null && lockboxFor(state, current.epoch, recovery.device) === undefined
-    ? `the recovery key has no lockbox for epoch ${current.epoch}`
-    : null
+  if (recovery !== null && lockboxFor(state, current.epoch, recovery.device) === undefined) return `the recovery key has no lockbox for epoch ${current.epoch}`
+  return replicaHoldingSwarm(state, current.epoch)
+}
+
+/**
+ * Private mode: a replica removed while `epoch` was current holds the swarm key (it was
+ * let in with it), so the next rotation must move the swarm (src/account/swarm.ts).
+ */
+const replicaHoldingSwarm = (state: AccountState, epoch: number): string | null => {
+  if (state.params.mode !== 'private') return null
+  const removed = Object.values(state.replicas).filter(r => r.removedAtEpoch === epoch).map(r => r.peer).sort(compare)[0]
+  return removed === undefined ? null : `the removed replica ${removed} holds the swarm key of epoch ${epoch}`
 }

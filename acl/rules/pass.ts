@@ -410,7 +410,10 @@ const applyReplicaRemove = (ctx: Context, entry: RegistryEntry, op: ReplicaRemov
     () => known === undefined || !ctx.graph.isAncestor(known.registeredIn, entry.hash) ? `replica ${op.peer} was not registered in the causal past of this op` : OK
   )
   if (verdict !== undefined || known === undefined) return verdict
-  known.removedIn ??= entry.hash
+  if (known.removedIn === undefined) {
+    known.removedIn = entry.hash
+    known.removedAtEpoch = highestEpochInCausalPast(ctx, entry)
+  }
   return OK
 }
 

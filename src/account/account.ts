@@ -62,7 +62,7 @@ export interface Account {
   withdrawInvitation: (id: string) => Promise<void>
   /** Registers a replica (this device must be an active admin): its peer id, addresses and X25519 key. */
   registerReplica: (replica: { peer: string, addrs: string[], boxKey: string }) => Promise<void>
-  /** Ends a replica's registration (an active admin); final for that peer id. */
+  /** Ends a replica's registration (an active admin); final for that peer id. Private mode: then rotates, moving the swarm key. */
   removeReplica: (peer: string) => Promise<void>
   /** Private mode: records the swarm key of `epoch` sealed to a registered replica (src/node/replicas.ts seals it). */
   recordSwarmBox: (box: { peer: string, epoch: number, box: string }) => Promise<void>
@@ -316,6 +316,10 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
       const known = Object.hasOwn(now.replicas, peer) ? now.replicas[peer] : undefined
       if (known === undefined || known.removedIn !== undefined) throw new UnknownDeviceError(`no registered replica ${peer} (see \`orbit-account status\`)`)
       await registry.append(replicaRemoveOp({ peer }))
+      // Private mode: the replica was let in with the swarm key; the rotation its removal calls for moves the swarm (swarm.ts).
+      if (mode !== 'private') return
+      const epoch = await runRotation(true)
+      await waitForEpoch(epochs, epoch)
     },
     setRecovery: async (key) => {
       const now = registry.state()

@@ -2,7 +2,8 @@
  * The swarm key of a private-mode account (browser-ready): the pre-shared key of the
  * libp2p private network its devices form. It is derived from a group key, so every
  * device that holds that epoch's key knows it and nobody else does, and it changes
- * only at a rotation that leaves a device out (a revocation): a compaction keeps the
+ * only at a rotation that leaves a device out (a revocation) or that follows a replica's
+ * removal (replicas hold the swarm key, never a group key): a compaction keeps the
  * swarm, so a replica or a device that was away is not cut off by housekeeping.
  */
 import { hkdf } from '@noble/hashes/hkdf.js'
@@ -26,10 +27,15 @@ export const swarmKeyFrom = (epochKey: Uint8Array, account: string): Uint8Array 
 const holders = (state: AccountState, record: EpochRecord): string[] =>
   [...Object.keys(record.lockboxes), ...Object.keys(state.addedLockboxes[String(record.epoch)] ?? {})]
 
+/** A replica was removed while `record` was the latest epoch it knew of: it holds the swarm key then in use. */
+const removedReplicaHeld = (state: AccountState, record: EpochRecord): boolean =>
+  Object.values(state.replicas).some((r) => r.removedAtEpoch === record.epoch)
+
 /**
  * The epoch whose key names the swarm now: the latest one (up to the current epoch) that
- * left out a device holding a key of the epoch before it; epoch 0 when none did;
- * undefined before the registry has an epoch.
+ * left out a device holding a key of the epoch before it, or that follows the removal of
+ * a replica (which was let in with the swarm key of the epoch before); epoch 0 when none
+ * did; undefined before the registry has an epoch.
  */
 export const swarmEpochOf = (state: AccountState): EpochRecord | undefined => {
   const upTo = state.epoch?.epoch ?? -1
@@ -38,7 +44,7 @@ export const swarmEpochOf = (state: AccountState): EpochRecord | undefined => {
   for (let i = 1; i < chain.length; i++) {
     const prev = chain[i - 1] as EpochRecord
     const cur = chain[i] as EpochRecord
-    if (holders(state, prev).some((d) => cur.lockboxes[d] === undefined)) result = cur
+    if (holders(state, prev).some((d) => cur.lockboxes[d] === undefined) || removedReplicaHeld(state, prev)) result = cur
   }
   return result
 }

@@ -100,7 +100,7 @@ const watchSwarmEpoch = (r: Replica, swarm: Swarm, path: string, node: StartedNo
         clearTimeout(lockOut)
         lockOut = undefined
         await writeSwarmFile(path, { epoch: now, key })
-        onNote?.(`a device was revoked: this replica moved to the new swarm key (epoch ${now}) sealed to it in the registry`)
+        onNote?.(`a device was revoked or a replica removed: this replica moved to the new swarm key (epoch ${now}) sealed to it in the registry`)
         closeOld = setTimeout(() => { void Promise.all(old.map(async (c) => { await c.close().catch(() => {}) })) }, atStart ? 0 : graceMs)
         return
       }
@@ -118,7 +118,8 @@ const watchSwarmEpoch = (r: Replica, swarm: Swarm, path: string, node: StartedNo
     const when = atStart ? 'now' : `in ${Math.round(graceMs / 1000)} s`
     // A registered replica expects the new key sealed to it before then: said only when it is not registered.
     const registered = r.state().replicas[me.peer]
-    if (registered === undefined || registered.removedIn !== undefined) onNote?.(`a device was revoked, and the account's devices moved to a new swarm key (epoch ${now}): this replica's key is the old one, so ${when} ` +
+    const why = registered?.removedIn !== undefined ? 'this replica was removed' : 'a device was revoked'
+    if (registered === undefined || registered.removedIn !== undefined) onNote?.(`${why}, and the account's devices moved to a new swarm key (epoch ${now}): this replica's key is the old one, so ${when} ` +
       'it closes its connections and refuses new ones (the revoked device holds that key too); it is unreachable until given the new key. ' + NEW_KEY_HOW)
     if (atStart) shut()
     else if (lockOut === undefined) lockOut = setTimeout(shut, graceMs)
