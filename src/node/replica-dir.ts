@@ -120,7 +120,7 @@ const watchSwarmEpoch = (r: Replica, swarm: Swarm, path: string, node: StartedNo
     const registered = r.state().replicas[me.peer]
     const why = registered?.removedIn !== undefined ? 'this replica was removed' : 'a device was revoked'
     if (registered === undefined || registered.removedIn !== undefined) onNote?.(`${why}, and the account's devices moved to a new swarm key (epoch ${now}): this replica's key is the old one, so ${when} ` +
-      'it closes its connections and refuses new ones (the revoked device holds that key too); it is unreachable until given the new key. ' + NEW_KEY_HOW)
+      `it closes its connections and refuses new ones (${registered?.removedIn !== undefined ? 'it is no longer one of the account\'s replicas' : 'the revoked device holds that key too'}); it is unreachable until given the new key. ` + NEW_KEY_HOW)
     if (atStart) shut()
     else if (lockOut === undefined) lockOut = setTimeout(shut, graceMs)
   }
