@@ -20,7 +20,8 @@ import { forgetDevices, readNetworkMemory, rememberPeerDevice, type PeerDevice }
 
 export const PEER_DEVICE_PROTOCOL = '/orbit-account/peer-device/1.0.0'
 const MAX_BYTES = 1024
-const ASK_MS = 3000
+/** An answer may wait ANSWER_WAIT_MS for the registry to sync: this leaves the dial and the signing room on a loaded machine. */
+const ASK_MS = 6000
 /** A peer that did not prove a device is asked again, when it syncs, after this long (it may have been opening its account). */
 const RETRY_MS = 15_000
 /** How long an answer waits for the asking peer to have synced the registry here. */

@@ -99,8 +99,9 @@ const watchSwarmEpoch = (r: Replica, swarm: Swarm, path: string, node: StartedNo
         known = now
         clearTimeout(lockOut)
         lockOut = undefined
-        await writeSwarmFile(path, { epoch: now, key })
+        // Said as soon as it is so (the key is in use), before the file is written.
         onNote?.(`a device was revoked or a replica removed: this replica moved to the new swarm key (epoch ${now}) sealed to it in the registry`)
+        await writeSwarmFile(path, { epoch: now, key })
         closeOld = setTimeout(() => { void Promise.all(old.map(async (c) => { await c.close().catch(() => {}) })) }, atStart ? 0 : graceMs)
         return
       }
