@@ -45,12 +45,13 @@ try {
   for (;;) {
     const line = await invite.next('invite')
     lines.push(line)
-    if (line.startsWith('  orbit-account join ')) break
+    if (/^\s*echo \S+ \| orbit-account join - /.test(line)) break
   }
   console.log(lines.join('\n'))
-  const text = (lines.at(-1) as string).trim().split(/\s+/)[2] as string
+  const text = (lines.at(-1) as string).trim().split(/\s+/)[1] as string
 
-  run('phone', phoneDir, '5. On the phone: join with the scanned (or pasted) invite', ['join', text, '--name', 'phone'])
+  // The invite goes in on stdin (`join -`): on the command line every user of the machine would see it in `ps`.
+  run('phone', phoneDir, '5. On the phone: join with the scanned (or pasted) invite, given on stdin', ['join', '-', '--name', 'phone'], { input: text })
   console.log(dim(`[laptop] ${await invite.next('admission')}`))
   run('phone', phoneDir, '   The phone already has what the laptop wrote before', ['list'])
   run('phone', phoneDir, '   Both devices are in the account', ['devices'])
