@@ -22,7 +22,8 @@ import { ComposedStorage, encodedSize, Entry, IPFSBlockStorage, LevelStorage, Lo
 import { ANCESTRY_LIMITS, fetchAncestry } from './prefetch.ts'
 import { entrySize, PendingEntries, type PendingLimits } from './pending.ts'
 import { openAbsentEntries, type AbsentEntries, type AbsentStore } from './absent.ts'
-import { joinPastAbsent, type LogStores, type PastEntry } from './join.ts'
+import { joinPastAbsent, type LogStores } from './join.ts'
+import { ranked, type WriterRanks } from './ranks.ts'
 import { MAX_ENTRY_BYTES } from './caps.ts'
 import { EntryTooLargeError } from '../errors.ts'
 import type { AccessController, BaseDatabase, DatabaseArgs, LogEntry, OrbitEvents, OrbitLog, StorageBackend } from './orbitdb.ts'
@@ -59,8 +60,11 @@ export interface ManagedDatabase extends BaseDatabase {
   retryPending: () => Promise<void>
 }
 
-export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDatabase> => {
-  const { ipfs, identity, address, name, access, onUpdate } = args
+/** What a data log adds: the per-writer ranks that refuse entries which can never count (src/orbit/ranks.ts), fed by its `onUpdate`. */
+export interface ManagedOptions { ranks?: WriterRanks }
+
+export const ManagedDatabase = async (args: DatabaseArgs & ManagedOptions): Promise<ManagedDatabase> => {
+  const { ipfs, identity, address, name, access, onUpdate, ranks } = args
   const cap = access.maxEntryBytes ?? MAX_ENTRY_BYTES
   const directory = pathJoin(args.directory ?? './orbitdb', `./${address}/`)
   const meta = args.meta ?? {}
@@ -98,8 +102,8 @@ export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDataba
     else spent.delete(key)
   }
 
-  /** Refuses an entry over the cap for good: never fetched, kept or stored again (a block fetched meanwhile is deleted). */
-  const refuseOversized = async (hash: string): Promise<boolean> => {
+  /** Refuses an entry for good (over the cap, or one that can never count): never fetched, kept or stored again (a block fetched meanwhile is deleted). */
+  const refuseForGood = async (hash: string): Promise<boolean> => {
     const recorded = absent.refuse(hash)
     pending.delete(hash)
     try {
@@ -111,7 +115,7 @@ export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDataba
   // A sync failure (a peer gone mid-exchange, a timeout) is reported, never thrown; an
   // oversized head message was refused before it was decoded.
   events.on('error', (err: unknown) => {
-    if (err instanceof OversizedEntryError) void refuseOversized(err.hash)
+    if (err instanceof OversizedEntryError) void refuseForGood(err.hash)
   })
 
   const addOperation = async (op: unknown): Promise<string> => {
@@ -173,11 +177,16 @@ export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDataba
     if (closing || (!hole && await log.has(entry.hash))) return
     const size = encodedSize(entry)
     if (size > cap) {
-      await refuseOversized(entry.hash)
+      await refuseForGood(entry.hash)
       return await refuse(entry, `it is ${size} bytes, over the log's cap of ${cap}`, false)
     }
     const why = await fault(entry)
     if (why !== undefined) return await refuse(entry, why, why === NOT_ALLOWED)
+    // One that can never count is refused before its ancestry is fetched (the batch is judged again in `join`).
+    if (ranks?.refused([ranked(entry)]).has(entry.hash) === true) {
+      await refuseForGood(entry.hash)
+      return await refuse(entry, 'its writer\'s writes quota is used: it can never count', false)
+    }
     const tally = Tally(access)
     const counted = await tally.add(entry)
     const bounded = tally.bounded(entry.key)
@@ -185,19 +194,19 @@ export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDataba
     if (bounded !== undefined) spend(entry.key, 1)
     let joined = false
     // The ancestors this join adds: what a join past an absent one needs of them.
-    const batch: PastEntry[] = []
+    const batch: LogEntry[] = []
     try {
       const walk = await fetchAncestry(entry, {
         storage: fetchStorage,
         inLog: async (hash) => await log.has(hash),
         check: async (ancestor) => {
           if ((await fault(ancestor)) !== undefined || !(await tally.add(ancestor))) return false
-          batch.push({ hash: ancestor.hash, next: ancestor.next, refs: ancestor.refs })
+          batch.push(ancestor)
           return true
         },
         limits: ANCESTRY_LIMITS,
         maxEntryBytes: cap,
-        oversized: refuseOversized,
+        oversized: refuseForGood,
         ...(access.holes === true ? { hole: (hash: string) => absent.hole(hash) } : {}),
         signal: stopChecks.signal
       })
@@ -221,41 +230,63 @@ export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDataba
     clearTimeout(timer)
   }
 
-  /** Joins an entry whose ancestry is local and checked; its batch is checked against the writers' allowances again, in the queue. */
-  const join = async (entry: LogEntry, tally: Tally, batch: PastEntry[], hole: boolean): Promise<boolean> => {
+  /**
+   * Joins an entry whose ancestry is local and checked, in the queue. Those of the batch
+   * that can never count under their writer's writes quota (src/orbit/ranks.ts) are
+   * refused for good first, and the rest joins without them.
+   */
+  const join = async (entry: LogEntry, tally: Tally, batch: LogEntry[], hole: boolean): Promise<boolean> => {
     return await queue.add(async () => {
-      try {
-        if (!(await tally.fits())) {
-          await refuse(entry, 'its writers have no allowance left for it', false)
-          return false
-        }
-        // A hole joins now: from here on the log reads it (it is back absent should the join fail).
-        if (hole) absent.heal(entry.hash)
-        // OrbitDB's join reads every parent named: past an absent one, or for a hole (no
-        // head: what names it is in the log already), ours does the join.
-        const pastAbsent = [entry, ...batch].some((e) => [...e.next, ...e.refs].some((hash) => absent.has(hash)))
-        let updated: boolean
-        if (!pastAbsent && !hole) {
-          updated = await log.joinEntry(entry)
-        } else {
-          updated = !(await log.has(entry.hash))
-          // The marks this join relies on are on disk first.
-          await absent.flush()
-          if (updated) await joinPastAbsent(stores, entry, batch, !hole)
-        }
-        if (hole) absent.healed(entry.hash)
-        pending.delete(entry.hash)
-        if (updated) {
-          if (onUpdate !== undefined) await onUpdate(log, entry)
-          events.emit('update', entry)
-        }
-        return true
-      } catch (err) {
-        if (hole) absent.hole(entry.hash)
-        await refuse(entry, err instanceof Error ? err.message : String(err), true)
+      const over = ranks === undefined ? new Set<string>() : ranks.refused([entry, ...batch].map(ranked))
+      if (over.size === 0) return await joinChecked(entry, tally, batch, hole)
+      for (const hash of over) await refuseForGood(hash)
+      const kept = batch.filter((e) => !over.has(e.hash))
+      if (!over.has(entry.hash)) return await joinChecked(entry, tally, kept, hole)
+      await refuse(entry, 'its writer\'s writes quota is used: it can never count', false)
+      // What is kept joins under its own heads (those no kept entry names).
+      const named = new Set(kept.flatMap((e) => [...e.next, ...e.refs]))
+      let rest = kept.filter((e) => named.has(e.hash))
+      for (const top of kept.filter((e) => !named.has(e.hash))) {
+        await joinChecked(top, tally, rest, false)
+        rest = []
+      }
+      return false
+    }) as boolean
+  }
+
+  /** Joins an entry and its batch, checked against the writers' allowances again (runs in the queue). */
+  const joinChecked = async (entry: LogEntry, tally: Tally, batch: LogEntry[], hole: boolean): Promise<boolean> => {
+    try {
+      if (!(await tally.fits())) {
+        await refuse(entry, 'its writers have no allowance left for it', false)
         return false
       }
-    }) as boolean
+      // A hole joins now: from here on the log reads it (it is back absent should the join fail).
+      if (hole) absent.heal(entry.hash)
+      // OrbitDB's join reads every parent named: past an absent one, or for a hole (no
+      // head: what names it is in the log already), ours does the join.
+      const pastAbsent = [entry, ...batch].some((e) => [...e.next, ...e.refs].some((hash) => absent.has(hash)))
+      let updated: boolean
+      if (!pastAbsent && !hole) {
+        updated = await log.joinEntry(entry)
+      } else {
+        updated = !(await log.has(entry.hash))
+        // The marks this join relies on are on disk first.
+        await absent.flush()
+        if (updated) await joinPastAbsent(stores, entry, batch, !hole)
+      }
+      if (hole) absent.healed(entry.hash)
+      pending.delete(entry.hash)
+      if (updated) {
+        if (onUpdate !== undefined) await onUpdate(log, entry)
+        events.emit('update', entry)
+      }
+      return true
+    } catch (err) {
+      if (hole) absent.hole(entry.hash)
+      await refuse(entry, err instanceof Error ? err.message : String(err), true)
+      return false
+    }
   }
 
   const sync = await Sync({ ipfs, log, events, onSynced: applyOperation, start: args.syncAutomatically ?? true })
@@ -273,7 +304,7 @@ export const ManagedDatabase = async (args: DatabaseArgs): Promise<ManagedDataba
       }
       if (bytes === undefined || closing) continue
       if (bytes.byteLength > cap) {
-        await refuseOversized(hash)
+        await refuseForGood(hash)
         continue
       }
       try {

@@ -6,6 +6,7 @@
  * count only within its quotas (src/store/kv-state.ts); its own writer is told first.
  */
 import { ManagedDatabase } from '../orbit/database.ts'
+import { ranked, WriterRanks } from '../orbit/ranks.ts'
 import type { DatabaseArgs, LogEntry, OrbitLog } from '../orbit/orbitdb.ts'
 import type { Change, SlotRecord } from './kv-index.ts'
 import { checkKey, checkValue, type JsonValue } from './limits.ts'
@@ -65,6 +66,8 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter }: KvOptions) =
   let writes = 0
   let snapshotOf: number | undefined
   const state = new KvState({ epoch, quotas, starter })
+  // Every entry stored, per writer: the log refuses those that can never count (src/orbit/ranks.ts).
+  const ranks = WriterRanks(quotas.writes)
   const index = state.index
   const seen = new Set<string>()
   const listeners = new Set<(change: Change) => void>()
@@ -84,11 +87,15 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter }: KvOptions) =
       const op = codec.decode(entry.payload)
       if (op.op !== 'snapshot') writes++
       applied = state.apply({ hash: entry.hash, signer: entry.key, clock: entry.clock }, op)
+      // The counted snapshot's parts use no writes of the starter's quota: they take no rank either.
+      if (!applied.snapshot) ranks.add(ranked(entry))
       if (applied.snapshot && op.op === 'snapshot' && (snapshotOf === undefined || snapshotOf === op.of)) {
         snapshotOf = op.of
         snapshotParts.add(op.part)
       }
     } catch {
+      // Stored all the same: it takes a rank, as any entry that counts for nothing.
+      ranks.add(ranked(entry))
       skipped++
       return
     }
@@ -141,7 +148,7 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter }: KvOptions) =
     await applyFrom(log, [entry])
   }
 
-  const db = await ManagedDatabase({ ...args, onUpdate })
+  const db = await ManagedDatabase({ ...args, onUpdate, ranks })
   let rejected = 0
   db.events.on('rejected', () => { rejected++ })
   await applyFrom(db.log, await db.log.heads())
