@@ -60,7 +60,7 @@ export interface PeerDevices {
   of: (peerId: string) => (PeerDevice & { status: string }) | undefined
   /** Whether `peerId` proved to be a device the registry has revoked. */
   isRevoked: (peerId: string) => boolean
-  /** Waits (at most `ms`) for the questions under way. */
+  /** Asks connected peers not identified yet again (at most every 15 s), and waits (at most `ms`) for the questions under way. */
   settle: (ms: number) => Promise<void>
   stop: () => Promise<void>
 }
@@ -174,6 +174,12 @@ export const startPeerDevices = async (options: { libp2p: Libp2pNode, account: A
       return d !== undefined && statusOf(d.device) === 'revoked'
     },
     settle: async (ms) => {
+      // Someone wants the names now (`status`): a connected peer not identified yet is asked again
+      // (at most every RETRY_MS), since the questions asked when it synced may all have come too early.
+      for (const p of libp2p.getPeers()) {
+        const peerId = p.toString()
+        if (!known.has(peerId) && account.syncedPeers('registry').includes(peerId)) learn(peerId)
+      }
       if (pending.size === 0) return
       await Promise.race([Promise.allSettled([...pending]), new Promise((resolve) => setTimeout(resolve, ms).unref())])
     },
