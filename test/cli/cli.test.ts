@@ -10,7 +10,7 @@ import { Sandbox, type JsonObject } from './helpers.ts'
 const DEVICE_ID = /^d[a-z2-7]{24}$/
 
 describe('orbit-account CLI without a daemon', function () {
-  this.timeout(60_000)
+  this.timeout(150_000)
   let cli: Sandbox
   beforeEach(async () => { cli = await Sandbox.create() })
   afterEach(async () => { await cli.cleanup() })
