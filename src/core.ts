@@ -21,6 +21,7 @@ export { generateDeviceKeys, deviceIdFromSigningKey, isDeviceId, type DeviceKeys
 export { encodeKeystore, decodeKeystore, type DeviceSecrets, type EncodeKeystoreOptions } from '../identity/keystore.ts'
 export { parseInvite, encodeInvite, type Invite, type ParseInviteOptions } from './invite/invite.ts'
 export type { Change } from './store/kv-index.ts'
+export type { BatchOp } from './store/batch-write.ts'
 export { checkKey, parseJsonValue, MAX_KEY_BYTES, MAX_VALUE_BYTES, type JsonValue } from './store/limits.ts'
 export { DEFAULT_QUOTAS, type Quotas } from './store/quota.ts'
 export * from './errors.ts'

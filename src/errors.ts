@@ -37,6 +37,7 @@ export type ErrorCode =
   | 'UNSAFE_PERMISSIONS'
   | 'PERMISSION_DENIED'
   | 'QUOTA_EXCEEDED'
+  | 'STATE_CORRUPT'
   | 'INTERNAL'
 
 export class OrbitAccountError extends Error {
@@ -120,5 +121,8 @@ export const PermissionDeniedError = defineError('PERMISSION_DENIED', 'Permissio
 
 /** A write would take this device past one of the account's per-device quotas: the other devices would ignore it. */
 export const QuotaExceededError = defineError('QUOTA_EXCEEDED', 'QuotaExceededError')
+
+/** A persisted checkpoint that does not read (damaged, another version, another key): the log is replayed instead. */
+export const CorruptStateError = defineError('STATE_CORRUPT', 'CorruptStateError')
 
 export const isOrbitAccountError = (e: unknown): e is OrbitAccountError => e instanceof OrbitAccountError

@@ -10,18 +10,22 @@ import type { AccountState, DeviceDescriptor, DeviceRecord, EpochRecord, Recover
 import type { DeviceSecrets } from '../../identity/keystore.ts'
 import { InviteUsedError, NoAccountError, NotAuthorizedError, UnknownDeviceError } from '../errors.ts'
 import type { OrbitDB } from '../orbit/orbitdb.ts'
-import type { KvDatabase } from '../store/kv-database.ts'
+import type { KvDatabase, OpenStats } from '../store/kv-database.ts'
 import { lockboxOf, openEpochs, sealEpochKey, type Epochs } from './epochs.ts'
 import { rotate, type RotationProgress } from '../rotation/rotate.ts'
 import { checkRevoke, resolveDevice } from '../rotation/revoke.ts'
 import type { Change } from '../store/kv-index.ts'
 import type { JsonValue } from '../store/limits.ts'
+import type { BatchOp } from '../store/batch-write.ts'
 import type { AccountAddress, DeviceId, Epoch, Mode, Role } from '../types.ts'
 import type { RegistryDatabase } from './registry.ts'
 import { swarmEpochOf, swarmKeyFrom, type Swarm } from './swarm.ts'
 import { checkRecoveryKey, currentKeyFor, recoveryIdentity } from './recovery-key.ts'
 import type { RecoveryKeys } from './recovery-words.ts'
 import { checkAdmin, checkCanRecordInvitation, usableInvitation } from './invitations.ts'
+import { persistRegistryState } from './registry-state.ts'
+import type { StateStore } from '../store/state-store.ts'
+import { compactionDue, compactionTimer, DEFAULT_COMPACTION, isSeniorAdmin, type CompactionRule } from './compaction.ts'
 
 export interface AccountInfo {
   account: AccountAddress
@@ -44,6 +48,15 @@ export interface Account {
   readonly device: DeviceId
   info: () => AccountInfo
   put: (key: string, value: JsonValue) => Promise<void>
+  /**
+   * Writes puts and dels as one batch: all of them show on every device, or none (a
+   * watcher sees them together). Every op and this device's quotas for all of them are
+   * checked before anything is written; each key at most once (INVALID_ARGUMENT); an
+   * empty batch writes nothing.
+   */
+  batch: (ops: BatchOp[]) => Promise<void>
+  /** `batch` of puts: each key of `entries` set to its value. */
+  putMany: (entries: Record<string, JsonValue>) => Promise<void>
   get: (key: string) => JsonValue | undefined
   del: (key: string) => Promise<boolean>
   all: (options?: { prefix?: string }) => Record<string, JsonValue>
@@ -85,6 +98,10 @@ export interface Account {
    * whole history). Resolves true when it did.
    */
   compactIfLarge: () => Promise<boolean>
+  /** The current data log: its epoch, the writes it holds past its snapshot, and its live keys. */
+  logStats: () => { epoch: number, writes: number, keys: number }
+  /** How the current data log opened: from its checkpoint or not, and how many log entries that applied. */
+  openStats: () => OpenStats
   /** Starts a new epoch without a revocation (compaction: the new log starts from a snapshot). */
   rotate: (options?: { onProgress?: (p: RotationProgress) => void }) => Promise<Epoch>
   /**
@@ -110,6 +127,8 @@ export interface InvitedBy { id: string, proof: string }
 export interface CoreOptions {
   orbitdb: OrbitDB
   secrets: DeviceSecrets
+  /** Where the device keeps the state it derives from the logs (see BuildOptions.store). */
+  store?: (account: string) => StateStore
 }
 
 export const REGISTRY_NAME = 'orbit-account/registry'
@@ -123,6 +142,10 @@ export interface BuildOptions {
   onEpoch?: (epoch: EpochRecord) => void
   /** Private mode: the swarm key this device used last (or got in its invite, epoch -1). */
   swarm?: Swarm
+  /** Where this device keeps the state it derives from the logs, sealed (src/store/state-store.ts); none: replayed at each open. */
+  store?: (account: string) => StateStore
+  /** Automatic compaction's thresholds (src/account/compaction.ts; tests lower them), or false: none. */
+  compaction?: Partial<CompactionRule> | false
 }
 
 /** An admin compacts before an invite once the current log holds this many writes. */
@@ -144,8 +167,10 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
   }
   const watchers = new Set<(change: Change) => void>()
   const moved = new Set<() => void>()
+  const store = options.store?.(address)
   const epochs = await openEpochs({
     orbitdb, secrets, registry, address, mode,
+    ...(store !== undefined ? { store } : {}),
     ...(options.previous !== undefined ? { previous: options.previous } : {}),
     ...(options.knownKey !== undefined ? { knownKey: options.knownKey } : {}),
     onEpoch: (record) => {
@@ -217,6 +242,7 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
   // Entries refused because their writer's admission had not arrived yet are retried
   // as soon as the registry admits someone new; a new epoch is followed.
   let knownDevices = Object.keys(state.devices).length
+  const stopPersisting = persistRegistryState(registry, store)
   const stopFollowing = registry.onState((next) => {
     const n = Object.keys(next.devices).length
     if (n !== knownDevices) {
@@ -228,6 +254,25 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
     maybeFinishRotation()
   })
   maybeFinishRotation()
+
+  // Automatic compaction (compaction.ts): the senior admin starts a snapshot epoch once
+  // the current log is mostly history; checked after every visible change, local or not.
+  const rule = options.compaction === false ? undefined : { ...DEFAULT_COMPACTION, ...options.compaction }
+  const compactionNow = (): boolean => {
+    const now = registry.state()
+    const me = now.devices[secrets.device]
+    if (rule === undefined || closed || revoking || rotating !== undefined || graceTimer !== undefined || now.needsRotation === true) return false
+    if (me?.status !== 'active' || me.role !== 'admin' || !isSeniorAdmin(now, secrets.device)) return false
+    // Not yet moved to the newest epoch: this log's count is not the current one's.
+    return now.epoch?.epoch === data().epoch && compactionDue(rule, data().writesSinceStart(), data().size())
+  }
+  const autoCompaction = compactionTimer(rule?.checkMs ?? DEFAULT_COMPACTION.checkMs ?? 0, compactionNow, async () => {
+    await waitForEpoch(epochs, await runRotation(false))
+  })
+  if (rule !== undefined) {
+    watchers.add(() => { autoCompaction.poke() })
+    autoCompaction.poke()
+  }
 
   const refused = { registry: 0, data: 0 }
   registry.events.on('rejected', () => { refused.registry++ })
@@ -243,6 +288,8 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
     device: secrets.device,
     info: () => ({ account: address, device: secrets.device, name: self()?.name ?? secrets.name, mode, epoch: epochNow() as Epoch }),
     put: async (key, value) => { await epochs.write(async () => { await data().put(key, value) }) },
+    batch: async (ops) => { await epochs.write(async () => { await data().batch(ops) }) },
+    putMany: async (entries) => { await epochs.write(async () => { await data().putMany(entries) }) },
     get: (key) => data().get(key),
     del: async (key) => await epochs.write(async () => {
       const existed = data().get(key) !== undefined
@@ -359,6 +406,8 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
       await waitForEpoch(epochs, epoch)
       return true
     },
+    logStats: () => ({ epoch: data().epoch, writes: data().writesSinceStart(), keys: data().size() }),
+    openStats: () => data().openStats(),
     rotate: async (options) => {
       const epoch = await runRotation(false, options?.onProgress)
       await waitForEpoch(epochs, epoch)
@@ -373,9 +422,11 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
       closed = true
       swarmListeners.clear()
       if (graceTimer !== undefined) clearTimeout(graceTimer)
+      autoCompaction.stop()
       stopFollowing()
       await rotating?.catch(() => {})
       await epochs.close()
+      await stopPersisting()
       await registry.close()
       unbindAccessContext(orbitdb.identity)
     }

@@ -18,8 +18,10 @@ import { quotasOf, type Quotas } from '../store/quota.ts'
 import type { Change, SlotRecord } from '../store/kv-index.ts'
 import type { OrbitDB } from '../orbit/orbitdb.ts'
 import type { Mode } from '../types.ts'
+import type { StateStore } from '../store/state-store.ts'
 import type { RegistryDatabase } from './registry.ts'
 import { uncoveredEntries } from './uncovered.ts'
+import { batchToCarry } from './carry-batch.ts'
 
 /** A lockbox value that marks membership of an epoch in public mode (there is no key to seal). */
 export const PUBLIC_LOCKBOX = 'cHVibGlj'
@@ -52,6 +54,8 @@ export interface EpochsInit {
   knownKey?: Uint8Array
   onChange: (change: Change) => void
   onEpoch?: (epoch: EpochRecord) => void
+  /** Where each data log's checkpoint is kept (none: replayed at each open). */
+  store?: StateStore
 }
 
 export interface Epochs {
@@ -87,7 +91,7 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
 
   const openLog = async (record: EpochRecord, key: Uint8Array | undefined): Promise<Open> => {
     const starter = starterKey(registry.state(), record)
-    const db = await orbitdb.open(record.dataLog, { type: KV_TYPE, Database: KeyValueDatabase({ codec: codecFor(record, key), epoch: record.epoch, quotas: quotasFrom(registry), starter }) }) as KvDatabase
+    const db = await orbitdb.open(record.dataLog, { type: KV_TYPE, Database: KeyValueDatabase({ codec: codecFor(record, key), epoch: record.epoch, quotas: quotasFrom(registry), starter, ...(init.store !== undefined ? { store: init.store } : {}) }) }) as KvDatabase
     return { record, db, key, stop: () => {} }
   }
   const watchCurrent = (open: Open): void => { open.stop = open.db.onChange((change) => init.onChange(change)) }
@@ -112,6 +116,7 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
   const carry = async (from: Open, to: Open, cut: string[]): Promise<void> => {
     const state = registry.state()
     const records: SlotRecord[] = []
+    const batches = new Set<string>()
     for (const entry of await uncoveredEntries(from.db.log, cut)) {
       const writer = await entryWriter(orbitdb.identities, entry)
       if (writer === undefined || state.devices[writer.device]?.status !== 'active') continue
@@ -124,6 +129,7 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
       const stamp = { epoch: from.record.epoch, time: entry.clock.time, id: entry.clock.id, hash: entry.hash }
       if (op.op === 'put') records.push({ key: op.key, value: op.value, stamp })
       else if (op.op === 'del') records.push({ key: op.key, value: undefined, stamp })
+      else if (op.op === 'batch') records.push(...await batchToCarry(from.db, from.record.epoch, entry.hash, batches))
       else for (const w of op.records) records.push({ key: w.k, value: w.v, stamp: { epoch: w.s[0], time: w.s[1], id: w.s[2], hash: w.s[3] } })
     }
     const fresh = records.filter((r) => to.db.wins(r))

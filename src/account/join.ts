@@ -4,6 +4,7 @@
  * arrived, then open the data log and wait until it holds the inviter's heads, so
  * everything written before the join is readable when `join` returns.
  */
+import type { StateStore } from '../store/state-store.ts'
 import type { OrbitDB } from '../orbit/orbitdb.ts'
 import type { DeviceSecrets } from '../../identity/keystore.ts'
 import { JoinFailedError, type OrbitAccountError } from '../errors.ts'
@@ -15,6 +16,8 @@ import { openRegistry } from './open.ts'
 export interface JoinCoreOptions {
   orbitdb: OrbitDB
   secrets: DeviceSecrets
+  /** Where the device keeps the state it derives from the logs (BuildOptions.store). */
+  store?: (account: string) => StateStore
   address: string
   registryHeads: string[]
   dataHeads: string[]
@@ -54,7 +57,7 @@ export const joinAccountCore = async (options: JoinCoreOptions): Promise<Account
     await registry.close().catch(() => {})
     throw err
   }
-  const account = await buildAccount(orbitdb, secrets, registry, options.swarmKey !== undefined ? { swarm: { epoch: -1, key: options.swarmKey } } : {})
+  const account = await buildAccount(orbitdb, secrets, registry, { ...(options.swarmKey !== undefined ? { swarm: { epoch: -1, key: options.swarmKey } } : {}), ...(options.store !== undefined ? { store: options.store } : {}) })
   try {
     const epoch = account.state().epoch
     if (epoch !== null) {

@@ -2,6 +2,7 @@
  * Recovery (browser-ready): bringing the account to a new device with the recovery key,
  * from any peer that holds its logs (a blind replica is enough).
  */
+import type { StateStore } from '../store/state-store.ts'
 import { addOp } from '../../acl/ops.ts'
 import type { DeviceSecrets } from '../../identity/keystore.ts'
 import { base64urlEncode } from '../crypto/bytes.ts'
@@ -16,6 +17,8 @@ import type { RecoveryKeys } from './recovery-words.ts'
 
 export interface RecoverCoreOptions {
   orbitdb: OrbitDB
+  /** Where the device keeps the state it derives from the logs (BuildOptions.store). */
+  store?: (account: string) => StateStore
   /** The new device's keys. */
   secrets: DeviceSecrets
   address: string
@@ -81,7 +84,7 @@ export const recoverAccountCore = async (options: RecoverCoreOptions): Promise<A
   } finally {
     if (!handedOver) await registry.close().catch(() => {})
   }
-  const account = await buildAccount(orbitdb, secrets, registry, epochKey !== undefined ? { knownKey: epochKey } : {})
+  const account = await buildAccount(orbitdb, secrets, registry, { ...(epochKey !== undefined ? { knownKey: epochKey } : {}), ...(options.store !== undefined ? { store: options.store } : {}) })
   try {
     options.onProgress?.('syncing app data')
     // The device is admitted now: the data may also come later, from whichever peer has it.

@@ -208,7 +208,7 @@ export const runLocal = async (args: ParsedArgs, dir: string, out: Output, reque
       }
       return
     }
-    const writes = request.cmd === 'put' || request.cmd === 'del' || request.cmd === 'revoke' || request.cmd === 'replica'
+    const writes = request.cmd === 'put' || request.cmd === 'import' || request.cmd === 'del' || request.cmd === 'revoke' || request.cmd === 'replica'
     if (!writes) {
       await reach(account, peers, out, BRIEF_SYNC_MS)
       await execute(account, request, write)

@@ -9,8 +9,10 @@ import { makeOutput, type Output } from './output.ts'
 import { callDaemon } from '../daemon/client.ts'
 import type { Frame, Question, Request } from '../daemon/protocol.ts'
 import { accountPaths, defaultDir } from '../node/paths.ts'
+import { stat } from 'node:fs/promises'
 import { readLock } from '../node/lock.ts'
 import { readConfig } from '../node/config.ts'
+import { isOfflineRead } from './offline-read.ts'
 import { InvalidArgumentError, OrbitAccountError, StoreLockedError, ValueTooLargeError, isOrbitAccountError, type ErrorCode } from '../errors.ts'
 import { checkAddresses, checkDir, packageVersion } from './checks.ts'
 import { askYesNo, closePrompt, readStdin, readWords } from './prompt.ts'
@@ -48,6 +50,7 @@ const requestOf = async (args: ParsedArgs): Promise<Request> => {
       checkValue(value)
       return { v: 1, cmd: 'put', key, value }
     }
+    case 'import': return await (await import('./import.ts')).importRequest(a)
     case 'get': return { v: 1, cmd: 'get', key: keyOf(a as string) }
     case 'del': return { v: 1, cmd: 'del', key: keyOf(a as string) }
     case 'list': {
@@ -83,6 +86,8 @@ const requestOf = async (args: ParsedArgs): Promise<Request> => {
     default: throw new InvalidArgumentError(`${args.command} is not a store command`)
   }
 }
+
+const lockExists = async (path: string): Promise<boolean> => await stat(path).then(() => true, () => false)
 
 /** Asks the person at this terminal to admit a device. */
 const askAdmit = async (q: Question): Promise<boolean> =>
@@ -134,6 +139,13 @@ const runStoreCommand = async (args: ParsedArgs, dir: string, out: Output): Prom
         continue
       }
       break
+    }
+    // A read with no daemon: from the state saved at the last close, with no network (src/cli/offline.ts).
+    // Not while a lock is there: another process holds the store, or one was killed (its last changes may not be saved).
+    if (isOfflineRead(request) && args.options.sync !== true && !(await lockExists(paths.lock))) {
+      const { answerOffline } = await import('./offline.ts')
+      const { passphraseToOpen } = await import('./passphrase-source.ts')
+      if (await answerOffline(paths, await readConfig(paths), request, await passphraseToOpen(args, dir), frames)) break
     }
     try {
       const { runLocal } = await import('./local.ts')

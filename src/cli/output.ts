@@ -57,6 +57,8 @@ const human = (command: CommandName, o: Record<string, unknown>): string => {
       return o.found === false ? `(${String(o.key)} is not set)` : JSON.stringify(o.value)
     case 'put':
       return `${String(o.key)} = ${shortJson(o.value)}`
+    case 'import':
+      return `imported ${String(o.imported)} key${o.imported === 1 ? '' : 's'} (one batch: every device shows all of them or none)`
     case 'del':
       return o.deleted === true ? `deleted ${String(o.key)}` : `${String(o.key)} was not set`
     case 'list': {

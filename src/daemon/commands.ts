@@ -38,7 +38,7 @@ export const checkCanInvite = (account: NodeAccount): void => {
   if (me?.role !== 'admin') throw new NotAuthorizedError(`only an admin device can invite; this one is a ${me?.role ?? 'member'}: run \`invite\` on an admin device`)
 }
 
-const WRITES = new Set(['put', 'del', 'revoke', 'invite', 'recovery', 'replica'])
+const WRITES = new Set(['put', 'import', 'del', 'revoke', 'invite', 'recovery', 'replica'])
 
 /**
  * Executes `request`. Resolves when the request is done; `watch` runs until `signal`
@@ -53,6 +53,10 @@ export const execute = async (account: NodeAccount, request: Request, emit: (fra
     case 'put':
       await account.put(request.key, request.value)
       emit({ out: { key: request.key, value: request.value } })
+      return
+    case 'import':
+      await account.putMany(request.entries)
+      emit({ out: { imported: Object.keys(request.entries).length } })
       return
     case 'get': {
       // A stored null and an absent key differ: `found` tells them apart.

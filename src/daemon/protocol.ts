@@ -9,11 +9,15 @@
 import type { JsonValue } from '../store/limits.ts'
 
 export const PROTOCOL_VERSION = 1
-/** The longest frame either side accepts (a value is at most 256 KiB of JSON). */
-export const MAX_FRAME_BYTES = 4 * 1024 * 1024
+/** The largest JSON text `import` takes (about 100,000 keys of 200-byte values). */
+export const MAX_IMPORT_BYTES = 32 * 1024 * 1024
+/** The longest frame either side accepts (a value is at most 256 KiB of JSON; an import's entries, MAX_IMPORT_BYTES, as JSON again). */
+export const MAX_FRAME_BYTES = 2 * MAX_IMPORT_BYTES
 
 export type Request =
   | { v: 1, cmd: 'put', key: string, value: JsonValue }
+  /** Sets every key of `entries` to its value in one batch (all of it on every device, or none). */
+  | { v: 1, cmd: 'import', entries: Record<string, JsonValue> }
   | { v: 1, cmd: 'get', key: string }
   | { v: 1, cmd: 'del', key: string }
   | { v: 1, cmd: 'list', prefix?: string }
@@ -38,7 +42,7 @@ export type Frame =
   | { end: true }
   | { error: { code: string, message: string } }
 
-const CMDS = new Set(['put', 'get', 'del', 'list', 'watch', 'status', 'devices', 'invite', 'revoke', 'swarm-key', 'recovery', 'replica'])
+const CMDS = new Set(['put', 'import', 'get', 'del', 'list', 'watch', 'status', 'devices', 'invite', 'revoke', 'swarm-key', 'recovery', 'replica'])
 
 /** Checks the shape of a request read from the socket (the value is checked again by the store). */
 export const parseRequest = (v: unknown): Request | undefined => {
@@ -47,6 +51,7 @@ export const parseRequest = (v: unknown): Request | undefined => {
   if (o.v !== PROTOCOL_VERSION || typeof o.cmd !== 'string' || !CMDS.has(o.cmd)) return undefined
   if ((o.cmd === 'put' || o.cmd === 'get' || o.cmd === 'del') && typeof o.key !== 'string') return undefined
   if (o.cmd === 'put' && !('value' in o)) return undefined
+  if (o.cmd === 'import' && (typeof o.entries !== 'object' || o.entries === null || Array.isArray(o.entries))) return undefined
   if (o.cmd === 'revoke' && (typeof o.device !== 'string' || o.device.length === 0 || o.device.length > 100)) return undefined
   if (o.cmd === 'list' && o.prefix !== undefined && typeof o.prefix !== 'string') return undefined
   if (o.cmd === 'invite' && (typeof o.ttlMs !== 'number' || !Number.isSafeInteger(o.ttlMs) || o.ttlMs <= 0 ||
@@ -61,10 +66,13 @@ export const parseRequest = (v: unknown): Request | undefined => {
 export class LineSplitter {
   #buffer = ''
   push (chunk: string): string[] {
-    this.#buffer += chunk
-    if (this.#buffer.length > MAX_FRAME_BYTES && !this.#buffer.includes('\n')) {
-      throw new RangeError(`frame longer than ${MAX_FRAME_BYTES} bytes`)
+    // Only the new chunk is looked at for a line's end: a long frame (an import) is not scanned again per chunk.
+    if (!chunk.includes('\n')) {
+      this.#buffer += chunk
+      if (this.#buffer.length > MAX_FRAME_BYTES) throw new RangeError(`frame longer than ${MAX_FRAME_BYTES} bytes`)
+      return []
     }
+    this.#buffer += chunk
     const lines = this.#buffer.split('\n')
     this.#buffer = lines.pop() ?? ''
     return lines.filter((l) => l.length > 0)

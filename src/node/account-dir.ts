@@ -6,7 +6,7 @@
  */
 import { rm, stat } from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
-import type { Account } from '../account/account.ts'
+import type { Account, BuildOptions } from '../account/account.ts'
 import type { Swarm } from '../account/swarm.ts'
 import { createAccountCore, openAccountCore } from '../account/open.ts'
 import { joinAccountCore } from '../account/join.ts'
@@ -38,7 +38,12 @@ import { watchInviter } from './inviter-watch.ts'
 import { dialReplicas, registerReplicaAt } from './replicas.ts'
 import { answerPeerDevice, startPeerDevices, type PeerDevices } from './peer-devices.ts'
 import { checkQuotas, type Quotas } from '../store/quota.ts'
+import { stateFiles } from './state-files.ts'
+import { stateKey, type StateStore } from '../store/state-store.ts'
 export { readConfig, type AccountConfig } from './config.ts'
+
+/** The sealed state files of this device in `paths` (one key per account, from its box key). */
+const storeOf = (paths: AccountPaths, secrets: DeviceSecrets) => (account: string): StateStore => stateFiles(paths.state, stateKey(secrets.box.secretKey, account))
 
 export interface NodeAccount extends Account {
   paths: AccountPaths
@@ -71,6 +76,8 @@ export interface DirOptions {
    * device) instead of the stored one: a device that was away when another was revoked.
    */
   swarmKey?: Uint8Array
+  /** Opening: automatic compaction's thresholds, or false for none (default: src/account/compaction.ts). */
+  compaction?: BuildOptions['compaction']
 }
 
 /** How long to keep waiting for the remaining peers once one has synced the data log. */
@@ -261,7 +268,7 @@ export const createAccount = async (options: DirOptions & { name: string, mode?:
     await checkNoAccount(paths)
     return await newSecrets(paths, options.name, options.passphrase)
   }, async ({ orbitdb }, secrets) => {
-    const account = await createAccountCore({ orbitdb, secrets, mode, ...(recovery !== undefined ? { recovery } : {}), ...(options.quotas !== undefined ? { quotas: options.quotas } : {}) })
+    const account = await createAccountCore({ orbitdb, secrets, mode, store: storeOf(paths, secrets), ...(recovery !== undefined ? { recovery } : {}), ...(options.quotas !== undefined ? { quotas: options.quotas } : {}) })
     const info = account.info()
     await writeConfig(paths, { version: 1, account: info.account, device: info.device, name: info.name, mode, dataLog: account.state().epoch?.dataLog })
     return account
@@ -315,7 +322,7 @@ export const joinAccount = async (options: DirOptions & JoinOptions): Promise<No
         // The admission arrives in the registry, synced from the replica, once a device of the account comes online.
         options.onProgress?.(`left a join request at the replica ${outcome.leftAt}; waiting for a device of the account to admit it`)
       }
-      const account = await joinAccountCore({ orbitdb, secrets, address: invite.account, registryHeads: heads.registryHeads, dataHeads: heads.dataHeads, signal, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}), ...(invite.swarmKey !== undefined ? { swarmKey: invite.swarmKey } : {}) })
+      const account = await joinAccountCore({ orbitdb, secrets, store: storeOf(paths, secrets), address: invite.account, registryHeads: heads.registryHeads, dataHeads: heads.dataHeads, signal, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}), ...(invite.swarmKey !== undefined ? { swarmKey: invite.swarmKey } : {}) })
       stopWatching()
       // No device named its data heads: take what the replica holds before returning, as a normal join does.
       if ('leftAt' in outcome) await waitDataFrom(account, outcome.leftAt, signal)
@@ -387,7 +394,7 @@ export const recoverAccount = async (options: DirOptions & RecoverOptions): Prom
     }, async ({ node, orbitdb }, secrets) => {
       options.onProgress?.(`dialing ${peers.length} peer(s)`)
       await Promise.all(peers.map(async (p) => await node.libp2p.dial(p, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) }).catch(() => {})))
-      const account = await recoverAccountCore({ orbitdb, secrets, address: options.address, keys, signal, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}), ...(options.dataWaitMs !== undefined ? { dataWaitMs: options.dataWaitMs } : {}) })
+      const account = await recoverAccountCore({ orbitdb, secrets, store: storeOf(paths, secrets), address: options.address, keys, signal, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}), ...(options.dataWaitMs !== undefined ? { dataWaitMs: options.dataWaitMs } : {}) })
       await writeConfig(paths, { version: 1, account: account.address, device: secrets.device, name: secrets.name, mode: account.info().mode, dataLog: account.state().epoch?.dataLog })
       await rememberPeers(paths.peers, options.peers ?? [])
       return account
@@ -425,9 +432,11 @@ export const openAccount = async (options: DirOptions): Promise<NodeAccount> => 
     async ({ orbitdb }, secrets) => await openAccountCore({
       orbitdb,
       secrets,
+      store: storeOf(paths, secrets),
       address: config.account,
       ...(config.dataLog !== undefined ? { previous: config.dataLog } : {}),
       onEpoch: (epoch) => { void writeConfig(paths, { ...config, dataLog: epoch.dataLog }).catch(() => {}) },
-      ...(swarm !== undefined ? { swarm } : {})
+      ...(swarm !== undefined ? { swarm } : {}),
+      ...(options.compaction !== undefined ? { compaction: options.compaction } : {})
     }), swarm !== undefined ? { key: (given ?? swarm).key, pinned: given !== undefined } : undefined)
 }

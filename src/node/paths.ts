@@ -13,6 +13,8 @@ export interface AccountPaths {
   peers: string
   /** Private mode: the swarm key this device (or replica) uses. */
   swarm: string
+  /** What the device derives from its logs, sealed (src/node/state-files.ts). */
+  state: string
 }
 
 export const defaultDir = (env: Record<string, string | undefined> = process.env): string =>
@@ -29,6 +31,7 @@ export const accountPaths = (dir: string): AccountPaths => {
     node: join(d, 'node'),
     orbitdb: join(d, 'orbitdb'),
     peers: join(d, 'peers.json'),
-    swarm: join(d, 'swarm.json')
+    swarm: join(d, 'swarm.json'),
+    state: join(d, 'state')
   }
 }

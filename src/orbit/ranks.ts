@@ -8,11 +8,11 @@
  * a writer that sends its entries in decreasing order (each then precedes all stored
  * ones): past 2 x `writes` stored entries, its further ones are refused too.
  *
- * The per-writer lists are kept in memory, fed by what the log applies (rebuilt when it
- * opens), not persisted.
+ * The per-writer lists are kept in memory, fed by what the log applies, and kept in the
+ * data log's checkpoint (src/store/checkpoint.ts) so an open does not rebuild them.
  */
 
-interface Place { time: number, hash: string }
+export interface Place { time: number, hash: string }
 
 /** What the verdict needs of an entry. */
 export interface Ranked extends Place { key: string }
@@ -27,6 +27,10 @@ export interface WriterRanks {
   add: (entry: Ranked) => void
   /** The hashes among `batch` (entries about to be joined) that can never count, or are past the backstop. */
   refused: (batch: Ranked[]) => Set<string>
+  /** Every writer's stored entries in canonical order (what a checkpoint keeps: src/store/checkpoint.ts). */
+  dump: () => Array<[string, Place[]]>
+  /** Puts back what `dump()` gave, in place of what they hold. */
+  restore: (dump: Array<[string, Place[]]>) => void
 }
 
 export const WriterRanks = (limit: number): WriterRanks => {
@@ -71,6 +75,15 @@ export const WriterRanks = (limit: number): WriterRanks => {
         }
       }
       return out
+    },
+    dump: () => [...stored],
+    restore: (dump) => {
+      stored.clear()
+      known.clear()
+      for (const [key, list] of dump) {
+        stored.set(key, list)
+        for (const p of list) known.add(p.hash)
+      }
     }
   }
 }

@@ -7,7 +7,8 @@
  *
  * Operations: `put`/`del` (a write), `snapshot` (part of the state at a rotation's cut,
  * written at the start of a new epoch), `carry` (a write made to an older epoch that
- * the rotation had not seen, carried forward with its original stamp).
+ * the rotation had not seen, carried forward with its original stamp), `batch` (one part
+ * of a batch write: it counts only once every part of its batch is stored, src/store/batches.ts).
  */
 import { decrypt, encrypt } from '../crypto/aead.ts'
 import { utf8Decode, utf8Encode } from '../crypto/bytes.ts'
@@ -19,9 +20,13 @@ import type { SlotRecord, Stamp } from './kv-index.ts'
 /** A slot on the wire: key, value (absent when deleted), stamp as [epoch, time, id, hash]. */
 export interface WireRecord { k: string, v?: JsonValue, s: [number, number, string, string] }
 
+/** A record of a batch part: key and value (absent: a del). Its stamp is its entry's, as for a put. */
+export interface BatchRecord { k: string, v?: JsonValue }
+
 export type DataOp =
   | { op: 'put', key: string, value: JsonValue }
   | { op: 'del', key: string }
+  | { op: 'batch', id: string, part: number, of: number, records: BatchRecord[] }
   | { op: 'snapshot', part: number, of: number, records: WireRecord[] }
   | { op: 'carry', records: WireRecord[] }
 
@@ -34,6 +39,9 @@ export interface PayloadCodec {
 
 export const MAX_SNAPSHOT_PARTS = 100_000
 export const MAX_RECORDS_PER_OP = 50_000
+export const MAX_BATCH_PARTS = MAX_SNAPSHOT_PARTS
+/** A batch id: 128 random bits in base64url. */
+const BATCH_ID = /^[A-Za-z0-9_-]{22}$/
 
 export const toWire = (r: SlotRecord): WireRecord => ({
   k: r.key, ...(r.value !== undefined ? { v: r.value } : {}), s: [r.stamp.epoch, r.stamp.time, r.stamp.id, r.stamp.hash]
@@ -63,6 +71,32 @@ const parseRecords = (v: unknown): WireRecord[] => {
   })
 }
 
+/** A batch part's records: at least one, each `{k, v?}`, no key twice (no honest writer repeats one). */
+const parseBatchRecords = (v: unknown): BatchRecord[] => {
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_RECORDS_PER_OP) throw new InvalidOperationError('batch records must be an array of 1 to 50,000')
+  const keys = new Set<string>()
+  return v.map((r: unknown, i): BatchRecord => {
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new InvalidOperationError(`batch record ${i} must be an object`)
+    const o = r as Record<string, unknown>
+    const n = Object.keys(o).length
+    if (typeof o.k !== 'string' || n !== ('v' in o ? 2 : 1)) throw new InvalidOperationError(`batch record ${i} is malformed`)
+    checkKey(o.k)
+    if (keys.has(o.k)) throw new InvalidOperationError(`batch record ${i} repeats key ${JSON.stringify(o.k)}`)
+    keys.add(o.k)
+    if (!('v' in o)) return { k: o.k }
+    checkValue(o.v as JsonValue)
+    return { k: o.k, v: o.v as JsonValue }
+  })
+}
+
+const parseBatch = (o: Record<string, unknown>): DataOp => {
+  if (typeof o.id !== 'string' || !BATCH_ID.test(o.id)) throw new InvalidOperationError('batch id is malformed')
+  if (!isCount(o.part, MAX_BATCH_PARTS) || !isCount(o.of, MAX_BATCH_PARTS) || (o.part as number) >= (o.of as number)) {
+    throw new InvalidOperationError('batch part/of are malformed')
+  }
+  return { op: 'batch', id: o.id, part: o.part as number, of: o.of as number, records: parseBatchRecords(o.records) }
+}
+
 /** Validates the shape of a decoded operation. */
 export const parseDataOp = (v: unknown): DataOp => {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InvalidOperationError('data op must be an object')
@@ -75,6 +109,7 @@ export const parseDataOp = (v: unknown): DataOp => {
     return { op: 'snapshot', part: o.part as number, of: o.of as number, records: parseRecords(o.records) }
   }
   if (o.op === 'carry' && n === 2) return { op: 'carry', records: parseRecords(o.records) }
+  if (o.op === 'batch' && n === 5) return parseBatch(o)
   if (typeof o.key !== 'string') throw new InvalidOperationError('data op key must be a string')
   checkKey(o.key)
   if (o.op === 'put' && n === 3 && 'value' in o) {
@@ -82,7 +117,7 @@ export const parseDataOp = (v: unknown): DataOp => {
     return { op: 'put', key: o.key, value: o.value as JsonValue }
   }
   if (o.op === 'del' && n === 2) return { op: 'del', key: o.key }
-  throw new InvalidOperationError('data op must be put, del, snapshot or carry')
+  throw new InvalidOperationError('data op must be put, del, batch, snapshot or carry')
 }
 
 export const dataAad = (account: string, epoch: number): Uint8Array =>

@@ -8,11 +8,15 @@
 import { ManagedDatabase } from '../orbit/database.ts'
 import { ranked, WriterRanks } from '../orbit/ranks.ts'
 import type { DatabaseArgs, LogEntry, OrbitLog } from '../orbit/orbitdb.ts'
-import type { Change, SlotRecord } from './kv-index.ts'
+import type { KvCheckpoint } from './checkpoint.ts'
+import { compareStamps, type Change, type SlotRecord } from './kv-index.ts'
 import { checkKey, checkValue, type JsonValue } from './limits.ts'
-import type { DataOp, PayloadCodec } from './codec.ts'
-import { KvState, type Applied } from './kv-state.ts'
+import type { BatchRecord, DataOp, PayloadCodec } from './codec.ts'
+import { batchWrites, KvState, type Applied, type BatchPart } from './kv-state.ts'
+import { planBatch, putsOf, type BatchOp } from './batch-write.ts'
+import type { WholeBatch } from './batches.ts'
 import type { QuotaUsage, Quotas, WriteRef } from './quota.ts'
+import { Checkpoints, type StateStore } from './state-store.ts'
 
 export const KV_TYPE = 'orbit-account-kv'
 
@@ -20,6 +24,14 @@ export interface KvDatabase extends ManagedDatabase {
   type: typeof KV_TYPE
   put: (key: string, value: JsonValue) => Promise<string>
   del: (key: string) => Promise<string>
+  /**
+   * Writes these puts and dels as one batch: every one is checked, and the writer's
+   * quotas for all of them, before anything is written; every device applies all of
+   * them or none (src/store/batches.ts). Each key once; an empty batch writes nothing.
+   */
+  batch: (ops: BatchOp[]) => Promise<void>
+  /** A batch of puts. */
+  putMany: (entries: Record<string, JsonValue>) => Promise<void>
   get: (key: string) => JsonValue | undefined
   entries: (prefix?: string) => Array<[string, JsonValue]>
   /** Number of live keys. */
@@ -33,11 +45,15 @@ export interface KvDatabase extends ManagedDatabase {
   onChange: (listener: (change: Change) => void) => () => void
   /** Every slot of the index, deletions included. */
   records: () => SlotRecord[]
+  /** The hashes of every part of the counted batch that entry `hash` is a part of (undefined: none). */
+  batchPartsOf: (hash: string) => string[] | undefined
+  /** Does the index hold exactly this write (its key at this stamp)? */
+  holds: (record: SlotRecord) => boolean
   /** Would this record change the index (is it newer than what the index holds)? */
   wins: (record: SlotRecord) => boolean
   /** Appends one operation (a snapshot part or a carry-over). */
   append: (op: DataOp) => Promise<string>
-  /** Writes (put, del, carry) applied from this log: how far it has grown past its starting snapshot. */
+  /** Writes (a put or del one, a batch part or carry one per record) applied from this log: how far it has grown past its starting snapshot. */
   writesSinceStart: () => number
   /** True once every one of these entries has been applied to the index (not just stored), and nothing is left to settle. */
   hasApplied: (hashes: string[]) => boolean
@@ -47,9 +63,13 @@ export interface KvDatabase extends ManagedDatabase {
   snapshotComplete: () => boolean
   /** The epoch this log belongs to. */
   epoch: number
+  /** How the open went: from a checkpoint or not, and how many log entries it applied (none after a clean close). */
+  openStats: () => OpenStats
   /** How this log's payloads are encoded (to read them when carrying them forward). */
   codec: PayloadCodec
 }
+
+export interface OpenStats { fromCheckpoint: boolean, applied: number }
 
 export interface KvOptions {
   codec: PayloadCodec
@@ -59,21 +79,33 @@ export interface KvOptions {
   quotas: Quotas
   /** Signing key of the device whose rotation started this epoch: only its snapshot counts (undefined: epoch 0). */
   starter: string | undefined
+  /** Where this log's checkpoint is kept (src/store/state-store.ts); none: the log is replayed at each open. */
+  store?: StateStore
 }
 
-export const KeyValueDatabase = ({ codec, epoch, quotas, starter }: KvOptions) => async (args: DatabaseArgs): Promise<KvDatabase> => {
-  const snapshotParts = new Set<number>()
+export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOptions) => async (args: DatabaseArgs): Promise<KvDatabase> => {
+  let snapshotParts = new Set<number>()
   let writes = 0
   let snapshotOf: number | undefined
-  const state = new KvState({ epoch, quotas, starter })
+  let state = new KvState({ epoch, quotas, starter })
   // Every entry stored, per writer: the log refuses those that can never count (src/orbit/ranks.ts).
   const ranks = WriterRanks(quotas.writes)
-  const index = state.index
-  const seen = new Set<string>()
+  let seen = new Set<string>()
   const listeners = new Set<(change: Change) => void>()
   let skipped = 0
   /** Keys whose counted writes changed (a back-dated entry) and that still have to be settled. */
-  const unsettled = new Set<string>()
+  let unsettled = new Set<string>()
+  // What the last checkpoint holds: applied at once, so the open replays nothing it covers.
+  const checkpoints = store === undefined ? undefined : Checkpoints(store, args.address)
+  const saved = await checkpoints?.load(epoch)
+  if (saved !== undefined) {
+    state = KvState.restore({ epoch, quotas, starter }, saved.state)
+    ranks.restore(saved.ranks)
+    seen = new Set(saved.seen)
+    ;({ skipped, writes, snapshotOf } = saved)
+    snapshotParts = new Set(saved.snapshotParts)
+    unsettled = new Set(saved.unsettled)
+  }
 
   const emit = (changes: Array<Change | null>): void => {
     for (const change of changes) if (change !== null) for (const listener of listeners) listener(change)
@@ -85,7 +117,8 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter }: KvOptions) =
     let applied: Applied
     try {
       const op = codec.decode(entry.payload)
-      if (op.op !== 'snapshot') writes++
+      // As the writes quota counts them: one per record of a batch part or a carry, at least one.
+      if (op.op !== 'snapshot') writes += op.op === 'put' || op.op === 'del' ? 1 : Math.max(1, op.records.length)
       applied = state.apply({ hash: entry.hash, signer: entry.key, clock: entry.clock }, op)
       // The counted snapshot's parts use no writes of the starter's quota: they take no rank either.
       if (!applied.snapshot) ranks.add(ranked(entry))
@@ -100,26 +133,53 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter }: KvOptions) =
       return
     }
     for (const key of applied.settle) unsettled.add(key)
+    checkpoints?.changed()
     emit(applied.changes)
   }
 
   /** Reads a write's value again from the log (a write that counts again after a back-dated entry). */
-  const readValue = (log: OrbitLog) => async (ref: WriteRef): Promise<JsonValue | undefined> => {
-    const entry = await log.get(ref.hash)
-    if (entry === undefined) throw new Error(`entry ${ref.hash} is not in the log`)
-    const op = codec.decode(entry.payload)
-    if (ref.index < 0) return op.op === 'put' ? op.value : undefined
-    return op.op === 'carry' || op.op === 'snapshot' ? op.records[ref.index]?.v : undefined
+  const readValue = (log: OrbitLog) => {
+    // The last entry read: a batch part's keys are settled one after another.
+    let cached: { hash: string, op: DataOp } | undefined
+    return async (ref: WriteRef): Promise<JsonValue | undefined> => {
+      if (cached?.hash !== ref.hash) cached = { hash: ref.hash, op: await readOp(log, ref.hash) }
+      const op = cached.op
+      if (ref.index < 0) return op.op === 'put' ? op.value : undefined
+      return op.op === 'carry' || op.op === 'snapshot' || op.op === 'batch' ? op.records[ref.index]?.v : undefined
+    }
+  }
+  const readOp = async (log: OrbitLog, hash: string): Promise<DataOp> => {
+    const entry = await log.get(hash)
+    if (entry === undefined) throw new Error(`entry ${hash} is not in the log`)
+    return codec.decode(entry.payload)
+  }
+
+  /**
+   * Counts the batches made whole: their parts read back one at a time, keeping keys and
+   * sizes only; the keys that count are then settled (values read again, all told at once).
+   */
+  const countWhole = async (log: OrbitLog): Promise<void> => {
+    for (const whole of state.batches.ready()) {
+      const parts: BatchPart[] = []
+      try {
+        // One past its writer's writes quota never counts: not read at all.
+        if (state.considers(whole)) for (const p of whole.parts) parts.push({ ...p, writes: batchWrites(recordsOf(whole, await readOp(log, p.hash))) })
+      } catch {
+        continue // tried again after the next entry
+      }
+      for (const key of state.countBatch(whole, parts).settle) unsettled.add(key)
+      checkpoints?.changed()
+    }
   }
 
   /** Settles the keys a back-dated entry changed; one that cannot be read now is tried again after the next entry. */
   const settle = async (log: OrbitLog): Promise<void> => {
-    for (const key of [...unsettled]) {
-      try {
-        emit([await state.settle(key, readValue(log))])
-        unsettled.delete(key)
-      } catch {}
-    }
+    // All read first, then set and told at once: a batch's keys show together.
+    const keys = [...unsettled]
+    const { changes, failed } = await state.settleMany(keys, readValue(log))
+    for (const key of keys) if (!failed.has(key)) unsettled.delete(key)
+    checkpoints?.changed()
+    emit(changes)
   }
 
   /** Applies `roots` and every ancestor not yet applied (the applied set is closed downwards). */
@@ -141,6 +201,7 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter }: KvOptions) =
     // Oldest first, so watchers see changes in causal order.
     batch.sort((a, b) => a.clock.time - b.clock.time)
     for (const entry of batch) applyEntry(entry)
+    if (state.batches.ready().length > 0) await countWhole(log)
     if (unsettled.size > 0) await settle(log)
   }
 
@@ -151,7 +212,24 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter }: KvOptions) =
   const db = await ManagedDatabase({ ...args, onUpdate, ranks })
   let rejected = 0
   db.events.on('rejected', () => { rejected++ })
+  // A checkpoint whose heads this log does not hold belongs to another copy of it: replay instead.
+  if (saved !== undefined && !(await holdsAll(db.log, saved.heads))) {
+    state = new KvState({ epoch, quotas, starter })
+    ranks.restore([])
+    seen = new Set()
+    skipped = writes = 0
+    snapshotOf = undefined
+    snapshotParts = new Set()
+    unsettled = new Set()
+  }
+  // Only what the checkpoint did not cover (none after a clean close).
+  const seenBefore = seen.size
   await applyFrom(db.log, await db.log.heads())
+  const opened: OpenStats = { fromCheckpoint: saved !== undefined && seenBefore > 0, applied: seen.size - seenBefore }
+  const snapshotOfState = (clean: boolean, heads: string[]): KvCheckpoint => ({
+    epoch, heads, clean, seen: [...seen], skipped, writes, snapshotOf, snapshotParts: [...snapshotParts], unsettled: [...unsettled], state: state.dump(), ranks: ranks.dump()
+  })
+  checkpoints?.start(async () => snapshotOfState(false, (await db.log.heads()).map((e) => e.hash)))
 
   // This device's own writes, one at a time: each is checked against its quotas after the one before counted.
   const self = db.identity.publicKey
@@ -173,24 +251,55 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter }: KvOptions) =
     checkKey(key)
     return await write(key, undefined, { op: 'del', key })
   }
+  /** A batch's parts, one entry each, in the write queue: the quota check covers them all before the first is written. */
+  const batch = async (ops: BatchOp[]): Promise<void> => {
+    const planned = planBatch(ops)
+    if (planned.ops.length === 0) return
+    const run = last.then(async () => {
+      state.checkMany(self, planned.writes)
+      for (const op of planned.ops) await db.addOperation(codec.encode(op))
+    })
+    last = run.catch(() => {})
+    await run
+  }
+
+  const close = async (): Promise<void> => {
+    const heads = (await db.log.heads()).map((e) => e.hash)
+    await checkpoints?.stop()
+    await db.close()
+    // After the close: the checks it let finish are in it. Clean: no other process writes this log.
+    await checkpoints?.close(() => snapshotOfState(true, heads))
+  }
+  const drop = async (): Promise<void> => {
+    await checkpoints?.stop()
+    await db.drop()
+    await checkpoints?.remove()
+  }
 
   return {
     ...db,
+    close,
+    drop,
     type: KV_TYPE,
     epoch,
+    openStats: () => opened,
     codec,
-    records: () => index.records(),
-    hasApplied: (hashes) => unsettled.size === 0 && hashes.every((h) => seen.has(h)),
+    records: () => state.index.records(),
+    hasApplied: (hashes) => unsettled.size === 0 && state.batches.ready().length === 0 && hashes.every((h) => seen.has(h)),
     writesSinceStart: () => writes,
     rejectedCount: () => rejected,
-    wins: (record) => index.wins(record.key, record.stamp),
+    wins: (record) => state.index.wins(record.key, record.stamp),
+    batchPartsOf: (hash) => state.batches.partsOf(hash),
+    holds: (record) => { const held = state.index.stampOf(record.key); return held !== undefined && compareStamps(held, record.stamp) === 0 },
     append: async (op) => await db.addOperation(codec.encode(op)),
     snapshotComplete: () => epoch === 0 || (snapshotOf !== undefined && snapshotParts.size === snapshotOf),
     put,
     del,
-    get: (key) => index.get(key),
-    entries: (prefix) => index.entries(prefix),
-    size: () => index.size,
+    batch,
+    putMany: async (entries) => { await batch(putsOf(entries)) },
+    get: (key) => state.index.get(key),
+    entries: (prefix) => state.index.entries(prefix),
+    size: () => state.index.size,
     stats: () => ({ applied: seen.size - skipped, skipped }),
     ignoredCount: () => state.ignored,
     quotaUsage: (signer = self) => state.usage(signer),
@@ -199,4 +308,16 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter }: KvOptions) =
       return () => { listeners.delete(listener) }
     }
   }
+}
+
+/** Does the log hold every one of these entries? */
+const holdsAll = async (log: OrbitLog, hashes: string[]): Promise<boolean> => {
+  for (const hash of hashes) if (!(await log.has(hash))) return false
+  return true
+}
+
+/** A whole batch's part as read back: its records (the part is its signer's, as when it was applied). */
+const recordsOf = (whole: WholeBatch, op: DataOp): BatchRecord[] => {
+  if (op.op !== 'batch' || op.id !== whole.id) throw new Error(`entry is not a part of batch ${whole.id}`)
+  return op.records
 }

@@ -9,7 +9,34 @@ import type { JsonValue } from './limits.ts'
 
 export interface Stamp { epoch: number, time: number, id: string, hash: string }
 
-interface Slot { stamp: Stamp, value: JsonValue | undefined }
+/**
+ * A value as a checkpoint keeps it (src/store/checkpoint.ts): its JSON text in the
+ * checkpoint's bytes, parsed only when read. A 100,000-key index opens without building
+ * 100,000 value trees, and holds each value in its UTF-8 bytes.
+ */
+export class LazyValue {
+  readonly #blob: Uint8Array
+  readonly #start: number
+  readonly #end: number
+  constructor (blob: Uint8Array, start: number, end: number) {
+    this.#blob = blob
+    this.#start = start
+    this.#end = end
+  }
+
+  /** The value's JSON text, as bytes (a view: no copy). */
+  bytes (): Uint8Array { return this.#blob.subarray(this.#start, this.#end) }
+  value (): JsonValue { return JSON.parse(decoder.decode(this.bytes())) as JsonValue }
+}
+const decoder = new TextDecoder()
+
+/** A slot's value, parsed. */
+export const valueOf = (v: JsonValue | LazyValue | undefined): JsonValue | undefined => v instanceof LazyValue ? v.value() : v
+
+/** A slot as a checkpoint keeps it: its value maybe not parsed. */
+export interface RawSlot { key: string, value: JsonValue | LazyValue | undefined, stamp: Stamp }
+
+interface Slot { stamp: Stamp, value: JsonValue | LazyValue | undefined }
 
 export interface Change { key: string, value: JsonValue | null, op: 'put' | 'del' }
 
@@ -67,24 +94,38 @@ export class KvIndex {
   }
 
   get (key: string): JsonValue | undefined {
-    return this.#slots.get(key)?.value
+    return valueOf(this.#slots.get(key)?.value)
   }
 
   /** Live entries, sorted by key, optionally only those whose key starts with `prefix`. */
   entries (prefix = ''): Array<[string, JsonValue]> {
     const out: Array<[string, JsonValue]> = []
     for (const [key, slot] of this.#slots) {
-      if (slot.value !== undefined && key.startsWith(prefix)) out.push([key, slot.value])
+      if (slot.value !== undefined && key.startsWith(prefix)) out.push([key, valueOf(slot.value) as JsonValue])
     }
     return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
   }
 
   /** Every slot, deletions included (what a snapshot must carry so a late older write cannot resurrect a key). */
   records (): SlotRecord[] {
+    return [...this.#slots].map(([key, slot]) => ({ key, value: valueOf(slot.value), stamp: slot.stamp }))
+  }
+
+  /** Every slot as held, values not parsed (what a checkpoint writes). */
+  rawSlots (): RawSlot[] {
     return [...this.#slots].map(([key, slot]) => ({ key, value: slot.value, stamp: slot.stamp }))
   }
 
   get size (): number {
     return this.#live
+  }
+
+  /** Puts back slots saved with `rawSlots()` (into an empty index: a persisted checkpoint, src/store/checkpoint.ts). */
+  restore (records: Iterable<RawSlot>): void {
+    for (const r of records) {
+      // The slot itself: one object per key.
+      this.#slots.set(r.key, r)
+      if (r.value !== undefined) this.#live++
+    }
   }
 }

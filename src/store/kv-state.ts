@@ -14,10 +14,11 @@
  * quotas, so a device holds no more in a new epoch than it held in the last.
  * Browser-ready.
  */
-import { fromWire, type DataOp } from './codec.ts'
-import { compareStamps, KvIndex, type Change, type SlotRecord, type Stamp } from './kv-index.ts'
+import { Batches, type WholeBatch } from './batches.ts'
+import { fromWire, type BatchRecord, type DataOp } from './codec.ts'
+import { compareStamps, KvIndex, type Change, type RawSlot, type SlotRecord, type Stamp } from './kv-index.ts'
 import type { JsonValue } from './limits.ts'
-import { DeviceLedger, writeCost, type QuotaUsage, type Quotas, type Write, type WriteRef } from './quota.ts'
+import { DeviceLedger, writeCost, type LedgerDump, type QuotaUsage, type Quotas, type Write, type WriteRef } from './quota.ts'
 
 /** What the state needs of a log entry: its hash, who signed it, and its clock. */
 export interface EntryMeta { hash: string, signer: string, clock: { id: string, time: number } }
@@ -33,20 +34,47 @@ export interface KvStateOptions {
 }
 
 /** What applying one entry did: the visible changes, the keys to settle, and whether it was a counted snapshot part. */
-export interface Applied { changes: Change[], settle: string[], snapshot: boolean, ignored: boolean }
+export interface Applied { changes: Change[], settle: string[], snapshot: boolean, ignored: boolean, /** a batch this part made whole: its records are to be read back and counted (countBatch) */ whole?: WholeBatch }
+
+/** A part of a whole batch, read back from the log: its entry, and its records' keys and costs (not their values). */
+export interface BatchPart { hash: string, time: number, writes: Array<{ key: string, cost: number, live: boolean }> }
+
+/** What countBatch needs of a part's records: no values (those that count are read again, as settle does). */
+export const batchWrites = (records: BatchRecord[]): BatchPart['writes'] =>
+  records.map((r) => ({ key: r.k, cost: writeCost(r.k, r.v), live: r.v !== undefined }))
 
 interface Candidate { stamp: Stamp, ref: WriteRef }
+
+/** A state as a checkpoint keeps it. */
+export interface StateDump { slots: RawSlot[], ledgers: Array<[string, LedgerDump]>, ignored: number, /** Batches.toJSON() */ batches?: unknown }
 
 export class KvState {
   readonly index = new KvIndex()
   readonly #options: KvStateOptions
   readonly #ledgers = new Map<string, DeviceLedger>()
+  /** Parts of batch writes until their batch is whole (kept in a checkpoint with toJSON/fromJSON). */
+  batches = new Batches()
   #ignored = 0
 
   constructor (options: KvStateOptions) { this.#options = options }
 
   /** Entries that counted for nothing (another device's snapshot, a forged clock id, past a device's writes quota). */
   get ignored (): number { return this.#ignored }
+
+  /** What a checkpoint keeps (src/store/checkpoint.ts): the index's slots, each device's ledger, the ignored count. */
+  dump (): StateDump {
+    return { slots: this.index.rawSlots(), ledgers: [...this.#ledgers].map(([signer, l]) => [signer, l.dump()]), ignored: this.#ignored, batches: this.batches.toJSON() }
+  }
+
+  /** A state as `dump()` left it. */
+  static restore (options: KvStateOptions, dump: StateDump): KvState {
+    const state = new KvState(options)
+    state.index.restore(dump.slots)
+    for (const [signer, l] of dump.ledgers) state.#ledgers.set(signer, DeviceLedger.restore(options.quotas, l))
+    state.#ignored = dump.ignored
+    if (dump.batches !== undefined) state.batches = Batches.fromJSON(dump.batches)
+    return state
+  }
 
   usage (signer: string): QuotaUsage {
     return this.#ledgers.get(signer)?.usage() ?? { writes: 0, keys: 0, bytes: 0 }
@@ -83,6 +111,7 @@ export class KvState {
       }
       return { changes, settle, snapshot: true, ignored: false }
     }
+    if (op.op === 'batch') return this.#applyPart(entry, op)
     const records = this.#recordsOf(entry, op)
     // A put or del whose clock names another device than its signer: no honest writer makes one.
     if (records === undefined) return this.#ignore()
@@ -103,6 +132,40 @@ export class KvState {
   }
 
   /**
+   * Settles these keys together: every value they need is read first, then all are set
+   * at once, so a reader never sees some of them (a batch's keys show whole). Returns the
+   * visible changes, and the keys whose value could not be read (left to try again).
+   */
+  async settleMany (keys: string[], read: ReadValue): Promise<{ changes: Change[], failed: Set<string> }> {
+    const changes: Change[] = []
+    const failed = new Set<string>()
+    let todo = keys
+    while (todo.length > 0) {
+      const planned: Array<{ key: string, winner: Candidate | undefined, value: JsonValue | undefined }> = []
+      for (const key of todo) {
+        const winner = this.#winner(key)
+        const held = this.index.stampOf(key)
+        if (winner !== undefined && held !== undefined && compareStamps(held, winner.stamp) === 0) continue
+        try {
+          planned.push({ key, winner, value: winner === undefined ? undefined : await read(winner.ref) })
+        } catch {
+          failed.add(key)
+        }
+      }
+      // Another entry may have changed what counts while the values were read: those go round again.
+      todo = []
+      for (const { key, winner, value } of planned) {
+        if (this.#winner(key) !== winner) todo.push(key)
+        else {
+          const change = winner === undefined ? (this.index.stampOf(key) === undefined ? null : this.index.replace(key, undefined, undefined)) : this.index.replace(key, value, winner.stamp)
+          if (change !== null) changes.push(change)
+        }
+      }
+    }
+    return { changes, failed }
+  }
+
+  /**
    * Sets `key` to the newest write that counts now, reading its value from the log if
    * the index does not hold it. Returns the visible change, or null.
    */
@@ -116,6 +179,59 @@ export class KvState {
       // Another entry may have changed what counts while the value was read: look again.
       if (this.#winner(key) === winner) return this.index.replace(key, value, winner.stamp)
     }
+  }
+
+  /** The writer's own check before a batch (value undefined: a del): all of it would count, or QuotaExceededError. */
+  checkMany (signer: string, items: Array<{ key: string, value: JsonValue | undefined }>): void {
+    this.#ledger(signer).checkMany(items.map(({ key, value }) => ({ key, cost: writeCost(key, value), live: value !== undefined })))
+  }
+
+  /**
+   * A batch part: it takes its records' room in its signer's writes quota where it
+   * stands (whether its batch completes or not), and counts nothing until its batch is
+   * whole (`whole`: then its records are read back and given to countBatch).
+   */
+  #applyPart (entry: EntryMeta, op: Extract<DataOp, { op: 'batch' }>): Applied {
+    // A clock naming another device than the signer: no honest writer makes one.
+    if (entry.clock.id !== entry.signer) return this.#ignore()
+    const ledger = this.#ledger(entry.signer)
+    const added = ledger.add({ time: entry.clock.time, hash: entry.hash, writes: [], weight: op.records.length })
+    const settle = added.kind === 'replayed' ? [...added.changed] : []
+    const verdict = this.batches.add(entry.signer, op.id, { hash: entry.hash, time: entry.clock.time }, op.part, op.of)
+    if (verdict.kind === 'void' && verdict.last !== undefined) {
+      // A part contradicting a batch that counted: it stops counting.
+      const undone = ledger.setWrites(verdict.last.hash, [])
+      if (undone.kind === 'replayed') settle.push(...undone.changed)
+    }
+    if (added.kind === 'ignored') this.#ignored++
+    return { changes: [], settle, snapshot: false, ignored: added.kind === 'ignored', ...(verdict.kind === 'whole' ? { whole: verdict.batch } : {}) }
+  }
+
+  /**
+   * Can this whole batch count (its last part is within its signer's writes quota)? If
+   * not, it never can: its parts need not be read back (countBatch with none).
+   */
+  considers (batch: WholeBatch): boolean { return this.#ledger(batch.signer).considers(batch.last.hash) }
+
+  /**
+   * Counts a whole batch from its parts as read back (in part order): one op of its
+   * signer at its last part, every record stamped by the part entry that holds it,
+   * all of them counting or none. Nothing if a part since made it void. Returns the
+   * keys to settle (their values are read from the log then, and told all at once).
+   */
+  countBatch (batch: WholeBatch, parts: BatchPart[]): Applied {
+    const none: Applied = { changes: [], settle: [], snapshot: false, ignored: false }
+    if (!this.batches.isReady(batch)) return none
+    this.batches.counted(batch)
+    const writes: Write[] = []
+    for (const part of parts) {
+      const stamp: Stamp = { epoch: this.#options.epoch, time: part.time, id: batch.signer, hash: part.hash }
+      part.writes.forEach((w, index) => { writes.push({ ...w, stamp, ref: { hash: part.hash, index } }) })
+    }
+    const result = this.#ledger(batch.signer).setWrites(batch.last.hash, writes)
+    if (result.kind === 'replayed') return { ...none, settle: [...result.changed] }
+    if (result.kind === 'ignored') return none
+    return { ...none, settle: result.counted.map((w) => w.key) }
   }
 
   #ignore (): Applied {
@@ -135,6 +251,7 @@ export class KvState {
     switch (op.op) {
       case 'put': return entry.clock.id === entry.signer ? [{ key: op.key, value: op.value, stamp }] : undefined
       case 'del': return entry.clock.id === entry.signer ? [{ key: op.key, value: undefined, stamp }] : undefined
+      case 'batch': return undefined
       default: return op.records.map(fromWire)
     }
   }

@@ -99,16 +99,24 @@ export interface WriteRef { hash: string, index: number }
 /** One write of a device as its ledger keeps it: no value (the index holds the counted ones). */
 export interface Write { key: string, stamp: Stamp, cost: number, ref: WriteRef, /** false: a del (a tombstone) */ live: boolean }
 
-/** One entry of a device: its place in the canonical order, and its writes in order. */
-export interface LedgerOp { time: number, hash: string, writes: Write[] }
+/**
+ * One entry of a device: its place in the canonical order, and its writes in order.
+ * A batch part (src/store/batches.ts) uses `weight` writes of the quota (its records)
+ * where it stands, whole or not; the last part of a whole batch holds all the batch's
+ * writes, `atomic`: they count together or not at all.
+ */
+export interface LedgerOp { time: number, hash: string, writes: Write[], weight?: number, atomic?: boolean }
 
 /** What an op uses of the writes quota: one per write, and at least one (an empty carry too). */
-const weight = (op: LedgerOp): number => Math.max(1, op.writes.length)
+const weight = (op: LedgerOp): number => op.weight ?? Math.max(1, op.writes.length)
 
 const compareOps = (a: LedgerOp, b: LedgerOp): number =>
   a.time !== b.time ? (a.time < b.time ? -1 : 1) : a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0
 
 export interface QuotaUsage { writes: number, keys: number, bytes: number }
+
+/** A device ledger as a checkpoint keeps it: its considered ops, the first op cut off, the snapshot's records. */
+export interface LedgerDump { ops: LedgerOp[], cutoff: LedgerOp | undefined, base: Write[], best: Array<[number, number]>, usage: QuotaUsage }
 
 /**
  * What adding an op did: ignored (past the considered writes); appended at the end of
@@ -145,6 +153,40 @@ export class DeviceLedger {
   constructor (quotas: Quotas) { this.#quotas = quotas }
 
   usage (): QuotaUsage { return { writes: this.#writes, keys: this.#keys, bytes: this.#bytes } }
+
+  /**
+   * What a checkpoint keeps of this ledger (src/store/checkpoint.ts): its ops, cutoff and
+   * snapshot records, and its verdicts (each key's counted write, as its place: op and
+   * write, op -1 for a snapshot record), so a restore judges nothing again.
+   */
+  dump (): LedgerDump {
+    const base = [...this.#base.values()]
+    const places = new Map<Write, [number, number]>()
+    base.forEach((w, j) => places.set(w, [-1, j]))
+    this.#ops.forEach((o, i) => o.writes.forEach((w, j) => places.set(w, [i, j])))
+    const best: Array<[number, number]> = []
+    for (const w of this.#best.values()) {
+      const place = places.get(w)
+      if (place !== undefined) best.push(place)
+    }
+    return { ops: this.#ops, cutoff: this.#cutoff, base, best, usage: this.usage() }
+  }
+
+  /** A ledger as `dump()` left it (a checkpoint this device sealed: trusted as written). */
+  static restore (quotas: Quotas, dump: LedgerDump): DeviceLedger {
+    const ledger = new DeviceLedger(quotas)
+    for (const w of dump.base) ledger.#base.set(w.key, w)
+    ledger.#ops = dump.ops
+    ledger.#cutoff = dump.cutoff
+    for (const [i, j] of dump.best) {
+      const w = i < 0 ? dump.base[j] : dump.ops[i]?.writes[j]
+      if (w !== undefined) ledger.#best.set(w.key, w)
+    }
+    ledger.#writes = dump.usage.writes
+    ledger.#bytes = dump.usage.bytes
+    ledger.#keys = dump.usage.keys
+    return ledger
+  }
 
   /** This device's counted write holding `key`. */
   best (key: string): Write | undefined { return this.#best.get(key) }
@@ -192,10 +234,75 @@ export class DeviceLedger {
       }
       this.#ops.push(op)
       this.#writes += weight(op)
-      return { kind: 'appended', counted: op.writes.filter((w) => this.#judge(w)) }
+      return { kind: 'appended', counted: this.#judgeOp(op) }
     }
     if (this.#ops.some((o) => o.hash === op.hash)) return { kind: 'ignored' }
     return { kind: 'replayed', changed: this.#replay(op) }
+  }
+
+  /** Is op `hash` among the considered ones (within the writes quota)? One that is not never will be. */
+  considers (hash: string): boolean { return this.#ops.some((o) => o.hash === hash) }
+
+  /**
+   * Gives the considered op `hash` these writes, counted together or not at all (a
+   * batch's, when it is whole; none: it was voided). An op past the writes quota, or
+   * not here, takes none: its batch does not count.
+   */
+  setWrites (hash: string, writes: Write[]): LedgerResult {
+    const i = this.#ops.findIndex((o) => o.hash === hash)
+    const op = this.#ops[i]
+    if (op === undefined) return { kind: 'ignored' }
+    const next: LedgerOp = { ...op, writes, weight: weight(op), atomic: true }
+    this.#ops[i] = next
+    // The last op, which counted nothing so far: judged on top of the others, as if it came now.
+    if (i === this.#ops.length - 1 && op.writes.length === 0) return { kind: 'appended', counted: this.#judgeOp(next) }
+    return { kind: 'replayed', changed: this.#replay() }
+  }
+
+  /**
+   * Would these writes (`live` false: a del), made together after every op of this
+   * device, count? The writer's own check before a batch: they would count all or none.
+   */
+  checkMany (items: Array<{ key: string, cost: number, live: boolean }>): void {
+    const q = this.#quotas
+    if (this.#cutoff !== undefined || this.#writes + Math.max(1, items.length) > q.writes) {
+      throw new QuotaExceededError(`this batch of ${items.length} writes would pass this device's writes to this epoch's log (${this.#writes} made; the quota is ${q.writes}; a rotation starts a new log)`)
+    }
+    const mine = new Map<string, { cost: number, live: boolean }>()
+    let bytes = this.#bytes
+    let keys = this.#keys
+    for (const item of items) {
+      const held = mine.get(item.key) ?? this.#best.get(item.key)
+      const after = bytes - (held?.cost ?? 0) + item.cost
+      if (after > q.liveBytes && after > bytes) throw new QuotaExceededError(`this batch would make this device's writes hold ${after} bytes; the quota is ${q.liveBytes}`)
+      if (item.live && held?.live !== true && keys + 1 > q.keys) throw new QuotaExceededError(`this batch would make this device hold ${keys + 1} keys; the quota is ${q.keys}`)
+      keys += (item.live ? 1 : 0) - (held?.live === true ? 1 : 0)
+      bytes = after
+      mine.set(item.key, item)
+    }
+  }
+
+  /** Judges an op's writes: each on its own, or (atomic) all of them or none. Returns those that now hold their key. */
+  #judgeOp (op: LedgerOp): Write[] {
+    if (op.atomic !== true) return op.writes.filter((w) => this.#judge(w))
+    const done: Array<[Write, Write | undefined]> = []
+    for (const w of op.writes) {
+      const held = this.#best.get(w.key)
+      if (this.#judge(w)) done.push([w, held])
+      else if (held === undefined || compareStamps(held.stamp, w.stamp) < 0) {
+        // It did not fit: take back what the op's earlier writes took.
+        for (const [x, before] of done.reverse()) this.#unhold(x, before)
+        return []
+      }
+    }
+    return done.map(([w]) => w)
+  }
+
+  #unhold (w: Write, before: Write | undefined): void {
+    if (before === undefined) this.#best.delete(w.key)
+    else this.#best.set(w.key, before)
+    this.#bytes -= w.cost - (before?.cost ?? 0)
+    this.#keys -= (w.live ? 1 : 0) - (before?.live === true ? 1 : 0)
   }
 
   /**
@@ -248,7 +355,7 @@ export class DeviceLedger {
       }
       this.#ops.push(o)
       this.#writes += weight(o)
-      for (const w of o.writes) this.#judge(w)
+      this.#judgeOp(o)
     }
     const changed = new Set<string>()
     for (const [key, w] of before) if (this.#best.get(key) !== w) changed.add(key)

@@ -196,9 +196,11 @@ describe('new user: peers, by name, and forgotten when revoked (items 15, 16)', 
     const human = await laptop.box.run(['status'], { human: true })
     assert.match(human.stdout, new RegExp(`phone \\(device ${phone.device}\\)  peer ${String(phoneReady.peerId)}`))
     assert.match(human.stdout, new RegExp(`replica or other  peer ${String(other?.peerId)}`))
-    // The phone, a one-shot command with no daemon there either, names the laptop.
+    // The phone, a one-shot command with no daemon there either, names the laptop (--sync: it
+    // goes online first; without it, a read with no daemon answers from the saved state).
     await phone.stopDaemon()
-    const fromPhone = await eventually('the phone to name the laptop', async () => await phone.box.json(['status']),
+    assert.deepEqual((await phone.box.json(['status'])).peers, [])
+    const fromPhone = await eventually('the phone to name the laptop', async () => await phone.box.json(['status', '--sync']),
       (s) => (s.peers as Row[]).some((p) => p.name === 'laptop'), 20_000)
     assert.equal((fromPhone.peers as Row[]).find((p) => p.name === 'laptop')?.device, laptop.device)
 

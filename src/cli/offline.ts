@@ -1,0 +1,69 @@
+/**
+ * Reads with no daemon (`get`, `list`, `status`, `devices`): answered from the state this
+ * device saved when it last closed its store (src/store/state-store.ts), without starting
+ * libp2p or OrbitDB: no network, so what it shows is what this device had then. When that
+ * state is missing or was not saved by a clean close (a crash, a version without it), or
+ * a lock says another process holds the store (or was killed holding it), the caller
+ * opens the store instead (`--sync` asks for that too).
+ */
+import { deviceList } from '../../acl/reducer.ts'
+import { decodeKeystore } from '../../identity/keystore.ts'
+import { readKeystoreFile } from '../../identity/keystore-fs.ts'
+import { readRegistryState } from '../account/registry-state.ts'
+import type { Frame, Request } from '../daemon/protocol.ts'
+import { stateFiles } from '../node/state-files.ts'
+import type { AccountConfig } from '../node/config.ts'
+import type { AccountPaths } from '../node/paths.ts'
+import { decodeCheckpoint } from '../store/checkpoint.ts'
+import { checkpointName, stateKey } from '../store/state-store.ts'
+import { KvIndex } from '../store/kv-index.ts'
+
+/** What a revoked device is told with a read (as src/daemon/commands.ts says it). */
+const REVOKED_NOTE = 'this device was revoked: the other devices refuse its writes and it reads nothing written since. ' +
+  'To use the account here again, ask an admin for a new invite and join with it using a new --dir (this one stays revoked)'
+
+/**
+ * Answers `request` from the saved state; false (nothing emitted) when there is none to
+ * trust, and the store must be opened. Throws what reading the keystore throws (a wrong
+ * passphrase, a missing one).
+ */
+export const answerOffline = async (paths: AccountPaths, config: AccountConfig, request: Request, passphrase: string | undefined, emit: (frame: Frame) => void): Promise<boolean> => {
+  if (config.dataLog === undefined) return false
+  const secrets = await decodeKeystore(await readKeystoreFile(paths.keystore), passphrase)
+  const store = stateFiles(paths.state, stateKey(secrets.box.secretKey, config.account))
+  let state
+  let checkpoint
+  try {
+    state = await readRegistryState(store)
+    const bytes = await store.read(checkpointName(config.dataLog))
+    checkpoint = bytes === undefined ? undefined : decodeCheckpoint(bytes)
+  } catch {
+    return false
+  }
+  if (state === undefined || checkpoint === undefined || !checkpoint.clean) return false
+  const me = state.devices[config.device]
+  if (me?.status === 'revoked') emit({ note: REVOKED_NOTE })
+  const devices = deviceList(state).map((d) => ({ device: d.device, name: d.name, role: d.role, status: d.status, addedBy: d.addedBy }))
+  switch (request.cmd) {
+    case 'get':
+    case 'list': {
+      const index = new KvIndex()
+      index.restore(checkpoint.state.slots)
+      if (request.cmd === 'list') {
+        emit({ out: { entries: Object.fromEntries(index.entries(request.prefix)) } })
+      } else {
+        const value = index.get(request.key)
+        emit({ out: { key: request.key, value: value ?? null, found: value !== undefined } })
+      }
+      return true
+    }
+    case 'status':
+      emit({ out: { account: config.account, device: config.device, name: me?.name ?? config.name, status: me?.status ?? 'active', mode: config.mode, epoch: checkpoint.epoch, peers: [] } })
+      return true
+    case 'devices':
+      emit({ out: { device: config.device, devices } })
+      return true
+    default:
+      return false
+  }
+}

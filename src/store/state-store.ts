@@ -1,0 +1,128 @@
+/**
+ * Where an account keeps what it derives from its logs, so an open (and a command with
+ * no daemon) reads it instead of replaying them: each data log's checkpoint
+ * (src/store/checkpoint.ts) and the registry's state. The store seals what it keeps
+ * under a key only this device's keystore gives (`stateKey`): the checkpoints hold the
+ * decrypted data. Node keeps files (src/node/state-files.ts). Browser-ready.
+ */
+import { hkdf } from '@noble/hashes/hkdf.js'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { utf8Encode } from '../crypto/bytes.ts'
+import { decodeCheckpoint, encodeCheckpoint, type KvCheckpoint } from './checkpoint.ts'
+
+/** Sealed named blobs: a write replaces the whole blob at once (a reader sees the old or the new one). */
+export interface StateStore {
+  /** The blob saved under `name`, opened; undefined when there is none. Throws CorruptStateError when it does not open. */
+  read: (name: string) => Promise<Uint8Array | undefined>
+  write: (name: string, bytes: Uint8Array) => Promise<void>
+  remove: (name: string) => Promise<void>
+}
+
+const STATE_KEY_INFO = 'orbit-account/state/v1'
+
+/** The key that seals this device's persisted state of `account`: from its box secret key, which only its keystore holds. */
+export const stateKey = (boxSecretKey: Uint8Array, account: string): Uint8Array =>
+  hkdf(sha256, boxSecretKey, utf8Encode(account), utf8Encode(STATE_KEY_INFO), 32)
+
+/** The name a data log's checkpoint is kept under. */
+export const checkpointName = (logAddress: string): string => `log-${logAddress.split('/').pop() ?? logAddress}`
+/** The name the registry's state is kept under. */
+export const REGISTRY_STATE = 'registry'
+
+/** The least time between two checkpoints of a log while it changes. */
+const MIN_DELAY_MS = 2000
+/**
+ * A checkpoint takes time in proportion to the state (~0.5 s at 100,000 keys): the next
+ * one waits this many times as long, so checkpoints cost a tenth of the time at most.
+ */
+const COST_FACTOR = 10
+
+export interface Checkpoints {
+  /** The checkpoint of this log for `epoch`; undefined when there is none or it does not read (the log is replayed). */
+  load: (epoch: number) => Promise<KvCheckpoint | undefined>
+  /** Says the state changed: a checkpoint follows (soon, not at once). */
+  changed: () => void
+  /** From now on checkpoints are taken with `take`. */
+  start: (take: () => Promise<KvCheckpoint>) => void
+  /** No more timed checkpoints; waits for the one under way. */
+  stop: () => Promise<void>
+  /** A close's checkpoint (clean): written unless the one on disk is clean and nothing changed since. */
+  close: (take: () => KvCheckpoint) => Promise<void>
+  remove: () => Promise<void>
+}
+
+export const Checkpoints = (store: StateStore, logAddress: string): Checkpoints => {
+  const name = checkpointName(logAddress)
+  let take: (() => Promise<KvCheckpoint>) | undefined
+  let dirty = false
+  /** Changed since the checkpoint on disk was taken; is that one a close's? */
+  let unsaved = false
+  let cleanOnDisk = false
+  let stopped = false
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let last = 0
+  let saving: Promise<void> = Promise.resolve()
+  const write = async (c: KvCheckpoint): Promise<void> => {
+    const started = Date.now()
+    await store.write(name, encodeCheckpoint(c))
+    last = Date.now() - started
+  }
+  // A checkpoint that fails costs only a longer replay at the next open.
+  const queue = async (work: () => Promise<void>): Promise<void> => {
+    saving = saving.then(work).catch(() => {})
+    await saving
+  }
+  const run = (): void => {
+    timer = undefined
+    if (stopped || !dirty || take === undefined) return
+    dirty = false
+    const t = take
+    void queue(async () => {
+      const c = await t()
+      unsaved = dirty
+      await write(c)
+      cleanOnDisk = false
+    })
+  }
+  const changed = (): void => {
+    dirty = true
+    unsaved = true
+    if (timer !== undefined || stopped || take === undefined) return
+    timer = setTimeout(run, Math.max(MIN_DELAY_MS, COST_FACTOR * last))
+    timer.unref?.()
+  }
+  return {
+    load: async (epoch) => {
+      try {
+        const bytes = await store.read(name)
+        if (bytes === undefined) return undefined
+        const c = decodeCheckpoint(bytes)
+        if (c.epoch !== epoch) return undefined
+        cleanOnDisk = c.clean
+        return c
+      } catch {
+        return undefined
+      }
+    },
+    changed,
+    start: (t) => {
+      take = t
+      if (dirty) changed()
+    },
+    stop: async () => {
+      stopped = true
+      if (timer !== undefined) clearTimeout(timer)
+      timer = undefined
+      await saving
+    },
+    close: async (t) => {
+      await queue(async () => {
+        if (cleanOnDisk && !unsaved) return
+        await write(t())
+        cleanOnDisk = true
+        unsaved = false
+      })
+    },
+    remove: async () => { await queue(async () => { await store.remove(name) }) }
+  }
+}

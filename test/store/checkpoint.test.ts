@@ -1,0 +1,242 @@
+/**
+ * The persisted state (issue #16): a data log's checkpoint is what a replay of the log
+ * gives, an open after a clean close applies no log entry, a damaged or foreign
+ * checkpoint is replayed over, and a writer killed at random moments (mid-checkpoint
+ * too) reopens to the state a replay gives, with every acknowledged write.
+ */
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { cp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { openAccount, type NodeAccount } from '../../src/node/account-dir.ts'
+import { accountPaths } from '../../src/node/paths.ts'
+import { stateFiles } from '../../src/node/state-files.ts'
+import { decodeCheckpoint, encodeCheckpoint, type KvCheckpoint } from '../../src/store/checkpoint.ts'
+import { checkpointName, stateKey } from '../../src/store/state-store.ts'
+import { decodeKeystore } from '../../identity/keystore.ts'
+import { readKeystoreFile } from '../../identity/keystore-fs.ts'
+import { CorruptStateError } from '../../src/errors.ts'
+import { valueOf } from '../../src/store/kv-index.ts'
+import { removeDir, tempDir, waitFor } from '../helpers/device.ts'
+import { prng } from '../helpers/random.ts'
+import { Devices } from '../join/helpers.ts'
+
+/** The checkpoint of `dir`'s current data log, opened with its device's key. */
+const checkpointOf = async (dir: string, account: string, dataLog: string): Promise<KvCheckpoint> => {
+  const paths = accountPaths(dir)
+  const secrets = await decodeKeystore(await readKeystoreFile(paths.keystore))
+  const bytes = await stateFiles(paths.state, stateKey(secrets.box.secretKey, account)).read(checkpointName(dataLog))
+  assert.ok(bytes !== undefined, `${dir} has a checkpoint of ${dataLog}`)
+  return decodeCheckpoint(bytes)
+}
+
+/** A checkpoint with every list in one order: two that hold the same state compare equal. */
+const normal = (c: KvCheckpoint): unknown => ({
+  epoch: c.epoch,
+  seen: [...c.seen].sort(),
+  skipped: c.skipped,
+  writes: c.writes,
+  snapshotOf: c.snapshotOf,
+  snapshotParts: [...c.snapshotParts].sort(),
+  unsettled: [...c.unsettled].sort(),
+  slots: [...c.state.slots].sort((a, b) => a.key < b.key ? -1 : 1).map((r) => ({ ...r, value: valueOf(r.value) })),
+  ledgers: [...c.state.ledgers].sort((a, b) => a[0] < b[0] ? -1 : 1),
+  ignored: c.state.ignored,
+  ranks: [...c.ranks].sort((a, b) => a[0] < b[0] ? -1 : 1)
+})
+
+/** Opens a copy of `dir` without its state (a replay of the logs), closes it, and returns its checkpoint. */
+const rebuilt = async (dir: string, account: string, dataLog: string): Promise<{ checkpoint: KvCheckpoint, values: Record<string, unknown>, applied: number }> => {
+  const copy = await tempDir('rebuilt')
+  try {
+    await cp(dir, copy, { recursive: true })
+    await rm(accountPaths(copy).state, { recursive: true, force: true })
+    await rm(accountPaths(copy).lock, { force: true })
+    await rm(accountPaths(copy).socket, { force: true })
+    const a = await openAccount({ dir: copy })
+    const values = a.all()
+    const { applied, fromCheckpoint } = a.openStats()
+    assert.equal(fromCheckpoint, false)
+    await a.close()
+    return { checkpoint: await checkpointOf(copy, account, dataLog), values, applied }
+  } finally {
+    await removeDir(copy)
+  }
+}
+
+describe('persisted state: checkpoints', function () {
+  this.timeout(180_000)
+
+  it('a checkpoint reads back as written, and damaged bytes are a typed error', () => {
+    const c: KvCheckpoint = {
+      epoch: 2,
+      heads: ['zh1'],
+      seen: ['zh1', 'zh0'],
+      skipped: 1,
+      writes: 2,
+      snapshotOf: 3,
+      snapshotParts: [0, 2],
+      unsettled: ['k'],
+      clean: true,
+      state: {
+        slots: [
+          { key: 'a', value: { x: [1, null, 'é'] }, stamp: { epoch: 2, time: 5, id: 'idA', hash: 'zh1' } },
+          { key: 'gone', value: undefined, stamp: { epoch: 1, time: 3, id: 'idB', hash: 'zold' } },
+          { key: 'n', value: null, stamp: { epoch: 2, time: 4, id: 'idA', hash: 'zh0' } }
+        ],
+        ledgers: [['idA', {
+          ops: [{ time: 5, hash: 'zh1', writes: [{ key: 'a', cost: 300, live: true, ref: { hash: 'zh1', index: -1 }, stamp: { epoch: 2, time: 5, id: 'idA', hash: 'zh1' } }] }],
+          cutoff: { time: 9, hash: 'zh9', writes: [] },
+          base: [{ key: 'gone', cost: 260, live: false, ref: { hash: 'zsnap', index: 4 }, stamp: { epoch: 1, time: 3, id: 'idB', hash: 'zold' } }],
+          best: [[0, 0], [-1, 0]],
+          usage: { writes: 1, keys: 1, bytes: 560 }
+        }]],
+        ignored: 7
+      },
+      ranks: [['idA', [{ time: 4, hash: 'zh0' }, { time: 5, hash: 'zh1' }]]]
+    }
+    const back = decodeCheckpoint(encodeCheckpoint(c))
+    assert.deepEqual(normal(back), normal(c))
+    assert.deepEqual([back.heads, back.clean], [c.heads, c.clean])
+    // Written again as read (its values not parsed), it is the same checkpoint.
+    assert.deepEqual(normal(decodeCheckpoint(encodeCheckpoint(back))), normal(c))
+    const bytes = encodeCheckpoint(c)
+    assert.throws(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 3)), CorruptStateError)
+    assert.throws(() => decodeCheckpoint(new TextEncoder().encode('{"v":99}')), CorruptStateError)
+  })
+
+  describe('two devices', () => {
+    let d: Devices
+    let laptop: NodeAccount
+    let address: string
+    let dataLog: string
+
+    before(async () => {
+      d = new Devices()
+      laptop = await d.create('laptop')
+      const phone = await d.join('phone', 'laptop')
+      address = laptop.address
+      dataLog = laptop.state().epoch?.dataLog as string
+      // Puts, overwrites and deletes from both devices.
+      for (let i = 0; i < 40; i++) await laptop.put(`k${i % 15}`, { i, by: 'laptop' })
+      for (let i = 0; i < 30; i++) await phone.put(`k${i % 20}`, { i, by: 'phone' })
+      await laptop.del('k3')
+      await phone.del('k17')
+      await waitFor(() => JSON.stringify(laptop.all()) === JSON.stringify(phone.all()), 30_000, 'the two devices to converge')
+      await d.stop('phone')
+      await d.stop('laptop')
+    })
+    after(async () => { await d.cleanup() })
+
+    it('holds what a replay of the log gives, and a reopen applies no log entry', async () => {
+      const dir = await d.dir('laptop')
+      const mine = await checkpointOf(dir, address, dataLog)
+      assert.equal(mine.clean, true)
+      const replay = await rebuilt(dir, address, dataLog)
+      assert.ok(replay.applied > 70, `the replay applied the whole log (${replay.applied} entries)`)
+      assert.deepEqual(normal(mine), normal(replay.checkpoint))
+      const again = await d.start('laptop')
+      assert.deepEqual(again.openStats(), { fromCheckpoint: true, applied: 0 })
+      assert.deepEqual(again.all(), replay.values)
+      assert.equal(again.get('k3'), undefined)
+      assert.equal(Object.keys(again.all()).length, 18)
+      await d.stop('laptop')
+    })
+
+    it('a damaged checkpoint, or one sealed for another device, is replayed over', async () => {
+      const dir = await d.dir('laptop')
+      const file = join(accountPaths(dir).state, `${checkpointName(dataLog)}.bin`)
+      const good = await readFile(file)
+      const expected = (await rebuilt(dir, address, dataLog)).values
+      const damaged = Buffer.from(good)
+      damaged.writeUInt8((damaged.at(-10) as number) ^ 0xff, damaged.length - 10)
+      await writeFile(file, damaged)
+      let a = await d.start('laptop')
+      assert.equal(a.openStats().fromCheckpoint, false)
+      assert.ok(a.openStats().applied > 70)
+      assert.deepEqual(a.all(), expected)
+      await d.stop('laptop')
+      // The phone's checkpoint of the same log, put in the laptop's place: it does not open with the laptop's key.
+      await writeFile(file, await readFile(join(accountPaths(await d.dir('phone')).state, `${checkpointName(dataLog)}.bin`)))
+      a = await d.start('laptop')
+      assert.equal(a.openStats().fromCheckpoint, false)
+      assert.deepEqual(a.all(), expected)
+      await d.stop('laptop')
+      const files = await readdir(accountPaths(dir).state)
+      assert.ok(files.every((f) => !f.endsWith('.tmp')), `no temporary file left: ${files.join(', ')}`)
+    })
+  })
+
+  describe('a writer killed at random moments', () => {
+    const rand = prng(Number(process.env.ORBIT_CRASH_SEED ?? 1601))
+    let d: Devices
+    before(async () => {
+      d = new Devices()
+      await d.create('laptop')
+      await d.stop('laptop')
+    })
+    after(async () => { await d.cleanup() })
+
+    it('reopens to what a replay gives, with every acknowledged write', async () => {
+      const dir = await d.dir('laptop')
+      const script = join(dir, '..', `writer-${process.pid}.ts`)
+      await writeFile(script, `
+        import { openAccount } from ${JSON.stringify(new URL('../../src/node/account-dir.ts', import.meta.url).pathname)}
+        const a = await openAccount({ dir: process.argv[2] })
+        const round = process.argv[3]
+        for (let i = 0; ; i++) {
+          await a.put('k' + (i % 300), { round, i, pad: 'x'.repeat(200) })
+          if (i % 7 === 0) await a.del('k' + ((i * 13) % 300))
+          process.stdout.write('ok ' + round + ' ' + i + '\\n')
+        }
+      `)
+      try {
+        let before: Record<string, unknown> = {}
+        for (let round = 0; round < 3; round++) {
+          const acked: number[] = []
+          const child = spawn(process.execPath, [script, dir, String(round)], { stdio: ['ignore', 'pipe', 'inherit'] })
+          child.stdout.setEncoding('utf8')
+          let buf = ''
+          child.stdout.on('data', (s: string) => {
+            buf += s
+            const lines = buf.split('\n')
+            buf = lines.pop() ?? ''
+            for (const l of lines) if (l.startsWith('ok ')) acked.push(Number(l.split(' ')[2]))
+          })
+          // Past the first checkpoint (2 s after the first write), at a moment drawn at random.
+          await waitFor(() => acked.length > 0, 60_000, 'the writer to start writing')
+          await new Promise((resolve) => setTimeout(resolve, 1500 + Math.floor(rand() * 4000)))
+          const exited = new Promise((resolve) => child.once('exit', resolve))
+          child.kill('SIGKILL')
+          await exited
+          await rm(accountPaths(dir).lock, { force: true })
+          const last = acked.at(-1) as number
+          const a = await openAccount({ dir })
+          const dataLog = a.state().epoch?.dataLog as string
+          const values = a.all()
+          // Every acknowledged write is there, on top of what the round before left; only the
+          // keys the next, unacknowledged iteration touches may differ (it may have landed).
+          const expected: Record<string, unknown> = { ...before }
+          for (let i = 0; i <= last; i++) {
+            expected[`k${i % 300}`] = { round: String(round), i, pad: 'x'.repeat(200) }
+            if (i % 7 === 0) delete expected[`k${(i * 13) % 300}`]
+          }
+          const next = last + 1
+          for (const key of [`k${next % 300}`, `k${(next * 13) % 300}`]) {
+            delete expected[key]
+            delete values[key]
+          }
+          assert.deepEqual(values, expected)
+          const all = a.all()
+          await a.close()
+          const replay = await rebuilt(dir, a.address, dataLog)
+          assert.deepEqual(all, replay.values)
+          before = all
+          assert.deepEqual(normal(await checkpointOf(dir, a.address, dataLog)), normal(replay.checkpoint))
+        }
+      } finally {
+        await rm(script, { force: true })
+      }
+    })
+  })
+})
