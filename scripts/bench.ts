@@ -7,22 +7,31 @@
  * only; prints medians with min/max and ours/plain. `--quick` is the small version (a
  * smoke test, about a minute). `--from <results.json>` redraws the table, chart and
  * page from an earlier run without running anything.
+ *
+ * Then the scale section (issue #16, scripts/bench/scale-plan.ts): reopen, RSS, the CLI,
+ * a batch, revocation and a new device at growing sizes, each a ratio measured in the
+ * same run. `--scale-only` runs just it (with the main section's daemon and sync
+ * scenarios, which it compares with plain OrbitDB); `--no-scale` leaves it out;
+ * `--scale-fill put` fills its fixtures with one put per key instead of putMany batches.
  */
-import { spawn } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { cpus, platform, release, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { BENCH_TMP_ENV, removeDir, RESULT_PREFIX, tempRoot, type Figures, type Side } from './bench/common.ts'
-import { markdownTable, summarize, svgChart, textTable, type Results, type Scenario, type Sizes } from './bench/report.ts'
+import { removeDir, tempRoot, type Side } from './bench/common.ts'
+import { summarize, svgChart, textTable, type Results, type Scenario, type Sizes } from './bench/report.ts'
+import { fmt, killChildren, runChild } from './bench/run-child.ts'
+import { runScale, SCALE_FULL, SCALE_QUICK } from './bench/scale-plan.ts'
+import { scaleTextTable, summarizeScale } from './bench/scale-report.ts'
+import { benchPage } from './bench/page.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const CHILD = join(here, 'bench', 'child.ts')
 
-interface Options { quick: boolean, json?: string, svg?: string, md?: string, from?: string, reps?: number }
+interface Options { quick: boolean, json?: string, svg?: string, md?: string, from?: string, reps?: number, scale: 'with' | 'only' | 'without', scaleFill: 'batch' | 'put' }
 
 const parseArgs = (argv: string[]): Options => {
-  const options: Options = { quick: false }
+  const options: Options = { quick: false, scale: 'with', scaleFill: 'batch' }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string
     const value = (): string => {
@@ -37,9 +46,18 @@ const parseArgs = (argv: string[]): Options => {
       case '--md': options.md = value(); break
       case '--from': options.from = value(); break
       case '--reps': options.reps = Number(value()); break
+      case '--scale-only': options.scale = 'only'; break
+      case '--no-scale': options.scale = 'without'; break
+      case '--scale-fill': {
+        const fill = value()
+        if (fill !== 'batch' && fill !== 'put') throw new Error('--scale-fill is batch or put')
+        options.scaleFill = fill
+        break
+      }
       case '--help': case '-h':
-        process.stdout.write('usage: npm run bench -- [--quick] [--reps N] [--json <file>] [--svg <file>] [--md <file>] [--from <results.json>]\n' +
-          '  the full run writes docs/bench.svg unless --svg is given; --quick writes no chart unless asked\n')
+        process.stdout.write('usage: npm run bench -- [--quick] [--reps N] [--scale-only | --no-scale] [--scale-fill batch|put] [--json <file>] [--svg <file>] [--md <file>] [--from <results.json>]\n' +
+          '  the full run writes docs/bench.svg unless --svg is given; --quick writes no chart unless asked\n' +
+          '  --scale-only: only the scale section (issue #16) and the daemon/sync scenarios it compares with\n')
         process.exit(0)
         break
       default: throw new Error(`unknown option ${a}`)
@@ -54,28 +72,6 @@ const QUICK: Sizes = { reps: 3, storeKeys: 300, gets: 20, syncKeys: 200, props: 
 
 const say = (s: string): void => { process.stderr.write(`${s}\n`) }
 
-/** Runs one scenario for one side in a child process; resolves with its figures. */
-const runChild = async (scenario: string, side: Side, params: object, tmp: string, timeoutMs: number): Promise<Figures> =>
-  await new Promise<Figures>((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, scenario, side, JSON.stringify(params)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, [BENCH_TMP_ENV]: tmp }
-    })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); if (process.env.BENCH_VERBOSE !== undefined) process.stderr.write(d) })
-    const timer = setTimeout(() => { child.kill('SIGKILL') }, timeoutMs)
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer)
-      const line = out.split('\n').find((l) => l.startsWith(RESULT_PREFIX))
-      if (code === 0 && line !== undefined) resolve(JSON.parse(line.slice(RESULT_PREFIX.length)) as Figures)
-      else reject(new Error(`${scenario}/${side} exited with ${signal ?? String(code)}${signal === 'SIGKILL' ? ` (timeout ${timeoutMs / 1000} s)` : ''}: ${err.trim().split('\n').slice(-3).join(' | ')}`))
-    })
-  })
-
-const fmt = (f: Figures): string => Object.entries(f).map(([k, v]) => `${k}=${v < 10 ? v.toFixed(3) : v.toFixed(0)}`).join(' ')
-
 const run = async (options: Options): Promise<Results> => {
   const base = options.quick ? QUICK : FULL
   const sizes: Sizes = { ...base, reps: options.reps ?? base.reps }
@@ -89,7 +85,9 @@ const run = async (options: Options): Promise<Results> => {
       cpuModel: cpu[0]?.model.trim() ?? 'unknown',
       memGiB: Math.round(totalmem() / 2 ** 30),
       mode: options.quick ? 'quick' : 'full',
-      sizes
+      sizes,
+      ...(options.scale !== 'without' ? { scale: { ...(options.quick ? SCALE_QUICK : SCALE_FULL), fill: options.scaleFill } } : {}),
+      ...(options.scale === 'only' ? { scaleOnly: true } : {})
     },
     runs: {},
     errors: []
@@ -97,7 +95,7 @@ const run = async (options: Options): Promise<Results> => {
   const started = Date.now()
   const tmp = await tempRoot('run')
   const timeout = options.quick ? 120_000 : 600_000
-  const stopOnSignal = (): void => { void removeDir(tmp).finally(() => process.exit(130)) }
+  const stopOnSignal = (): void => { killChildren(); void removeDir(tmp).finally(() => process.exit(130)) }
   process.once('SIGINT', stopOnSignal)
   process.once('SIGTERM', stopOnSignal)
   try {
@@ -119,14 +117,17 @@ const run = async (options: Options): Promise<Results> => {
     say(`orbit-account benchmark (${results.meta.mode}), ${sizes.reps} repetitions; results so far on stderr, the table at the end`)
     await prepare('sync', 'ours', sizes.syncKeys)
     await prepare('sync', 'plain', sizes.syncKeys)
-    await prepare('revoke', 'ours', sizes.revokeKeys)
+    if (options.scale !== 'only') await prepare('revoke', 'ours', sizes.revokeKeys)
 
-    const plan: Array<{ scenario: Scenario, sides: Side[], params: (side: Side) => object }> = [
+    type Step = { scenario: Scenario, sides: Side[], params: (side: Side) => object }
+    const allSteps: Step[] = [
       { scenario: 'store', sides: ['ours', 'plain'], params: () => ({ keys: sizes.storeKeys, gets: sizes.gets, props: 0, cliGets: 0 }) },
       { scenario: 'sync', sides: ['ours', 'plain'], params: (side) => ({ keys: sizes.syncKeys, gets: 0, props: sizes.props, cliGets: 0, fixture: fixtures[`sync/${side}`] }) },
       { scenario: 'revoke', sides: ['ours'], params: () => ({ keys: sizes.revokeKeys, gets: 0, props: 0, cliGets: 0, fixture: fixtures['revoke/ours'] }) },
       { scenario: 'daemon', sides: ['ours', 'plain'], params: () => ({ keys: sizes.daemonKeys, gets: 0, props: 0, cliGets: sizes.cliGets }) }
     ]
+    // --scale-only: the scale section compares daemon start and propagation with plain OrbitDB's.
+    const plan = allSteps.filter((step) => options.scale !== 'only' || step.scenario === 'sync' || step.scenario === 'daemon')
     for (let rep = 0; rep < sizes.reps; rep++) {
       for (const step of plan) {
         // Alternate which side goes first, so neither always runs on a warmer (or busier) machine.
@@ -146,6 +147,15 @@ const run = async (options: Options): Promise<Results> => {
         }
       }
     }
+    const scale = results.meta.scale
+    if (scale !== undefined) {
+      say(`scale section: ${JSON.stringify(scale)}`)
+      // The CLI rows run the compiled CLI, as an installed package does: built from these sources now.
+      say('building dist/ (npm run build) for the CLI rows')
+      const built = spawnSync(process.execPath, [join(here, 'build.ts')], { stdio: ['ignore', 'ignore', 'inherit'] })
+      if (built.status !== 0) throw new Error('npm run build failed: the CLI rows need dist/')
+      await runScale({ results, reps: sizes.reps, tmp, timeoutMs: options.quick ? 300_000 : 900_000, prepareTimeoutMs: options.quick ? 600_000 : 2_400_000, say }, scale)
+    }
   } finally {
     process.off('SIGINT', stopOnSignal)
     process.off('SIGTERM', stopOnSignal)
@@ -159,7 +169,10 @@ const options = parseArgs(process.argv.slice(2))
 const results = options.from !== undefined ? JSON.parse(await readFile(options.from, 'utf8')) as Results : await run(options)
 const rows = summarize(results)
 results.rows = rows
-process.stdout.write(`\n${textTable(results, rows)}\n`)
+const scaleRows = summarizeScale(results)
+results.scaleRows = scaleRows
+if (results.meta.scaleOnly !== true) process.stdout.write(`\n${textTable(results, rows)}\n`)
+if (scaleRows.length > 0) process.stdout.write(`\n${scaleTextTable(results, scaleRows)}\n`)
 if (results.meta.seconds !== undefined) process.stdout.write(`\n(${Math.round(results.meta.seconds)} s in all)\n`)
 
 const write = async (file: string, text: string): Promise<void> => {
@@ -168,21 +181,11 @@ const write = async (file: string, text: string): Promise<void> => {
   process.stdout.write(`wrote ${file}\n`)
 }
 if (options.json !== undefined) await write(options.json, `${JSON.stringify(results, null, 2)}\n`)
-const svg = options.svg ?? (results.meta.mode === 'full' && options.from === undefined ? join(here, '..', 'docs', 'bench.svg') : undefined)
+// The chart is the main table's: a --scale-only run leaves docs/bench.svg as it is.
+const svg = options.svg ?? (results.meta.mode === 'full' && options.from === undefined && results.meta.scaleOnly !== true ? join(here, '..', 'docs', 'bench.svg') : undefined)
 if (svg !== undefined) await write(svg, svgChart(results, rows))
 if (options.md !== undefined) {
-  await write(options.md, [
-    '# Benchmark: orbit-account vs plain OrbitDB keyvalue',
-    '',
-    'Produced by `npm run bench` (`scripts/bench.ts`): our store and plain OrbitDB 4 `keyvalue` with',
-    "`IPFSAccessController({ write: ['*'] })`, no encryption and plain OrbitDB identities, on the same",
-    'libp2p/Helia node (`startNode`), loopback only, each scenario in a fresh child process, ours and plain',
-    'alternating in every repetition. Medians with (min–max) over the repetitions.',
-    '',
-    markdownTable(results, rows),
-    '',
-    '![ours vs plain](bench.svg)',
-    ''
-  ].join('\n'))
+  const existing = await readFile(options.md, 'utf8').catch(() => undefined)
+  await write(options.md, benchPage(results, rows, scaleRows, existing))
 }
 process.exit(results.errors.length > 0 ? 1 : 0)

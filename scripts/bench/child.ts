@@ -4,15 +4,15 @@
  * Logs go to stderr; the last stdout line is `BENCH_RESULT {...figures}`.
  * Every node it starts is stopped and its directory removed, also on failure.
  */
-import { spawn } from 'node:child_process'
-import { createInterface } from 'node:readline'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { multiaddr } from '@multiformats/multiaddr'
-import { cp } from 'node:fs/promises'
 import { createAccount, joinAccount, openAccount, type NodeAccount } from '../../src/node/account-dir.ts'
 import { openPlain, type PlainDevice, type LogEntry } from './plain.ts'
 import { keyOf, LOOPBACK, now, percentile, removeDir, RESULT_PREFIX, rssSampler, sleep, tempRoot, valueOf, waitUntil, type Figures, type Side } from './common.ts'
+import { closeAll, copyFixture, hasAllKeys, log, onExit, progress, runOnce, startProc } from './harness.ts'
+import { fillAccount, type FillMode } from './fill.ts'
+import { SCALE_SCENARIOS, type ScaleParams } from './scale.ts'
 
 export interface ChildParams {
   /** store: puts; sync: keys present before the new device comes; revoke: live keys. */
@@ -23,29 +23,13 @@ export interface ChildParams {
   props: number
   /** daemon: keys in the store, and CLI gets timed. */
   cliGets: number
+  /** prepare-*: how our fixture is filled (default: one put per key). */
+  fill?: FillMode
 }
 
 const here = dirname(fileURLToPath(import.meta.url))
 const CLI = join(here, '..', '..', 'src', 'cli', 'main.ts')
 const PLAIN_READY = join(here, 'plain-ready.ts')
-const started = Date.now()
-const log = (message: string): void => { process.stderr.write(`  [${((Date.now() - started) / 1000).toFixed(1)}s] ${message}\n`) }
-
-/** Things to stop when the scenario ends, newest first. */
-const cleanups: Array<() => Promise<void>> = []
-const onExit = <T>(thing: T, stop: (t: T) => Promise<void>): T => {
-  let done = false
-  cleanups.unshift(async () => { if (!done) { done = true; await stop(thing) } })
-  return thing
-}
-const closeAll = async (): Promise<void> => {
-  for (const c of cleanups.splice(0)) await c().catch((err: unknown) => { log(`cleanup failed: ${String(err)}`) })
-}
-
-const progress = (label: string, i: number, n: number): void => {
-  if (n >= 2000 && (i + 1) % Math.floor(n / 4) === 0) log(`${label}: ${i + 1}/${n}`)
-}
-
 // ---------------------------------------------------------------- 1, 2, 5: puts, gets, peak RSS
 
 const store = async (side: Side, root: string, p: ChildParams): Promise<Figures> => {
@@ -101,23 +85,14 @@ const store = async (side: Side, root: string, p: ChildParams): Promise<Figures>
  * and `prepare-revoke` (an admin with the live keys and a member that has synced them
  * all, plus a third device, the one to revoke, that stays offline as a lost device would).
  */
-const fillOurs = async (a: NodeAccount, n: number): Promise<void> => {
-  for (let i = 0; i < n; i++) { await a.put(keyOf(i), valueOf(i)); progress('ours puts', i, n) }
-}
-
-const hasAllKeys = (account: NodeAccount, n: number): () => boolean => {
-  let next = 0
-  return () => {
-    while (next < n && account.get(keyOf(next)) !== undefined) next++
-    return next === n
-  }
-}
+/** Fills our fixture: one put per key unless the scale section asks for batches. */
+const fillOurs = async (a: NodeAccount, n: number, mode: FillMode = 'put'): Promise<void> => { await fillAccount(a, n, mode) }
 
 const prepareSync = async (side: Side, _root: string, p: ChildParams & { fixture: string }): Promise<Figures> => {
   const dir = join(p.fixture, 'a')
   if (side === 'ours') {
     const a = onExit(await createAccount({ dir, name: 'a', listen: [] }), async (x) => { await x.close() })
-    await fillOurs(a, p.keys)
+    await fillOurs(a, p.keys, p.fill)
   } else {
     const a = onExit(await openPlain(dir, []), async (x) => { await x.close() })
     for (let i = 0; i < p.keys; i++) { await a.db.put(keyOf(i), valueOf(i)); progress('plain puts', i, p.keys) }
@@ -135,16 +110,12 @@ const prepareRevoke = async (side: Side, _root: string, p: ChildParams & { fixtu
     await d.close()
   }
   // Filled with the members offline (with peers online each put costs much more, see the report).
-  await fillOurs(a, p.keys)
+  await fillOurs(a, p.keys, p.fill)
   const b = onExit(await openAccount({ dir: join(p.fixture, 'b'), listen: LOOPBACK }), async (x) => { await x.close() })
   await b.syncWith(a.addrs(), 30_000)
   await waitUntil(hasAllKeys(b, p.keys), 600_000, 'all keys on b', 50)
   log('b has every key')
   return {}
-}
-
-const copyFixture = async (fixture: string, root: string, names: string[]): Promise<void> => {
-  for (const name of names) await cp(join(fixture, name), join(root, name), { recursive: true })
 }
 
 // ---------------------------------------------------------------- 3: new device, propagation
@@ -246,46 +217,6 @@ const revoke = async (side: Side, root: string, p: ChildParams & { fixture: stri
 
 // ---------------------------------------------------------------- 5: daemon ready, CLI get
 
-interface Proc { wait: (pattern: RegExp, ms: number) => Promise<string>, stop: () => Promise<void> }
-
-const startProc = (args: string[]): Proc => {
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  const lines: string[] = []
-  let notify = (): void => {}
-  createInterface({ input: proc.stdout }).on('line', (line) => { lines.push(line); notify() })
-  let stderr = ''
-  proc.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-  const exited = new Promise<void>((resolve) => { proc.once('exit', () => { resolve() }) })
-  return {
-    wait: async (pattern, ms) => await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => { reject(new Error(`no ${String(pattern)} within ${ms} ms; stderr: ${stderr}`)) }, ms)
-      notify = () => {
-        const line = lines.find((l) => pattern.test(l))
-        if (line !== undefined) { clearTimeout(timer); resolve(line) }
-      }
-      notify()
-      void exited.then(() => { clearTimeout(timer); reject(new Error(`exited (${String(proc.exitCode)}) before ${String(pattern)}; stderr: ${stderr}`)) })
-    }),
-    stop: async () => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return
-      proc.kill('SIGTERM')
-      const timer = setTimeout(() => { proc.kill('SIGKILL') }, 10_000)
-      await exited
-      clearTimeout(timer)
-    }
-  }
-}
-
-const runOnce = async (args: string[]): Promise<{ ms: number, stdout: string, code: number | null }> => {
-  const t = now()
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  proc.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-  proc.stderr.resume()
-  const code = await new Promise<number | null>((resolve) => { proc.once('exit', (c) => { resolve(c) }) })
-  return { ms: now() - t, stdout, code }
-}
-
 const daemon = async (side: Side, root: string, p: ChildParams): Promise<Figures> => {
   const dir = join(root, 'a')
   if (side === 'ours') {
@@ -324,14 +255,14 @@ const daemon = async (side: Side, root: string, p: ChildParams): Promise<Figures
 
 // ----------------------------------------------------------------
 
-const SCENARIOS = { store, sync, revoke, daemon, 'prepare-sync': prepareSync, 'prepare-revoke': prepareRevoke } as const
+const SCENARIOS = { store, sync, revoke, daemon, 'prepare-sync': prepareSync, 'prepare-revoke': prepareRevoke, ...SCALE_SCENARIOS } as const
 export type Scenario = keyof typeof SCENARIOS
 
 const [scenario, side, params] = process.argv.slice(2) as [Scenario, Side, string]
 const root = await tempRoot(`${scenario}-${side}`)
 let code = 0
 try {
-  const figures = await SCENARIOS[scenario](side, root, JSON.parse(params) as ChildParams & { fixture: string })
+  const figures = await SCENARIOS[scenario](side, root, JSON.parse(params) as ChildParams & ScaleParams)
   await closeAll()
   process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(figures)}\n`)
 } catch (err) {

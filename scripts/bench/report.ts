@@ -1,5 +1,6 @@
 /** The benchmark's results: medians with min/max, the table, the Markdown page and the SVG chart. */
 import { median, type Figures, type Side } from './common.ts'
+import type { ScaleRow, ScaleSizes } from './scale-report.ts'
 
 export type Scenario = 'store' | 'sync' | 'revoke' | 'daemon'
 
@@ -23,6 +24,10 @@ export interface Meta {
   memGiB: number
   mode: 'full' | 'quick'
   sizes: Sizes
+  /** The scale section's sizes (absent in results from before it existed). */
+  scale?: ScaleSizes
+  /** Only the scale section ran (`--scale-only`). */
+  scaleOnly?: boolean
   seconds?: number
 }
 
@@ -33,6 +38,7 @@ export interface Results {
   /** Failures, as `scenario/side rep n: message`. */
   errors: string[]
   rows?: Row[]
+  scaleRows?: ScaleRow[]
 }
 
 type Target =
@@ -84,7 +90,7 @@ export interface Row {
   met: boolean | null
 }
 
-const stat = (values: number[]): Stat | null => {
+export const stat = (values: number[]): Stat | null => {
   const v = values.filter((x) => Number.isFinite(x))
   if (v.length === 0) return null
   return { median: median(v), min: Math.min(...v), max: Math.max(...v), count: v.length }
@@ -106,7 +112,7 @@ export const summarize = (results: Results): Row[] => ROWS.map((spec) => {
   return { id: spec.id, label: spec.label(results.meta.sizes), unit: spec.unit, better: spec.better, ours, plain, ratio, target: spec.targetText ?? null, met }
 })
 
-const num = (x: number): string => {
+export const num = (x: number): string => {
   const a = Math.abs(x)
   if (a >= 100) return n(Math.round(x))
   if (a >= 10) return x.toFixed(1)
@@ -114,11 +120,11 @@ const num = (x: number): string => {
   if (a >= 0.01) return x.toFixed(3)
   return x.toPrecision(2)
 }
-const cell = (s: Stat | null, na: boolean): string => s === null ? (na ? 'n/a' : 'failed') : `${num(s.median)} (${num(s.min)}–${num(s.max)})`
+export const cell = (s: Stat | null, na: boolean): string => s === null ? (na ? 'n/a' : 'failed') : `${num(s.median)} (${num(s.min)}–${num(s.max)})`
 const ratioText = (r: Row): string => r.ratio === null ? 'n/a' : `${num(r.ratio)}`
 const metText = (r: Row): string => r.target === null ? '' : r.met === null ? `${r.target}: ?` : `${r.target}: ${r.met ? 'met' : 'MISSED'}`
 
-const machine = (m: Meta): string =>
+export const machine = (m: Meta): string =>
   `${m.cpus} cores (${m.cpuModel}), ${m.memGiB} GiB, Node ${m.node} on ${m.platform}, ${m.date.slice(0, 10)}`
 
 /** The table for the terminal. */
