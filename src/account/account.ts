@@ -191,7 +191,7 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
   const runRotation = async (onlyIfNeeded: boolean, onProgress?: (p: RotationProgress) => void): Promise<number> => {
     while (rotating !== undefined) await rotating.catch(() => {})
     if (onlyIfNeeded && registry.state().needsRotation !== true) return registry.state().epoch?.epoch ?? 0
-    rotating = rotate({ orbitdb, registry, address, mode, device: secrets.device, current: data(), ...(onProgress !== undefined ? { onProgress } : {}) })
+    rotating = rotate({ orbitdb, registry, address, mode, device: secrets.device, current: data(), ...(onProgress !== undefined ? { onProgress } : {}), ...(store !== undefined ? { store } : {}) })
     try {
       return await rotating
     } finally {

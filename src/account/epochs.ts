@@ -162,7 +162,7 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
     const after = new Map(to.db.entries())
     for (const [key, value] of after) if (JSON.stringify(before.get(key)) !== JSON.stringify(value)) init.onChange({ key, value, op: 'put' })
     for (const key of before.keys()) if (!after.has(key)) init.onChange({ key, value: null, op: 'del' })
-    await from.db.close()
+    await from.db.retire()
     init.onEpoch?.(to.record)
   }
 

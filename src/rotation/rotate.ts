@@ -5,6 +5,7 @@
  * is written before the op, so a device that sees the op finds the snapshot; a crash
  * before the op leaves the registry asking for a rotation, which is done again.
  */
+import type { StateStore } from '../store/state-store.ts'
 import { DataAccessController } from '../../acl/access.ts'
 import { rotateOp } from '../../acl/ops.ts'
 import type { AccountState } from '../../acl/types.ts'
@@ -32,6 +33,8 @@ export interface RotateInit {
   /** The data log this device reads now: its state at the cut goes into the snapshot. */
   current: KvDatabase
   onProgress?: (progress: RotationProgress) => void
+  /** Where the new log's checkpoint is kept (this device reads it next: the same instance). */
+  store?: StateStore
 }
 
 /** Splits the records into parts small enough for one log entry each (src/rotation/parts.ts). */
@@ -61,7 +64,7 @@ export const rotate = async (init: RotateInit): Promise<number> => {
     type: KV_TYPE,
     AccessController: DataAccessController({ account: address, epoch }),
     // This device writes the snapshot: its parts are the ones that count.
-    Database: KeyValueDatabase({ codec, epoch, quotas: quotasFrom(registry), starter: orbitdb.identity.publicKey }),
+    Database: KeyValueDatabase({ codec, epoch, quotas: quotasFrom(registry), starter: orbitdb.identity.publicKey, ...(init.store !== undefined ? { store: init.store } : {}) }),
     meta: { account: address, epoch }
   }) as KvDatabase
   const cut = (await init.current.log.heads()).map((e) => e.hash)

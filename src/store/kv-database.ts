@@ -65,6 +65,8 @@ export interface KvDatabase extends ManagedDatabase {
   epoch: number
   /** How the open went: from a checkpoint or not, and how many log entries it applied (none after a clean close). */
   openStats: () => OpenStats
+  /** Closes a log left for a newer epoch, and deletes its checkpoint. */
+  retire: () => Promise<void>
   /** How this log's payloads are encoded (to read them when carrying them forward). */
   codec: PayloadCodec
 }
@@ -270,6 +272,12 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
     // After the close: the checks it let finish are in it. Clean: no other process writes this log.
     await checkpoints?.close(() => snapshotOfState(true, heads))
   }
+  /** Closes a log this device left for a newer epoch: its checkpoint is deleted, not written (nothing reads it again). */
+  const retire = async (): Promise<void> => {
+    await checkpoints?.stop()
+    await db.close()
+    await checkpoints?.remove()
+  }
   const drop = async (): Promise<void> => {
     await checkpoints?.stop()
     await db.drop()
@@ -279,6 +287,7 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
   return {
     ...db,
     close,
+    retire,
     drop,
     type: KV_TYPE,
     epoch,

@@ -167,6 +167,30 @@ describe('persisted state: checkpoints', function () {
     })
   })
 
+  describe('a rotation', () => {
+    let d: Devices
+    after(async () => { await d.cleanup() })
+
+    it('leaves one checkpoint, of the new log, which the next open reads whole', async () => {
+      d = new Devices()
+      const laptop = await d.create('laptop')
+      await laptop.putMany(Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`k${i}`, { i }])))
+      for (let i = 0; i < 20; i++) await laptop.put(`k${i}`, { i, again: true })
+      const old = laptop.state().epoch?.dataLog as string
+      await laptop.rotate()
+      const current = laptop.state().epoch?.dataLog as string
+      assert.notEqual(current, old)
+      const values = laptop.all()
+      await d.stop('laptop')
+      const files = (await readdir(accountPaths(await d.dir('laptop')).state)).filter((f) => f.startsWith('log-')).sort()
+      assert.deepEqual(files, [`${checkpointName(current)}.bin`])
+      const again = await d.start('laptop')
+      assert.deepEqual(again.openStats(), { fromCheckpoint: true, applied: 0 })
+      assert.deepEqual(again.all(), values)
+      await d.stop('laptop')
+    })
+  })
+
   describe('a writer killed at random moments', () => {
     const rand = prng(Number(process.env.ORBIT_CRASH_SEED ?? 1601))
     let d: Devices
