@@ -179,10 +179,12 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
       const key = keyFor(state, target)
       if (key === null) return // not (or no longer) a member of the new epoch: stay where we are
       if (next !== undefined && next.db !== cur.db) await next.db.close()
+      next = undefined
+      // Its manifest may not be here yet (the peer that rotated went away): tried again later.
       next = await openLog(target, key)
       const candidate = next
       // On every entry, not only on visible changes: the snapshot of an empty store changes nothing.
-      const onUpdate = (): void => { if (candidate.db.snapshotComplete()) void follow() }
+      const onUpdate = (): void => { if (candidate.db.snapshotComplete()) tryFollow() }
       candidate.db.events.on('update', onUpdate)
       candidate.stop = () => { candidate.db.events.off('update', onUpdate) }
     }
@@ -199,8 +201,23 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
     queue = queue.then(step, step)
     await queue
   }
+  /** How long before a move that failed (a new log not reachable yet) is tried again. */
+  const RETRY_MS = 5000
+  let retry: ReturnType<typeof setTimeout> | undefined
+  /** Follows, and on a failure tries again in a while (a registry change also tries again). */
+  const tryFollow = (): void => {
+    void follow().catch(() => {
+      if (closed || retry !== undefined) return
+      retry = setTimeout(() => {
+        retry = undefined
+        if (!closed) tryFollow()
+      }, RETRY_MS)
+      retry.unref?.()
+    })
+  }
 
-  await follow()
+  // Opening does not wait on the network: a newer epoch whose log is not here yet is followed later.
+  await follow().catch(() => { tryFollow() })
   return {
     current: () => cur.db,
     write: async (fn) => {
@@ -225,6 +242,7 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
     follow,
     close: async () => {
       closed = true
+      if (retry !== undefined) clearTimeout(retry)
       await queue.catch(() => {})
       cur.stop()
       next?.stop()
