@@ -65,13 +65,15 @@ const packageOf = (specifier: string): string => specifier.split('/').slice(0, s
 /** Every package that the shipped JavaScript and .d.ts files import, `node:` built-ins aside. */
 const importedPackages = async (dist: string): Promise<string[]> => {
   const found = new Set<string>()
-  const specifiers = /(?:\bfrom|\bimport)\s*\(?\s*['"]([^'"./][^'"]*)['"]/g
+  // Statements only: an import or export at the start of a line up to its `from` (no quote
+  // on the way, so never inside a string), a bare `import '...'`, or a dynamic `import('...')`.
+  const specifiers = /^\s*(?:import|export)\b[^;'"]*?\bfrom\s*['"]([^'"./][^'"]*)['"]|^\s*import\s*['"]([^'"./][^'"]*)['"]|\bimport\(\s*['"]([^'"./][^'"]*)['"]\s*\)/gm
   for (const e of await readdir(dist, { withFileTypes: true, recursive: true })) {
     if (!e.isFile() || !/\.(js|d\.ts)$/.test(e.name)) continue
     // The web app (dist/web) is one bundle: it imports nothing but its own chunks, and its minified text has `from"..."` in strings.
     if (relative(dist, e.parentPath).split(sep)[0] === 'web') continue
     for (const m of (await readFile(join(e.parentPath, e.name), 'utf8')).matchAll(specifiers)) {
-      const spec = m[1] as string
+      const spec = (m[1] ?? m[2] ?? m[3]) as string
       if (!spec.startsWith('node:')) found.add(packageOf(spec))
     }
   }
