@@ -70,7 +70,8 @@ export const encodeCheckpoint = (c: KvCheckpoint): Uint8Array => {
     for (const w of list) out.push(t.of(w.key), w.cost, w.live ? 1 : 0, t.of(w.ref.hash), w.ref.index, w.stamp.epoch, w.stamp.time, t.of(w.stamp.id), t.of(w.stamp.hash))
     return out
   }
-  const op = (o: LedgerOp): unknown => [o.time, t.of(o.hash), writes(o.writes)]
+  // A batch's op also has its weight in the quota and whether its writes count together (src/store/quota.ts).
+  const op = (o: LedgerOp): unknown => [o.time, t.of(o.hash), writes(o.writes), o.weight ?? -1, o.atomic === true ? 1 : 0]
   const ledger = (l: LedgerDump): unknown => ({
     ops: l.ops.map(op), cutoff: l.cutoff === undefined ? null : op(l.cutoff), base: writes(l.base), best: l.best.flat(), usage: l.usage
   })
@@ -165,7 +166,11 @@ export const decodeCheckpoint = (bytes: Uint8Array): KvCheckpoint => {
   }
   const op = (v: unknown): LedgerOp => {
     const a = arr(v, 'op')
-    return { time: num(a[0], 'op time'), hash: s(num(a[1], 'op hash')), writes: writes(a[2]) }
+    const o: LedgerOp = { time: num(a[0], 'op time'), hash: s(num(a[1], 'op hash')), writes: writes(a[2]) }
+    const weight = num(a[3], 'op weight')
+    if (weight >= 0) o.weight = weight
+    if (a[4] === 1) o.atomic = true
+    return o
   }
   const ledger = (v: unknown): LedgerDump => {
     if (typeof v !== 'object' || v === null) fail('a ledger is not an object')

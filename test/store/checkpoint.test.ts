@@ -86,7 +86,7 @@ describe('persisted state: checkpoints', function () {
         ],
         ledgers: [['idA', {
           ops: [{ time: 5, hash: 'zh1', writes: [{ key: 'a', cost: 300, live: true, ref: { hash: 'zh1', index: -1 }, stamp: { epoch: 2, time: 5, id: 'idA', hash: 'zh1' } }] }],
-          cutoff: { time: 9, hash: 'zh9', writes: [] },
+          cutoff: { time: 9, hash: 'zh9', writes: [], weight: 3, atomic: true },
           base: [{ key: 'gone', cost: 260, live: false, ref: { hash: 'zsnap', index: 4 }, stamp: { epoch: 1, time: 3, id: 'idB', hash: 'zold' } }],
           best: [[0, 0], [-1, 0]],
           usage: { writes: 1, keys: 1, bytes: 560 }
@@ -120,6 +120,9 @@ describe('persisted state: checkpoints', function () {
       // Puts, overwrites and deletes from both devices.
       for (let i = 0; i < 40; i++) await laptop.put(`k${i % 15}`, { i, by: 'laptop' })
       for (let i = 0; i < 30; i++) await phone.put(`k${i % 20}`, { i, by: 'phone' })
+      // Batches (their ops have a weight and count together): one from each device.
+      await phone.putMany(Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`b${i}`, { i, by: 'phone' }])))
+      await laptop.batch([{ op: 'put', key: 'c1', value: 'laptop' }, { op: 'put', key: 'c2', value: 'laptop' }])
       await laptop.del('k3')
       await phone.del('k17')
       await waitFor(() => JSON.stringify(laptop.all()) === JSON.stringify(phone.all()), 30_000, 'the two devices to converge')
@@ -139,7 +142,8 @@ describe('persisted state: checkpoints', function () {
       assert.deepEqual(again.openStats(), { fromCheckpoint: true, applied: 0 })
       assert.deepEqual(again.all(), replay.values)
       assert.equal(again.get('k3'), undefined)
-      assert.equal(Object.keys(again.all()).length, 18)
+      assert.equal(Object.keys(again.all()).length, 18 + 40 + 2)
+      assert.equal(again.get('c1'), 'laptop')
       await d.stop('laptop')
     })
 
