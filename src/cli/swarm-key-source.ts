@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises'
 import type { ParsedArgs } from './args.ts'
 import { askHidden, readStdin } from './prompt.ts'
 import { InvalidArgumentError, PermissionDeniedError, UnsafePermissionsError } from '../errors.ts'
-import { parseSwarmKey } from '../network/swarm-guard.ts'
+import { parseSwarmKey } from '../network/swarm-key.ts'
 
 export const SWARM_KEY_ENV = 'ORBIT_ACCOUNT_SWARM_KEY'
 /** A swarm key file is a line of hex or libp2p's three-line swarm.key: anything this long is something else. */

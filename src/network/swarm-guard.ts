@@ -12,6 +12,7 @@ import type { ConnectionProtector } from '@libp2p/interface'
 import { SWARM_KEY_BYTES } from '../account/swarm.ts'
 import { utf8Encode } from '../crypto/bytes.ts'
 import { InvalidArgumentError, ProtocolError } from '../errors.ts'
+import { parseSwarmKey, swarmKeyHex } from './swarm-key.ts'
 
 export interface SwarmGuard {
   /** The factory libp2p takes as `connectionProtector`. */
@@ -24,21 +25,10 @@ export interface SwarmGuard {
   refusing: () => boolean
 }
 
-const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
-
 /** The swarm key in the text format libp2p (and go-ipfs) read: `/key/swarm/psk/1.0.0/`, base16. */
-export const swarmKeyText = (key: Uint8Array): string => `/key/swarm/psk/1.0.0/\n/base16/\n${hex(key)}`
+export const swarmKeyText = (key: Uint8Array): string => `/key/swarm/psk/1.0.0/\n/base16/\n${swarmKeyHex(key)}`
 
-/** Reads a swarm key written as 64 hex characters, or in the libp2p swarm.key format. */
-export const parseSwarmKey = (text: string): Uint8Array => {
-  const last = text.trim().split('\n').pop()?.trim() ?? ''
-  if (!/^[0-9a-fA-F]{64}$/.test(last)) {
-    throw new InvalidArgumentError(`a swarm key is ${SWARM_KEY_BYTES * 2} hex characters (see \`orbit-account swarm-key\` on a device of the account)`)
-  }
-  return Uint8Array.from(last.match(/../g) as string[], (b) => parseInt(b, 16))
-}
-
-export const swarmKeyHex = hex
+export { parseSwarmKey, swarmKeyHex }
 
 export const createSwarmGuard = (initial: Uint8Array): SwarmGuard => {
   const checked = (key: Uint8Array): Uint8Array => {
