@@ -9,7 +9,7 @@ import { ManagedDatabase } from '../orbit/database.ts'
 import { ranked, WriterRanks } from '../orbit/ranks.ts'
 import type { DatabaseArgs, LogEntry, OrbitLog } from '../orbit/orbitdb.ts'
 import type { KvCheckpoint } from './checkpoint.ts'
-import { compareStamps, type Change, type SlotRecord } from './kv-index.ts'
+import { compareStamps, type Change, type SlotRecord, type Stamp } from './kv-index.ts'
 import { checkKey, checkValue, type JsonValue } from './limits.ts'
 import type { BatchRecord, DataOp, PayloadCodec } from './codec.ts'
 import { batchWrites, KvState, type Applied, type BatchPart } from './kv-state.ts'
@@ -43,6 +43,8 @@ export interface KvDatabase extends ManagedDatabase {
   /** What a device's writes to this log use of its quotas (default: this device's). */
   quotaUsage: (signer?: string) => QuotaUsage
   onChange: (listener: (change: Change) => void) => () => void
+  /** The stamp of each live key's write (no value read). */
+  liveStamps: () => Map<string, Stamp>
   /** Every slot of the index, deletions included. */
   records: () => SlotRecord[]
   /** The hashes of every part of the counted batch that entry `hash` is a part of (undefined: none). */
@@ -113,12 +115,27 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
     for (const change of changes) if (change !== null) for (const listener of listeners) listener(change)
   }
 
+  /**
+   * The snapshot parts and carries this device appends, by their encoded payload: its own
+   * entry is applied from the op it just encoded, not decrypted and parsed again (a
+   * rotation's snapshot of 100,000 keys was decoded back whole). Their records are built
+   * here, never a caller's objects (a put's value is decoded as before: no aliasing).
+   */
+  const ownOps = new WeakMap<object, DataOp>()
+  const encodeOwn = (op: DataOp): ReturnType<PayloadCodec['encode']> => {
+    const payload = codec.encode(op)
+    ownOps.set(payload, op)
+    return payload
+  }
+  const opOf = (payload: unknown): DataOp =>
+    (typeof payload === 'object' && payload !== null ? ownOps.get(payload) : undefined) ?? codec.decode(payload)
+
   const applyEntry = (entry: LogEntry): void => {
     if (seen.has(entry.hash)) return
     seen.add(entry.hash)
     let applied: Applied
     try {
-      const op = codec.decode(entry.payload)
+      const op = opOf(entry.payload)
       // As the writes quota counts them: one per record of a batch part or a carry, at least one.
       if (op.op !== 'snapshot') writes += op.op === 'put' || op.op === 'del' ? 1 : Math.max(1, op.records.length)
       applied = state.apply({ hash: entry.hash, signer: entry.key, clock: entry.clock }, op)
@@ -294,13 +311,14 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
     openStats: () => opened,
     codec,
     records: () => state.index.records(),
+    liveStamps: () => new Map(state.index.rawSlots().filter((s) => s.value !== undefined).map((s) => [s.key, s.stamp])),
     hasApplied: (hashes) => unsettled.size === 0 && state.batches.ready().length === 0 && hashes.every((h) => seen.has(h)),
     writesSinceStart: () => writes,
     rejectedCount: () => rejected,
     wins: (record) => state.index.wins(record.key, record.stamp),
     batchPartsOf: (hash) => state.batches.partsOf(hash),
     holds: (record) => { const held = state.index.stampOf(record.key); return held !== undefined && compareStamps(held, record.stamp) === 0 },
-    append: async (op) => await db.addOperation(codec.encode(op)),
+    append: async (op) => await db.addOperation(encodeOwn(op)),
     snapshotComplete: () => epoch === 0 || (snapshotOf !== undefined && snapshotParts.size === snapshotOf),
     put,
     del,
