@@ -73,6 +73,10 @@ const QUICK: Sizes = { reps: 3, storeKeys: 300, gets: 20, syncKeys: 200, props: 
 const say = (s: string): void => { process.stderr.write(`${s}\n`) }
 
 const run = async (options: Options): Promise<Results> => {
+  // The daemon and CLI rows run the compiled CLI, as an installed package does: built from these sources now.
+  say('building dist/ (npm run build) for the daemon and CLI rows')
+  const built = spawnSync(process.execPath, [join(here, 'build.ts')], { stdio: ['ignore', 'ignore', 'inherit'] })
+  if (built.status !== 0) throw new Error('npm run build failed: the daemon and CLI rows need dist/')
   const base = options.quick ? QUICK : FULL
   const sizes: Sizes = { ...base, reps: options.reps ?? base.reps }
   const cpu = cpus()
@@ -150,10 +154,6 @@ const run = async (options: Options): Promise<Results> => {
     const scale = results.meta.scale
     if (scale !== undefined) {
       say(`scale section: ${JSON.stringify(scale)}`)
-      // The CLI rows run the compiled CLI, as an installed package does: built from these sources now.
-      say('building dist/ (npm run build) for the CLI rows')
-      const built = spawnSync(process.execPath, [join(here, 'build.ts')], { stdio: ['ignore', 'ignore', 'inherit'] })
-      if (built.status !== 0) throw new Error('npm run build failed: the CLI rows need dist/')
       await runScale({ results, reps: sizes.reps, tmp, timeoutMs: options.quick ? 300_000 : 900_000, prepareTimeoutMs: options.quick ? 600_000 : 2_400_000, say }, scale)
     }
   } finally {
