@@ -6,7 +6,6 @@
  * a lock says another process holds the store (or was killed holding it), the caller
  * opens the store instead (`--sync` asks for that too).
  */
-import { deviceList } from '../../acl/reducer.ts'
 import { decodeKeystore } from '../../identity/keystore.ts'
 import { readKeystoreFile } from '../../identity/keystore-fs.ts'
 import { readRegistryState } from '../account/registry-state.ts'
@@ -43,7 +42,6 @@ export const answerOffline = async (paths: AccountPaths, config: AccountConfig, 
   if (state === undefined || checkpoint === undefined || !checkpoint.clean) return false
   const me = state.devices[config.device]
   if (me?.status === 'revoked') emit({ note: REVOKED_NOTE })
-  const devices = deviceList(state).map((d) => ({ device: d.device, name: d.name, role: d.role, status: d.status, addedBy: d.addedBy }))
   switch (request.cmd) {
     case 'get':
     case 'list': {
@@ -60,9 +58,13 @@ export const answerOffline = async (paths: AccountPaths, config: AccountConfig, 
     case 'status':
       emit({ out: { account: config.account, device: config.device, name: me?.name ?? config.name, status: me?.status ?? 'active', mode: config.mode, epoch: checkpoint.epoch, peers: [] } })
       return true
-    case 'devices':
+    case 'devices': {
+      // The reducer's module is loaded for this command only (the other reads need none of it).
+      const { deviceList } = await import('../../acl/reducer.ts')
+      const devices = deviceList(state).map((d) => ({ device: d.device, name: d.name, role: d.role, status: d.status, addedBy: d.addedBy }))
       emit({ out: { device: config.device, devices } })
       return true
+    }
     default:
       return false
   }
