@@ -29,11 +29,16 @@ export const checkpointName = (logAddress: string): string => `log-${logAddress.
 /** The name the registry's state is kept under. */
 export const REGISTRY_STATE = 'registry'
 
-/** The least time between two checkpoints of a log while it changes. */
-const MIN_DELAY_MS = 2000
+/**
+ * A checkpoint is taken once the log has been quiet this long: a stream of writes is not
+ * interrupted by checkpoints (each costs memory and time in proportion to the state).
+ */
+const QUIET_MS = 2000
+/** ...but at the latest this long after the first change it covers: a crash replays at most that much of the log. */
+const MAX_WAIT_MS = 30_000
 /**
  * A checkpoint takes time in proportion to the state (~0.5 s at 100,000 keys): the next
- * one waits this many times as long, so checkpoints cost a tenth of the time at most.
+ * one waits at least this many times as long, so checkpoints cost a tenth of the time at most.
  */
 const COST_FACTOR = 10
 
@@ -61,6 +66,9 @@ export const Checkpoints = (store: StateStore, logAddress: string): Checkpoints 
   let stopped = false
   let timer: ReturnType<typeof setTimeout> | undefined
   let last = 0
+  /** When the first change not yet in a checkpoint came, and when the last one did. */
+  let firstChange = 0
+  let lastChange = 0
   let saving: Promise<void> = Promise.resolve()
   const write = async (c: KvCheckpoint): Promise<void> => {
     const started = Date.now()
@@ -72,9 +80,20 @@ export const Checkpoints = (store: StateStore, logAddress: string): Checkpoints 
     saving = saving.then(work).catch(() => {})
     await saving
   }
+  /** When the next checkpoint is due: after QUIET_MS of quiet, at most MAX_WAIT_MS after the first change, never sooner than its cost allows. */
+  const due = (): number => Math.max(Math.min(lastChange + QUIET_MS, firstChange + MAX_WAIT_MS), firstChange + COST_FACTOR * last)
+  const arm = (): void => {
+    timer = setTimeout(run, Math.max(0, due() - Date.now()))
+    timer.unref?.()
+  }
   const run = (): void => {
     timer = undefined
     if (stopped || !dirty || take === undefined) return
+    // Changed again meanwhile: wait for the quiet (or the latest time).
+    if (Date.now() < due()) {
+      arm()
+      return
+    }
     dirty = false
     const t = take
     void queue(async () => {
@@ -85,11 +104,13 @@ export const Checkpoints = (store: StateStore, logAddress: string): Checkpoints 
     })
   }
   const changed = (): void => {
+    const now = Date.now()
+    if (!dirty) firstChange = now
+    lastChange = now
     dirty = true
     unsaved = true
     if (timer !== undefined || stopped || take === undefined) return
-    timer = setTimeout(run, Math.max(MIN_DELAY_MS, COST_FACTOR * last))
-    timer.unref?.()
+    arm()
   }
   return {
     load: async (epoch) => {

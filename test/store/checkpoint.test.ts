@@ -216,6 +216,8 @@ describe('persisted state: checkpoints', function () {
           await a.put('k' + (i % 300), { round, i, pad: 'x'.repeat(200) })
           if (i % 7 === 0) await a.del('k' + ((i * 13) % 300))
           process.stdout.write('ok ' + round + ' ' + i + '\\n')
+          // A pause now and then: the checkpoint is taken once the log is quiet, and a kill may land in it.
+          if (i % 60 === 59) await new Promise((resolve) => setTimeout(resolve, 2100 + (i % 7) * 50))
         }
       `)
       try {
