@@ -69,8 +69,14 @@ const inTerminal = async (line: string, typed: string): Promise<string> => await
   child.stderr.on('data', (c: Buffer) => { out += c.toString() })
   const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`the terminal run timed out: ${out}`)) }, 30_000)
   child.on('close', () => { clearTimeout(timer); resolve(out) })
-  // Typed once the prompt is up.
-  const typeIt = (): void => { if (/Paste the invite/.test(out)) child.stdin.write(typed) }
+  // Typed once, once the prompt is up (a write after the terminal closed is no failure of the CLI's).
+  child.stdin.on('error', () => {})
+  let typedIt = false
+  const typeIt = (): void => {
+    if (typedIt || !/Paste the invite/.test(out)) return
+    typedIt = true
+    child.stdin.write(typed)
+  }
   child.stdout.on('data', typeIt)
 })
 
