@@ -6,6 +6,7 @@
  */
 import type { StateStore } from '../store/state-store.ts'
 import type { OrbitDB } from '../orbit/orbitdb.ts'
+import { holdsAll } from '../orbit/orbitdb.ts'
 import type { DeviceSecrets } from '../../identity/keystore.ts'
 import { JoinFailedError, type OrbitAccountError } from '../errors.ts'
 import { abortReason, poll, prefetch } from './waits.ts'
@@ -30,11 +31,6 @@ export interface JoinCoreOptions {
 const gaveUp = (signal: AbortSignal, what: string) => (): OrbitAccountError =>
   new JoinFailedError(`gave up waiting for ${what}: ${abortReason(signal)}`)
 
-const hasAll = async (log: { has: (hash: string) => Promise<boolean> }, hashes: string[]): Promise<boolean> => {
-  for (const hash of hashes) if (!(await log.has(hash))) return false
-  return true
-}
-
 export const joinAccountCore = async (options: JoinCoreOptions): Promise<Account> => {
   const { orbitdb, secrets, address, signal } = options
   options.onProgress?.('syncing the device registry')
@@ -43,7 +39,7 @@ export const joinAccountCore = async (options: JoinCoreOptions): Promise<Account
   try {
     await poll(async () => {
       const state = registry.state()
-      return state.initialized && state.devices[secrets.device] !== undefined && await hasAll(registry.log, options.registryHeads)
+      return state.initialized && state.devices[secrets.device] !== undefined && await holdsAll(registry.log, options.registryHeads)
     }, signal, gaveUp(signal, 'this device\'s admission in the registry'))
   } catch (err) {
     await registry.close().catch(() => {})

@@ -10,6 +10,7 @@ import { decodeKeystore } from '../../identity/keystore.ts'
 import { readKeystoreFile } from '../../identity/keystore-fs.ts'
 import { readRegistryState } from '../account/registry-state.ts'
 import type { Frame, Request } from '../daemon/protocol.ts'
+import { REVOKED_NOTE } from '../daemon/notes.ts'
 import { stateFiles } from '../node/state-files.ts'
 import type { AccountConfig } from '../node/config.ts'
 import type { AccountPaths } from '../node/paths.ts'
@@ -17,9 +18,6 @@ import { decodeCheckpoint } from '../store/checkpoint.ts'
 import { checkpointName, stateKey } from '../store/state-store.ts'
 import { KvIndex } from '../store/kv-index.ts'
 
-/** What a revoked device is told with a read (as src/daemon/commands.ts says it). */
-const REVOKED_NOTE = 'this device was revoked: the other devices refuse its writes and it reads nothing written since. ' +
-  'To use the account here again, ask an admin for a new invite and join with it using a new --dir (this one stays revoked)'
 
 /**
  * Answers `request` from the saved state; false (nothing emitted) when there is none to

@@ -7,13 +7,12 @@ import type { Frame, Question, Request } from './protocol.ts'
 import { equalBytes } from '../crypto/bytes.ts'
 import { DeviceRevokedError, InvalidOperationError, NotAuthorizedError } from '../errors.ts'
 import { swarmKeyHex } from '../network/swarm-guard.ts'
+import { REVOKED_NOTE } from './notes.ts'
 
 /** This device's record in the registry: 'active' or 'revoked'. */
 export const deviceStatus = (account: NodeAccount): string => account.devices().find((d) => d.device === account.device)?.status ?? 'active'
 
-/** What a revoked device is told: why, and what to do (its directory stays revoked). */
-export const REVOKED_NOTE = 'this device was revoked: the other devices refuse its writes and it reads nothing written since. ' +
-  'To use the account here again, ask an admin for a new invite and join with it using a new --dir (this one stays revoked)'
+export { REVOKED_NOTE }
 
 /** A connected peer: the device of this account it proved to be, or none (a blind replica, any other peer). */
 export interface PeerRow { peerId: string, device: string | null, name: string | null, status?: string }

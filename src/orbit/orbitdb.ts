@@ -283,6 +283,12 @@ export class OversizedEntryError extends EntryTooLargeError {
  * The size in bytes of an entry as encoded: known for every entry `Entry.decode` handed
  * out; otherwise (an entry just created) it is encoded again to count.
  */
+/** Does the log hold every one of these entries? */
+export const holdsAll = async (log: { has: (hash: string) => Promise<boolean> }, hashes: string[]): Promise<boolean> => {
+  for (const hash of hashes) if (!(await log.has(hash))) return false
+  return true
+}
+
 export const encodedSize = (entry: LogEntry | Omit<LogEntry, 'hash'>): number => {
   const known = sizes.get(entry)
   if (known !== undefined) return known

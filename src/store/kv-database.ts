@@ -8,6 +8,7 @@
 import { ManagedDatabase } from '../orbit/database.ts'
 import { ranked, WriterRanks } from '../orbit/ranks.ts'
 import type { DatabaseArgs, LogEntry, OrbitLog } from '../orbit/orbitdb.ts'
+import { holdsAll } from '../orbit/orbitdb.ts'
 import type { KvCheckpoint } from './checkpoint.ts'
 import { compareStamps, type Change, type SlotRecord, type Stamp } from './kv-index.ts'
 import { checkKey, checkValue, type JsonValue } from './limits.ts'
@@ -335,12 +336,6 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
       return () => { listeners.delete(listener) }
     }
   }
-}
-
-/** Does the log hold every one of these entries? */
-const holdsAll = async (log: OrbitLog, hashes: string[]): Promise<boolean> => {
-  for (const hash of hashes) if (!(await log.has(hash))) return false
-  return true
 }
 
 /** A whole batch's part as read back: its records (the part is its signer's, as when it was applied). */
