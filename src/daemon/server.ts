@@ -15,9 +15,15 @@ export interface SocketServer {
   close: () => Promise<void>
 }
 
-const errorFrame = (err: unknown): Frame => isOrbitAccountError(err)
-  ? { error: { code: err.code, message: err.message } }
-  : { error: { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) } }
+/**
+ * A typed error goes to the client as it is. Any other is a bug: the client gets
+ * INTERNAL, and the daemon's stderr its stack (the daemon goes on).
+ */
+const errorFrame = (err: unknown): Frame => {
+  if (isOrbitAccountError(err)) return { error: { code: err.code, message: err.message } }
+  process.stderr.write(`${JSON.stringify({ internal: err instanceof Error ? (err.stack ?? err.message) : String(err) })}\n`)
+  return { error: { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) } }
+}
 
 /** True when a live daemon answers on `path`. */
 const answers = async (path: string): Promise<boolean> => await new Promise((resolve) => {

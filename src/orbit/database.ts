@@ -77,7 +77,8 @@ export const ManagedDatabase = async (args: DatabaseArgs & ManagedOptions): Prom
   // Hashes the log goes on without (kept on disk next to it): its storage and index answer for them at once.
   const absentStore = await LevelStorage({ path: pathJoin(directory, '/log/_absent/') }) as unknown as AbsentStore & { close: () => Promise<void>, clear: () => Promise<void> }
   const absent = await openAbsentEntries(absentStore, async (hash) => await rawIndex.get(hash) !== undefined)
-  const entryStorage = withoutAbsent(absent, (args.entryStorage as StorageBackend | undefined) ?? withDecodeCache(await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await IPFSBlockStorage({ ipfs, pin: false, timeout: ANCESTRY_LIMITS.blockTimeoutMs }))), undefined)
+  const isIndexed = async (hash: string): Promise<boolean> => await rawIndex.get(hash) !== undefined
+  const entryStorage = withoutAbsent(absent, (args.entryStorage as StorageBackend | undefined) ?? withDecodeCache(await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await IPFSBlockStorage({ ipfs, pin: false, timeout: ANCESTRY_LIMITS.blockTimeoutMs }))), undefined, isIndexed)
   const headsStorage = args.headsStorage ?? await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await LevelStorage({ path: pathJoin(directory, '/log/_heads/') }))
   const indexStorage = withoutAbsent(absent, rawIndex, true)
   const log = await Log(identity, { logId: address, access: capped(access, cap), entryStorage, headsStorage, indexStorage })
@@ -207,7 +208,8 @@ export const ManagedDatabase = async (args: DatabaseArgs & ManagedOptions): Prom
         limits: ANCESTRY_LIMITS,
         maxEntryBytes: cap,
         oversized: refuseForGood,
-        ...(access.holes === true ? { hole: (hash: string) => absent.hole(hash) } : {}),
+        // One the log holds meanwhile (its own join ran while the walk waited for it) is no hole.
+        ...(access.holes === true ? { hole: async (hash: string) => await isIndexed(hash) || absent.hole(hash) } : {}),
         signal: stopChecks.signal
       })
       if (!walk.ok) return await refuse(entry, walk.reason, true)
@@ -385,11 +387,14 @@ export const ManagedDatabase = async (args: DatabaseArgs & ManagedOptions): Prom
 /**
  * A storage that answers for the absent hashes at once: the entries' as holding nothing
  * (OrbitDB's traversals skip it), the index's as holding the entry (`has`: so a join
- * does not look for it, nor a walk of untrusted ancestry).
+ * does not look for it, nor a walk of untrusted ancestry). With `isIndexed`, an absent
+ * hash the log holds after all is read as any other: a hole marked while its own join
+ * ran can be a head, and every append reads the heads (it failed on one that read as
+ * nothing until the hole healed).
  */
-const withoutAbsent = (absent: AbsentEntries, storage: StorageBackend, answer: true | undefined): StorageBackend => ({
+export const withoutAbsent = (absent: Pick<AbsentEntries, 'has'>, storage: StorageBackend, answer: true | undefined, isIndexed?: (hash: string) => Promise<boolean>): StorageBackend => ({
   ...storage,
-  get: async (hash, signal) => absent.has(hash) ? answer as Uint8Array | undefined : await storage.get(hash, signal)
+  get: async (hash, signal) => absent.has(hash) && !(await isIndexed?.(hash) ?? false) ? answer as Uint8Array | undefined : await storage.get(hash, signal)
 })
 
 /**

@@ -215,6 +215,9 @@ interface Core {
   LRUStorage: (options: { size: number }) => Promise<StorageBackend>
   ComposedStorage: (a: StorageBackend, b: StorageBackend) => Promise<StorageBackend>
   LevelStorage: (options: { path: string, valueEncoding?: string }) => Promise<StorageBackend>
+  MemoryStorage: () => Promise<StorageBackend>
+  /** OrbitDB's own identities (keystore at `path`): for tests that build a bare log. */
+  Identities: (options: { path: string }) => Promise<OrbitIdentities>
 }
 
 const typed = core as unknown as Core
@@ -315,3 +318,5 @@ export const IPFSBlockStorage: Core['IPFSBlockStorage'] = typed.IPFSBlockStorage
 export const LRUStorage: Core['LRUStorage'] = typed.LRUStorage
 export const ComposedStorage: Core['ComposedStorage'] = typed.ComposedStorage
 export const LevelStorage: Core['LevelStorage'] = typed.LevelStorage
+export const MemoryStorage: Core['MemoryStorage'] = typed.MemoryStorage
+export const Identities: Core['Identities'] = typed.Identities

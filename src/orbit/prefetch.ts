@@ -68,7 +68,7 @@ export interface AncestryWalk {
    * without it (a data log; false: no more room). Absent: the walk gives up on it (the
    * registry, whose rules read every op's whole causal past).
    */
-  hole?: (hash: string) => boolean
+  hole?: (hash: string) => boolean | Promise<boolean>
   /** Gives up when aborted (a database closing). */
   signal?: AbortSignal
 }
@@ -99,7 +99,7 @@ export const fetchAncestry = async (entry: LogEntry, walk: AncestryWalk): Promis
       for (const item of fetched) {
         // Refused everywhere for its size: the walk goes on without it (nor its ancestry).
         if (item.kind === 'oversized' && await walk.oversized(item.hash)) continue
-        if (item.kind === 'missing' && !signal.aborted && holes < limits.maxHoles && walk.hole?.(item.hash) === true) {
+        if (item.kind === 'missing' && !signal.aborted && holes < limits.maxHoles && await walk.hole?.(item.hash) === true) {
           holes++
           continue
         }

@@ -9,6 +9,9 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { multiaddr } from '@multiformats/multiaddr'
 import { base58btc } from 'multiformats/bases/base58'
@@ -21,7 +24,8 @@ import { MAX_KEY_BYTES, MAX_VALUE_BYTES, type JsonValue } from '../../src/store/
 import { recordParts } from '../../src/rotation/parts.ts'
 import { DATA_ENTRY_MAX_BYTES } from '../../src/orbit/caps.ts'
 import { openAbsentEntries, type AbsentStore } from '../../src/orbit/absent.ts'
-import { Database, encodedSize, Entry, IPFSBlockStorage, withDecodeCache, type BaseDatabase, type LogEntry } from '../../src/orbit/orbitdb.ts'
+import { withoutAbsent } from '../../src/orbit/database.ts'
+import { Database, encodedSize, Entry, Identities, IPFSBlockStorage, Log, MemoryStorage, withDecodeCache, type AccessController, type BaseDatabase, type LogEntry, type OrbitLog, type StorageBackend } from '../../src/orbit/orbitdb.ts'
 import type { NodeAccount } from '../../src/node/account-dir.ts'
 import type { SlotRecord } from '../../src/store/kv-index.ts'
 
@@ -113,6 +117,35 @@ describe('entries a log goes on without', () => {
     const after = await openAbsentEntries(store, async (hash) => hash === 'joined', limits)
     assert.deepEqual(['big', 'gone', 'joined'].map((h) => [after.isRefused(h), after.isHole(h)]), [[true, false], [false, true], [false, false]])
     assert.deepEqual([...store.map.keys()].sort(), ['big', 'gone'])
+  })
+
+  it('a hole the log holds after all (marked while its own join ran) is read as any entry: the next append works', async () => {
+    // The race CI met once: a walk waited for an ancestor, the ancestor joined meanwhile
+    // and became a head, then the walk marked it a hole. Every append reads the heads.
+    const keystorePath = await mkdtemp(join(tmpdir(), 'oa-hole-'))
+    try {
+      const identities = await Identities({ path: keystorePath })
+      const identity = await (identities.createIdentity as NonNullable<typeof identities.createIdentity>)({ id: 'writer' })
+      const open = async (logId: string, entryStorage: StorageBackend, indexStorage: StorageBackend): Promise<OrbitLog> =>
+        await Log(identity, { logId, access: { canAppend: async () => true } as unknown as AccessController, entryStorage, headsStorage: await MemoryStorage(), indexStorage })
+      const absent = await openAbsentEntries(undefined, async () => false, limits)
+      const raw = await MemoryStorage()
+      const index = await MemoryStorage()
+      const isIndexed = async (hash: string): Promise<boolean> => await index.get(hash) !== undefined
+      const log = await open('hole-test', withoutAbsent(absent, raw, undefined, isIndexed), withoutAbsent(absent, index, true))
+      const first = await log.append('one')
+      absent.hole(first.hash)
+      const second = await log.append('two')
+      assert.deepEqual(second.next, [first.hash])
+      // Without the log's index to ask, the head reads as nothing and the append fails as it did.
+      const blind = await open('hole-test-2', withoutAbsent(absent, await MemoryStorage(), undefined), await MemoryStorage())
+      const head = await blind.append('one')
+      absent.hole(head.hash)
+      await assert.rejects(blind.append('two'), /reading 'hash'/)
+      await identities.keystore.close()
+    } finally {
+      await rm(keystorePath, { recursive: true, force: true })
+    }
   })
 })
 

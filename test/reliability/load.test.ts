@@ -26,7 +26,7 @@ const ask = async (p: Persona, request: Request): Promise<Record<string, unknown
   let out: Record<string, unknown> | undefined
   const result = await callDaemon(accountPaths(p.dir).socket, request, (frame: Frame) => { if ('out' in frame) out = frame.out })
   assert.ok(result.reached, `${p.name}'s daemon is not reachable`)
-  assert.equal(result.error, undefined, `${p.name}: ${JSON.stringify(result.error)}`)
+  assert.equal(result.error, undefined, `${p.name}: ${JSON.stringify(result.error)}\n${(p.daemon?.lines.stderr ?? []).filter((l) => l.includes('"internal"')).join('\n')}`)
   assert.ok(out !== undefined)
   return out
 }
