@@ -16,6 +16,8 @@ const MAGIC = Buffer.from('OAS2')
 /** ChaCha20's IV in OpenSSL: a 4-byte block counter (zero) then the 12-byte nonce. */
 const IV = 16
 const TAG = 32
+/** Bytes decrypted at a time. */
+const CHUNK = 64 * 1024
 
 const fileOf = (dir: string, name: string): string => {
   if (!/^[A-Za-z0-9._-]{1,200}$/.test(name)) throw new CorruptStateError(`not a state name: ${name.slice(0, 80)}`)
@@ -53,8 +55,11 @@ export const stateFiles = (dir: string, key: Uint8Array): StateStore => {
       if (!timingSafeEqual(tag, macOf(macKey, name, iv, body))) {
         throw new CorruptStateError(`${name}: does not open with this device's key (damaged, or another device's)`)
       }
-      const plain = createDecipheriv('chacha20', encKey, iv).update(body)
-      return new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength)
+      // Decrypted in place, a chunk at a time: a second buffer the size of the file (25 MB
+      // at 100,000 keys) cost more in fresh pages than the decryption itself.
+      const decipher = createDecipheriv('chacha20', encKey, iv)
+      for (let at = 0; at < body.length; at += CHUNK) body.set(decipher.update(body.subarray(at, at + CHUNK)), at)
+      return new Uint8Array(body.buffer, body.byteOffset, body.byteLength)
     },
     write: async (name, bytes) => {
       made ??= mkdir(dir, { recursive: true, mode: 0o700 })

@@ -5,22 +5,47 @@
  * entries joined after the checkpoint was written (a crash) are applied at open from
  * the log, as when they arrive, and nothing else is read.
  *
- * The bytes: the length of a JSON header (4 bytes, big-endian), the header, then the
- * values' JSON texts one after the other (the header gives each slot's offset and
- * length). Values are parsed only when read (`LazyValue`), so an open builds no value
- * trees. In the header every string (keys, entry hashes, clock ids, signing keys) is in
- * one table, written and held once; slots and writes are flat lists of numbers, which
- * parse fast. The bytes are sealed by the store that keeps them
- * (src/store/state-store.ts): they hold the decrypted data. Browser-ready.
+ * The bytes: the length of a JSON header (4 bytes, big-endian), the header, padding to
+ * a multiple of 4, then sections the header gives the place of:
+ * - the index's slots as a table read in place (src/store/slot-table.ts): an open
+ *   builds nothing per key, and a value is parsed only when read;
+ * - each device's quota ledger as its own JSON text, parsed the first time the ledger
+ *   is needed (a write, or an entry of that device), not at open; one never needed is
+ *   written back as it was read.
+ * In the JSON every string (entry hashes, clock ids, signing keys) is in one table,
+ * written and held once; lists of writes are flat lists of numbers, which parse fast.
+ * The bytes are sealed by the store that keeps them (src/store/state-store.ts): they
+ * hold the decrypted data. Browser-ready.
  */
 import { utf8Decode, utf8Encode } from '../crypto/bytes.ts'
 import { CorruptStateError } from '../errors.ts'
 import type { Place } from '../orbit/ranks.ts'
-import { LazyValue, type RawSlot } from './kv-index.ts'
-import type { LedgerDump, LedgerOp, Write } from './quota.ts'
+import type { LedgerDump, LedgerOp, QuotaUsage, Write } from './quota.ts'
 import type { StateDump } from './kv-state.ts'
+import { encodeSlotTable, SlotTable } from './slot-table.ts'
 
-export const CHECKPOINT_VERSION = 3
+export const CHECKPOINT_VERSION = 4
+
+/**
+ * A ledger as a checkpoint holds it: its JSON text, parsed when first needed. Written
+ * back as it is while nobody opened it.
+ */
+export class SealedLedger {
+  readonly bytes: Uint8Array
+  readonly #usage: QuotaUsage
+  constructor (bytes: Uint8Array, usage: QuotaUsage) {
+    this.bytes = bytes
+    this.#usage = usage
+  }
+
+  /** What the ledger uses of its device's quotas (kept beside it: no need to open it). */
+  usage (): QuotaUsage { return { ...this.#usage } }
+  /** Throws CorruptStateError when the text is not a ledger. */
+  open (): LedgerDump { return decodeLedger(this.bytes) }
+}
+
+/** A ledger of a checkpoint, opened if it was not. */
+export const ledgerOf = (l: LedgerDump | SealedLedger): LedgerDump => l instanceof SealedLedger ? l.open() : l
 
 /** What a data log's checkpoint holds. */
 export interface KvCheckpoint {
@@ -58,12 +83,11 @@ class Strings {
   }
 }
 
-/** Numbers per slot: key, stamp (epoch, time, id, hash), value start (-1: deleted) and length. */
-const SLOT = 7
 /** Numbers per write: key, cost, live, ref (hash, index), stamp (epoch, time, id, hash). */
 const WRITE = 9
 
-export const encodeCheckpoint = (c: KvCheckpoint): Uint8Array => {
+/** A ledger's JSON text, with its own string table. */
+const encodeLedger = (l: LedgerDump): Uint8Array => {
   const t = new Strings()
   const writes = (list: Write[]): number[] => {
     const out: number[] = []
@@ -72,24 +96,35 @@ export const encodeCheckpoint = (c: KvCheckpoint): Uint8Array => {
   }
   // A batch's op also has its weight in the quota and whether its writes count together (src/store/quota.ts).
   const op = (o: LedgerOp): unknown => [o.time, t.of(o.hash), writes(o.writes), o.weight ?? -1, o.atomic === true ? 1 : 0]
-  const ledger = (l: LedgerDump): unknown => ({
-    ops: l.ops.map(op), cutoff: l.cutoff === undefined ? null : op(l.cutoff), base: writes(l.base), best: l.best.flat(), usage: l.usage
-  })
-  // Each live value's JSON text, as held (a value read from a checkpoint is copied as is).
-  const values: Uint8Array[] = []
-  let at = 0
-  const slots: number[] = []
-  for (const r of c.state.slots) {
-    slots.push(t.of(r.key), r.stamp.epoch, r.stamp.time, t.of(r.stamp.id), t.of(r.stamp.hash))
-    if (r.value === undefined) {
-      slots.push(-1, 0)
-      continue
-    }
-    const bytes = r.value instanceof LazyValue ? r.value.bytes() : utf8Encode(JSON.stringify(r.value))
-    values.push(bytes)
-    slots.push(at, bytes.length)
-    at += bytes.length
+  const body = { ops: l.ops.map(op), cutoff: l.cutoff === undefined ? null : op(l.cutoff), base: writes(l.base), best: l.best.flat(), usage: l.usage }
+  return utf8Encode(JSON.stringify({ strings: t.list, ...body }))
+}
+
+/** Section bytes laid out one after the other; each section's [offset, length]. */
+class Sections {
+  readonly parts: Uint8Array[] = []
+  length = 0
+  add (bytes: Uint8Array): [number, number] {
+    // Each section starts on a multiple of 4 (the slot table is read as 32-bit words).
+    const pad = (4 - (this.length % 4)) % 4
+    if (pad > 0) this.parts.push(new Uint8Array(pad))
+    this.length += pad
+    this.parts.push(bytes)
+    const at: [number, number] = [this.length, bytes.length]
+    this.length += bytes.length
+    return at
   }
+}
+
+export const encodeCheckpoint = (c: KvCheckpoint): Uint8Array => {
+  const t = new Strings()
+  const sections = new Sections()
+  const table = encodeSlotTable(c.state.slots)
+  const places = { table: sections.add(table.table), strings: sections.add(table.strings), values: sections.add(table.values) }
+  const ledgers = c.state.ledgers.map(([signer, l]) => {
+    const { writes, keys, bytes } = l instanceof SealedLedger ? l.usage() : l.usage
+    return [signer, ...sections.add(l instanceof SealedLedger ? l.bytes : encodeLedger(l)), writes, keys, bytes]
+  })
   const body = {
     v: CHECKPOINT_VERSION,
     epoch: c.epoch,
@@ -101,21 +136,22 @@ export const encodeCheckpoint = (c: KvCheckpoint): Uint8Array => {
     snapshotOf: c.snapshotOf ?? null,
     snapshotParts: c.snapshotParts,
     unsettled: c.unsettled,
-    slots,
-    ledgers: c.state.ledgers.map(([signer, l]) => [t.of(signer), ledger(l)]),
+    sections: places,
+    ledgers,
     ignored: c.state.ignored,
     ...(c.state.batches !== undefined ? { batches: c.state.batches } : {}),
     ranks: c.ranks.map(([key, places]) => [t.of(key), places.flatMap((p) => [p.time, t.of(p.hash)])]),
     ...(c.extra !== undefined ? { extra: c.extra } : {})
   }
   const header = utf8Encode(JSON.stringify({ strings: t.list, ...body }))
-  const out = new Uint8Array(4 + header.length + at)
+  const start = 4 + header.length + ((4 - ((4 + header.length) % 4)) % 4)
+  const out = new Uint8Array(start + sections.length)
   new DataView(out.buffer).setUint32(0, header.length)
   out.set(header, 4)
-  let offset = 4 + header.length
-  for (const v of values) {
-    out.set(v, offset)
-    offset += v.length
+  let offset = start
+  for (const part of sections.parts) {
+    out.set(part, offset)
+    offset += part.length
   }
   return out
 }
@@ -135,26 +171,27 @@ const flat = (v: unknown, stride: number, what: string): number[] => {
   return a as number[]
 }
 
-/** Reads a checkpoint; throws CorruptStateError when it is not one this version wrote (the caller then replays the log). */
-export const decodeCheckpoint = (bytes: Uint8Array): KvCheckpoint => {
-  if (bytes.length < 4) fail('it is too short')
-  const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0)
-  if (4 + headerLength > bytes.length) fail('its header is cut short')
-  const blob = bytes.subarray(4 + headerLength)
+/** Parses a JSON text with its string table; `s(i)` reads string i. */
+const parseTable = (bytes: Uint8Array, what: string): { o: Record<string, unknown>, s: (i: number) => string } => {
   let o: Record<string, unknown>
   try {
-    o = JSON.parse(utf8Decode(bytes.subarray(4, 4 + headerLength), 'checkpoint')) as Record<string, unknown>
+    o = JSON.parse(utf8Decode(bytes, what)) as Record<string, unknown>
   } catch (cause) {
-    throw new CorruptStateError('the checkpoint\'s header is not JSON', { cause })
+    throw new CorruptStateError(`the checkpoint's ${what} is not JSON`, { cause })
   }
-  if (typeof o !== 'object' || o === null || o.v !== CHECKPOINT_VERSION) fail(`version ${String((o as { v?: unknown } | null)?.v)} is not ${CHECKPOINT_VERSION}`)
+  if (typeof o !== 'object' || o === null) fail(`its ${what} is not an object`)
   const strings = arr(o.strings, 'strings')
-  for (const x of strings) if (typeof x !== 'string') fail('the string table holds a value that is not a string')
+  for (const x of strings) if (typeof x !== 'string') fail('a string table holds a value that is not a string')
   const s = (i: number): string => {
     const v = strings[i]
     return typeof v === 'string' ? v : fail(`string ${i} is not in the table`)
   }
-  const epoch = num(o.epoch, 'epoch')
+  return { o, s }
+}
+
+/** A ledger's JSON text, parsed (when it is first needed). */
+const decodeLedger = (bytes: Uint8Array): LedgerDump => {
+  const { o: l, s } = parseTable(bytes, 'ledger')
   const writes = (v: unknown): Write[] => {
     const a = flat(v, WRITE, 'writes')
     const out: Write[] = []
@@ -172,30 +209,48 @@ export const decodeCheckpoint = (bytes: Uint8Array): KvCheckpoint => {
     if (a[4] === 1) o.atomic = true
     return o
   }
-  const ledger = (v: unknown): LedgerDump => {
-    if (typeof v !== 'object' || v === null) fail('a ledger is not an object')
-    const l = v as Record<string, unknown>
-    const pairs = flat(l.best, 2, 'best')
-    const best: Array<[number, number]> = []
-    for (let i = 0; i < pairs.length; i += 2) best.push([pairs[i] as number, pairs[i + 1] as number])
-    const u = (l.usage ?? {}) as Record<string, unknown>
-    return {
-      ops: arr(l.ops, 'ops').map(op),
-      cutoff: l.cutoff === null ? undefined : op(l.cutoff),
-      base: writes(l.base),
-      best,
-      usage: { writes: num(u.writes, 'usage'), keys: num(u.keys, 'usage'), bytes: num(u.bytes, 'usage') }
-    }
+  const pairs = flat(l.best, 2, 'best')
+  const best: Array<[number, number]> = []
+  for (let i = 0; i < pairs.length; i += 2) best.push([pairs[i] as number, pairs[i + 1] as number])
+  const u = (l.usage ?? {}) as Record<string, unknown>
+  return {
+    ops: arr(l.ops, 'ops').map(op),
+    cutoff: l.cutoff === null ? undefined : op(l.cutoff),
+    base: writes(l.base),
+    best,
+    usage: { writes: num(u.writes, 'usage'), keys: num(u.keys, 'usage'), bytes: num(u.bytes, 'usage') }
   }
-  const numbers = flat(o.slots, SLOT, 'slots')
-  const slots: RawSlot[] = []
-  for (let i = 0; i < numbers.length; i += SLOT) {
-    const n = (k: number): number => numbers[i + k] as number
-    const start = n(5)
-    const end = start + n(6)
-    if (start >= 0 && (end > blob.length || end < start)) fail('a value lies past the end')
-    slots.push({ key: s(n(0)), stamp: { epoch: n(1), time: n(2), id: s(n(3)), hash: s(n(4)) }, value: start < 0 ? undefined : new LazyValue(blob, start, end) })
+}
+
+/**
+ * Reads a checkpoint; throws CorruptStateError when it is not one this version wrote
+ * (the caller then replays the log). Its slots stay a table read in place and its
+ * ledgers sealed (`ledgerOf` opens one): nothing is built per key.
+ */
+export const decodeCheckpoint = (bytes: Uint8Array): KvCheckpoint => {
+  if (bytes.length < 4) fail('it is too short')
+  const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0)
+  if (4 + headerLength > bytes.length) fail('its header is cut short')
+  const { o, s } = parseTable(bytes.subarray(4, 4 + headerLength), 'header')
+  if (o.v !== CHECKPOINT_VERSION) fail(`version ${String(o.v)} is not ${CHECKPOINT_VERSION}`)
+  const area = bytes.subarray(4 + headerLength + ((4 - ((4 + headerLength) % 4)) % 4))
+  const section = (v: unknown, what: string): Uint8Array => {
+    const [at, length] = flat(v, 2, what)
+    if (at === undefined || length === undefined || at < 0 || length < 0 || at + length > area.length) fail(`its ${what} lies past the end`)
+    return area.subarray(at, (at as number) + (length as number))
   }
+  const places = (o.sections ?? {}) as Record<string, unknown>
+  let slots: SlotTable
+  try {
+    slots = new SlotTable({ table: section(places.table, 'slot table'), strings: section(places.strings, 'strings'), values: section(places.values, 'values') })
+  } catch (cause) {
+    if (cause instanceof CorruptStateError) throw cause
+    throw new CorruptStateError(`the checkpoint is unreadable: ${(cause as Error).message}`, { cause })
+  }
+  const ledgers = arr(o.ledgers, 'ledgers').map((v): [string, SealedLedger] => {
+    const a = arr(v, 'ledger')
+    return [str(a[0], 'signer'), new SealedLedger(section(a.slice(1, 3), 'ledger'), { writes: num(a[3], 'usage'), keys: num(a[4], 'usage'), bytes: num(a[5], 'usage') })]
+  })
   const ranks = arr(o.ranks, 'ranks').map((v): [string, Place[]] => {
     const a = arr(v, 'rank')
     const list = flat(a[1], 2, 'places')
@@ -204,7 +259,7 @@ export const decodeCheckpoint = (bytes: Uint8Array): KvCheckpoint => {
     return [s(num(a[0], 'rank writer')), places]
   })
   return {
-    epoch,
+    epoch: num(o.epoch, 'epoch'),
     clean: o.clean === true,
     heads: flat(o.heads, 1, 'heads').map(s),
     seen: flat(o.seen, 1, 'seen').map(s),
@@ -213,7 +268,7 @@ export const decodeCheckpoint = (bytes: Uint8Array): KvCheckpoint => {
     snapshotOf: o.snapshotOf === null ? undefined : num(o.snapshotOf, 'snapshotOf'),
     snapshotParts: flat(o.snapshotParts, 1, 'snapshotParts'),
     unsettled: arr(o.unsettled, 'unsettled').map((k) => str(k, 'key')),
-    state: { slots, ledgers: arr(o.ledgers, 'ledgers').map((v): [string, LedgerDump] => { const a = arr(v, 'ledger'); return [s(num(a[0], 'signer')), ledger(a[1])] }), ignored: num(o.ignored, 'ignored'), ...('batches' in o ? { batches: o.batches } : {}) },
+    state: { slots, ledgers, ignored: num(o.ignored, 'ignored'), ...('batches' in o ? { batches: o.batches } : {}) },
     ranks,
     ...('extra' in o ? { extra: o.extra } : {})
   }

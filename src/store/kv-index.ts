@@ -6,29 +6,11 @@
  * stamp, so it never overwrites a write made after the rotation.
  */
 import type { JsonValue } from './limits.ts'
+import { LazyValue, SlotTable } from './slot-table.ts'
 
 export interface Stamp { epoch: number, time: number, id: string, hash: string }
 
-/**
- * A value as a checkpoint keeps it (src/store/checkpoint.ts): its JSON text in the
- * checkpoint's bytes, parsed only when read. A 100,000-key index opens without building
- * 100,000 value trees, and holds each value in its UTF-8 bytes.
- */
-export class LazyValue {
-  readonly #blob: Uint8Array
-  readonly #start: number
-  readonly #end: number
-  constructor (blob: Uint8Array, start: number, end: number) {
-    this.#blob = blob
-    this.#start = start
-    this.#end = end
-  }
-
-  /** The value's JSON text, as bytes (a view: no copy). */
-  bytes (): Uint8Array { return this.#blob.subarray(this.#start, this.#end) }
-  value (): JsonValue { return JSON.parse(decoder.decode(this.bytes())) as JsonValue }
-}
-const decoder = new TextDecoder()
+export { LazyValue }
 
 /** A slot's value, parsed. */
 export const valueOf = (v: JsonValue | LazyValue | undefined): JsonValue | undefined => v instanceof LazyValue ? v.value() : v
@@ -51,29 +33,52 @@ export const compareStamps = (a: Stamp, b: Stamp): number => {
   return 0
 }
 
+/**
+ * The index: a checkpoint's table of slots read in place (src/store/slot-table.ts), if
+ * it opened from one, under the slots written since (a Map; null: a slot of the table
+ * that no write holds any more). A key is looked up in the Map, then in the table.
+ */
 export class KvIndex {
-  readonly #slots = new Map<string, Slot>()
+  readonly #slots = new Map<string, Slot | null>()
+  #base: SlotTable | undefined
   #live = 0
+
+  /** The slot `key` holds now, from the slots written since or from the table. */
+  #slot (key: string): Slot | undefined {
+    const over = this.#slots.get(key)
+    if (over !== undefined) return over ?? undefined
+    const i = this.#base?.find(key) ?? -1
+    if (i < 0) return undefined
+    const base = this.#base as SlotTable
+    return { stamp: base.stamp(i), value: base.value(i) }
+  }
+
+  /** Sets `key`'s slot (undefined: no write holds it). */
+  #set (key: string, slot: Slot | undefined): void {
+    if (slot !== undefined) this.#slots.set(key, slot)
+    else if (this.#base !== undefined && this.#base.find(key) >= 0) this.#slots.set(key, null)
+    else this.#slots.delete(key)
+  }
 
   /** Would a write with this stamp change `key`? */
   wins (key: string, stamp: Stamp): boolean {
-    const current = this.#slots.get(key)
+    const current = this.#slot(key)
     return current === undefined || compareStamps(current.stamp, stamp) < 0
   }
 
   /** Sets `key` to `value` (undefined: deleted) if `stamp` is newer; returns the visible change, or null. */
   apply (key: string, value: JsonValue | undefined, stamp: Stamp): Change | null {
-    if (!this.wins(key, stamp)) return null
-    const current = this.#slots.get(key)
+    const current = this.#slot(key)
+    if (current !== undefined && compareStamps(current.stamp, stamp) >= 0) return null
     if (current?.value !== undefined) this.#live--
     if (value !== undefined) this.#live++
-    this.#slots.set(key, { stamp, value })
+    this.#set(key, { stamp, value })
     return { key, value: value ?? null, op: value === undefined ? 'del' : 'put' }
   }
 
   /** The stamp of the write `key` holds now (deleted or not). */
   stampOf (key: string): Stamp | undefined {
-    return this.#slots.get(key)?.stamp
+    return this.#slot(key)?.stamp
   }
 
   /**
@@ -82,46 +87,62 @@ export class KvIndex {
    */
   replace (key: string, given: JsonValue | undefined, stamp: Stamp | undefined): Change | null {
     const value = stamp === undefined ? undefined : given
-    const before = this.#slots.get(key)
+    const before = this.#slot(key)
     if (before?.value !== undefined) this.#live--
-    if (stamp === undefined) this.#slots.delete(key)
-    else {
-      this.#slots.set(key, { stamp, value })
-      if (value !== undefined) this.#live++
-    }
+    this.#set(key, stamp === undefined ? undefined : { stamp, value })
+    if (stamp !== undefined && value !== undefined) this.#live++
     if (before?.value === undefined && value === undefined) return null
     return { key, value: value ?? null, op: value === undefined ? 'del' : 'put' }
   }
 
   get (key: string): JsonValue | undefined {
-    return valueOf(this.#slots.get(key)?.value)
+    const over = this.#slots.get(key)
+    if (over !== undefined) return valueOf(over?.value)
+    const i = this.#base?.find(key) ?? -1
+    return i < 0 ? undefined : valueOf(this.#base?.value(i))
+  }
+
+  /** Every slot held now, values as held: the table's not written since, then the written ones. */
+  * #all (prefix = ''): Generator<RawSlot> {
+    const base = this.#base
+    if (base !== undefined) {
+      const [from, to] = base.range(prefix)
+      for (let i = from; i < to; i++) {
+        const key = base.key(i)
+        if (!this.#slots.has(key)) yield { key, value: base.value(i), stamp: base.stamp(i) }
+      }
+    }
+    for (const [key, slot] of this.#slots) if (slot !== null && key.startsWith(prefix)) yield { key, value: slot.value, stamp: slot.stamp }
   }
 
   /** Live entries, sorted by key, optionally only those whose key starts with `prefix`. */
   entries (prefix = ''): Array<[string, JsonValue]> {
     const out: Array<[string, JsonValue]> = []
-    for (const [key, slot] of this.#slots) {
-      if (slot.value !== undefined && key.startsWith(prefix)) out.push([key, valueOf(slot.value) as JsonValue])
-    }
+    for (const slot of this.#all(prefix)) if (slot.value !== undefined) out.push([slot.key, valueOf(slot.value) as JsonValue])
     return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
   }
 
   /** Every slot, deletions included (what a snapshot must carry so a late older write cannot resurrect a key). */
   records (): SlotRecord[] {
-    return [...this.#slots].map(([key, slot]) => ({ key, value: valueOf(slot.value), stamp: slot.stamp }))
+    return [...this.#all()].map((slot) => ({ key: slot.key, value: valueOf(slot.value), stamp: slot.stamp }))
   }
 
   /** Every slot as held, values not parsed (what a checkpoint writes). */
   rawSlots (): RawSlot[] {
-    return [...this.#slots].map(([key, slot]) => ({ key, value: slot.value, stamp: slot.stamp }))
+    return [...this.#all()]
   }
 
   get size (): number {
     return this.#live
   }
 
-  /** Puts back slots saved with `rawSlots()` (into an empty index: a persisted checkpoint, src/store/checkpoint.ts). */
-  restore (records: Iterable<RawSlot>): void {
+  /** Puts back slots saved with `rawSlots()`, or a checkpoint's table read in place (into an empty index). */
+  restore (records: SlotTable | Iterable<RawSlot>): void {
+    if (records instanceof SlotTable) {
+      this.#base = records
+      this.#live += records.live
+      return
+    }
     for (const r of records) {
       // The slot itself: one object per key.
       this.#slots.set(r.key, r)

@@ -18,6 +18,8 @@ import { Batches, type WholeBatch } from './batches.ts'
 import { fromWire, type BatchRecord, type DataOp } from './codec.ts'
 import { compareStamps, KvIndex, type Change, type RawSlot, type SlotRecord, type Stamp } from './kv-index.ts'
 import type { JsonValue } from './limits.ts'
+import { SealedLedger } from './checkpoint.ts'
+import type { SlotTable } from './slot-table.ts'
 import { DeviceLedger, writeCost, type LedgerDump, type QuotaUsage, type Quotas, type Write, type WriteRef } from './quota.ts'
 
 /** What the state needs of a log entry: its hash, who signed it, and its clock. */
@@ -45,13 +47,15 @@ export const batchWrites = (records: BatchRecord[]): BatchPart['writes'] =>
 
 interface Candidate { stamp: Stamp, ref: WriteRef }
 
-/** A state as a checkpoint keeps it. */
-export interface StateDump { slots: RawSlot[], ledgers: Array<[string, LedgerDump]>, ignored: number, /** Batches.toJSON() */ batches?: unknown }
+/** A state as a checkpoint keeps it: its slots as a list or a table read in place, its ledgers dumped or still sealed. */
+export interface StateDump { slots: RawSlot[] | SlotTable, ledgers: Array<[string, LedgerDump | SealedLedger]>, ignored: number, /** Batches.toJSON() */ batches?: unknown }
 
 export class KvState {
   readonly index = new KvIndex()
   readonly #options: KvStateOptions
   readonly #ledgers = new Map<string, DeviceLedger>()
+  /** Ledgers of a checkpoint not needed yet: opened by `#ledger` (a write or an entry of that device), or all at once by `#opened`. */
+  readonly #sealed = new Map<string, SealedLedger>()
   /** Parts of batch writes until their batch is whole (kept in a checkpoint with toJSON/fromJSON). */
   batches = new Batches()
   #ignored = 0
@@ -63,21 +67,25 @@ export class KvState {
 
   /** What a checkpoint keeps (src/store/checkpoint.ts): the index's slots, each device's ledger, the ignored count. */
   dump (): StateDump {
-    return { slots: this.index.rawSlots(), ledgers: [...this.#ledgers].map(([signer, l]) => [signer, l.dump()]), ignored: this.#ignored, batches: this.batches.toJSON() }
+    const ledgers: StateDump['ledgers'] = [...this.#ledgers].map(([signer, l]) => [signer, l.dump()])
+    return { slots: this.index.rawSlots(), ledgers: [...ledgers, ...this.#sealed], ignored: this.#ignored, batches: this.batches.toJSON() }
   }
 
   /** A state as `dump()` left it. */
   static restore (options: KvStateOptions, dump: StateDump): KvState {
     const state = new KvState(options)
     state.index.restore(dump.slots)
-    for (const [signer, l] of dump.ledgers) state.#ledgers.set(signer, DeviceLedger.restore(options.quotas, l))
+    for (const [signer, l] of dump.ledgers) {
+      if (l instanceof SealedLedger) state.#sealed.set(signer, l)
+      else state.#ledgers.set(signer, DeviceLedger.restore(options.quotas, l))
+    }
     state.#ignored = dump.ignored
     if (dump.batches !== undefined) state.batches = Batches.fromJSON(dump.batches)
     return state
   }
 
   usage (signer: string): QuotaUsage {
-    return this.#ledgers.get(signer)?.usage() ?? { writes: 0, keys: 0, bytes: 0 }
+    return this.#ledgers.get(signer)?.usage() ?? this.#sealed.get(signer)?.usage() ?? { writes: 0, keys: 0, bytes: 0 }
   }
 
   /** The writer's own check before it writes `key` (value undefined: a del): throws QuotaExceededError. */
@@ -241,8 +249,19 @@ export class KvState {
 
   #ledger (signer: string): DeviceLedger {
     let ledger = this.#ledgers.get(signer)
-    if (ledger === undefined) this.#ledgers.set(signer, ledger = new DeviceLedger(this.#options.quotas))
+    if (ledger !== undefined) return ledger
+    const sealed = this.#sealed.get(signer)
+    // A sealed ledger that does not read (it was authenticated with the rest: it cannot) throws: the write fails, nothing is changed.
+    ledger = sealed !== undefined ? DeviceLedger.restore(this.#options.quotas, sealed.open()) : new DeviceLedger(this.#options.quotas)
+    this.#sealed.delete(signer)
+    this.#ledgers.set(signer, ledger)
     return ledger
+  }
+
+  /** Every ledger, opened. */
+  #opened (): Iterable<DeviceLedger> {
+    for (const signer of [...this.#sealed.keys()]) this.#ledger(signer)
+    return this.#ledgers.values()
   }
 
   /** The writes of an op as records (a carry's in their order). */
@@ -259,7 +278,7 @@ export class KvState {
   /** The newest write that counts for `key` (a device's own, or the snapshot's record of it). */
   #winner (key: string): Candidate | undefined {
     let best: Candidate | undefined
-    for (const ledger of this.#ledgers.values()) {
+    for (const ledger of this.#opened()) {
       const w = ledger.best(key)
       if (w !== undefined && (best === undefined || compareStamps(best.stamp, w.stamp) < 0)) best = w
     }

@@ -11,12 +11,13 @@ import { join } from 'node:path'
 import { openAccount, type NodeAccount } from '../../src/node/account-dir.ts'
 import { accountPaths } from '../../src/node/paths.ts'
 import { stateFiles } from '../../src/node/state-files.ts'
-import { decodeCheckpoint, encodeCheckpoint, type KvCheckpoint } from '../../src/store/checkpoint.ts'
+import { decodeCheckpoint, encodeCheckpoint, ledgerOf, type KvCheckpoint } from '../../src/store/checkpoint.ts'
 import { checkpointName, stateKey } from '../../src/store/state-store.ts'
 import { decodeKeystore } from '../../identity/keystore.ts'
 import { readKeystoreFile } from '../../identity/keystore-fs.ts'
 import { CorruptStateError } from '../../src/errors.ts'
 import { valueOf } from '../../src/store/kv-index.ts'
+import type { LedgerDump } from '../../src/store/quota.ts'
 import { removeDir, tempDir, waitFor } from '../helpers/device.ts'
 import { prng } from '../helpers/random.ts'
 import { Devices } from '../join/helpers.ts'
@@ -40,7 +41,7 @@ const normal = (c: KvCheckpoint): unknown => ({
   snapshotParts: [...c.snapshotParts].sort(),
   unsettled: [...c.unsettled].sort(),
   slots: [...c.state.slots].sort((a, b) => a.key < b.key ? -1 : 1).map((r) => ({ ...r, value: valueOf(r.value) })),
-  ledgers: [...c.state.ledgers].sort((a, b) => a[0] < b[0] ? -1 : 1),
+  ledgers: c.state.ledgers.map(([signer, l]): [string, LedgerDump] => [signer, ledgerOf(l)]).sort((a, b) => a[0] < b[0] ? -1 : 1),
   ignored: c.state.ignored,
   ranks: [...c.ranks].sort((a, b) => a[0] < b[0] ? -1 : 1)
 })

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import { KvIndex, type Stamp } from '../../src/store/kv-index.ts'
+import { KvIndex, type SlotRecord, type Stamp } from '../../src/store/kv-index.ts'
+import { encodeSlotTable, SlotTable } from '../../src/store/slot-table.ts'
 
 type Op = { key: string, value: number | undefined, stamp: Stamp }
 
@@ -75,5 +76,50 @@ describe('store: the materialized index', () => {
         assert.equal(other.size, reference.size)
       }
     }
+  })
+
+  it('opened from a checkpoint\'s table, it answers as the index the table was written from, and goes on the same under more writes', () => {
+    const rnd = prng(7)
+    // Keys whose UTF-8 and UTF-16 orders differ (an astral character against U+FFFD), an empty one, prefixes of each other.
+    const keys = ['', 'a', 'ab', 'abc', 'b/1', 'b/2', 'b/10', 'é', '\uFFFD', '\u{1F600}', 'z']
+    const stampOf = (i: number): Stamp => ({ epoch: Math.floor(rnd() * 2), time: Math.floor(rnd() * 2 ** 40), id: ['laptop', 'phone'][Math.floor(rnd() * 2)] as string, hash: `h${i}` })
+    for (let run = 0; run < 200; run++) {
+      const reference = new KvIndex()
+      for (let i = 0; i < 20; i++) reference.apply(keys[Math.floor(rnd() * keys.length)] as string, rnd() < 0.7 ? { i, s: 'ü' } : undefined, stampOf(i))
+      const opened = new KvIndex()
+      opened.restore(new SlotTable(encodeSlotTable(reference.rawSlots())))
+      const later: Array<() => void> = []
+      for (let i = 20; i < 35; i++) {
+        const key = keys[Math.floor(rnd() * keys.length)] as string
+        const value = rnd() < 0.6 ? i : undefined
+        const stamp = stampOf(i)
+        const replace = rnd() < 0.2
+        const held = rnd() < 0.5 ? stamp : undefined
+        later.push(() => {
+          for (const index of [reference, opened]) {
+            if (replace) index.replace(key, value, held)
+            else index.apply(key, value, stamp)
+          }
+        })
+      }
+      for (let step = 0; step <= later.length; step++) {
+        if (step > 0) (later[step - 1] as () => void)()
+        assert.deepEqual(opened.entries(), reference.entries(), `run ${run} step ${step}`)
+        assert.deepEqual(opened.entries('b/'), reference.entries('b/'))
+        assert.equal(opened.size, reference.size)
+        const sorted = (xs: SlotRecord[]): SlotRecord[] => [...xs].sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+        assert.deepEqual(sorted(opened.records()), sorted(reference.records()))
+        for (const key of [...keys, 'missing']) {
+          assert.deepEqual(opened.get(key), reference.get(key), key)
+          assert.deepEqual(opened.stampOf(key), reference.stampOf(key), key)
+        }
+      }
+    }
+  })
+
+  it('a table with a value past its end does not open', () => {
+    const bytes = encodeSlotTable([{ key: 'a', value: { x: 1 }, stamp: { epoch: 0, time: 1, id: 'i', hash: 'h' } }])
+    assert.throws(() => new SlotTable({ ...bytes, values: bytes.values.subarray(0, 3) }), RangeError)
+    assert.throws(() => new SlotTable({ ...bytes, table: bytes.table.subarray(0, 10) }), RangeError)
   })
 })
