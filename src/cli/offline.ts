@@ -14,7 +14,8 @@ import { REVOKED_NOTE } from '../daemon/notes.ts'
 import { stateFiles } from '../node/state-files.ts'
 import type { AccountConfig } from '../node/config.ts'
 import type { AccountPaths } from '../node/paths.ts'
-import { decodeCheckpoint } from '../store/checkpoint.ts'
+import { decodeCheckpoint, type KvCheckpoint } from '../store/checkpoint.ts'
+import type { AccountState } from '../../acl/types.ts'
 import { checkpointName, stateKey } from '../store/state-store.ts'
 import { KvIndex } from '../store/kv-index.ts'
 
@@ -32,11 +33,19 @@ export const answerOffline = async (paths: AccountPaths, config: AccountConfig, 
   let checkpoint
   try {
     state = await readRegistryState(store)
-    const bytes = await store.read(checkpointName(config.dataLog))
-    checkpoint = bytes === undefined ? undefined : decodeCheckpoint(bytes)
+    const parts = await store.readSplit(checkpointName(config.dataLog))
+    checkpoint = parts === undefined ? undefined : decodeCheckpoint(parts)
   } catch {
     return false
   }
+  try {
+    return await answerFrom(state, checkpoint, config, request, emit)
+  } finally {
+    checkpoint?.release?.()
+  }
+}
+
+const answerFrom = async (state: AccountState | undefined, checkpoint: KvCheckpoint | undefined, config: AccountConfig, request: Request, emit: (frame: Frame) => void): Promise<boolean> => {
   if (state === undefined || checkpoint === undefined || !checkpoint.clean) return false
   const me = state.devices[config.device]
   if (me?.status === 'revoked') emit({ note: REVOKED_NOTE })

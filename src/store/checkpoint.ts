@@ -23,6 +23,8 @@ import type { Place } from '../orbit/ranks.ts'
 import type { LedgerDump, LedgerOp, QuotaUsage, Write } from './quota.ts'
 import type { StateDump } from './kv-state.ts'
 import { encodeSlotTable, SlotTable } from './slot-table.ts'
+import type { ByteSource } from './byte-source.ts'
+import type { SplitBlob } from './state-store.ts'
 
 export const CHECKPOINT_VERSION = 4
 
@@ -31,17 +33,22 @@ export const CHECKPOINT_VERSION = 4
  * back as it is while nobody opened it.
  */
 export class SealedLedger {
-  readonly bytes: Uint8Array
+  readonly #source: ByteSource
+  readonly #place: [number, number]
   readonly #usage: QuotaUsage
-  constructor (bytes: Uint8Array, usage: QuotaUsage) {
-    this.bytes = bytes
+  constructor (source: ByteSource, start: number, end: number, usage: QuotaUsage) {
+    this.#source = source
+    this.#place = [start, end]
     this.#usage = usage
   }
+
+  /** Its JSON text. */
+  bytes (): Uint8Array { return this.#source.bytes(...this.#place) }
 
   /** What the ledger uses of its device's quotas (kept beside it: no need to open it). */
   usage (): QuotaUsage { return { ...this.#usage } }
   /** Throws CorruptStateError when the text is not a ledger. */
-  open (): LedgerDump { return decodeLedger(this.bytes) }
+  open (): LedgerDump { return decodeLedger(this.bytes()) }
 }
 
 /** A ledger of a checkpoint, opened if it was not. */
@@ -66,6 +73,8 @@ export interface KvCheckpoint {
   clean: boolean
   /** Extra state of the database (its batches under way), kept as given. */
   extra?: unknown
+  /** Set on one read from a store: lets go of its tail (read until then when values or ledgers are). */
+  release?: () => void
 }
 
 /** Interns strings: each written once, referred to by its index. */
@@ -100,7 +109,7 @@ const encodeLedger = (l: LedgerDump): Uint8Array => {
   return utf8Encode(JSON.stringify({ strings: t.list, ...body }))
 }
 
-/** Section bytes laid out one after the other; each section's [offset, length]. */
+/** Sections laid out one after the other; each section's [offset, length]. */
 class Sections {
   readonly parts: Uint8Array[] = []
   length = 0
@@ -116,14 +125,20 @@ class Sections {
   }
 }
 
-export const encodeCheckpoint = (c: KvCheckpoint): Uint8Array => {
+/**
+ * A checkpoint's bytes: the head, which an open reads whole (the header, the slot table
+ * and its strings), and the tail, read a range at a time when needed (the values and
+ * the ledgers).
+ */
+export const encodeCheckpoint = (c: KvCheckpoint): SplitBlob => {
   const t = new Strings()
-  const sections = new Sections()
+  const head = new Sections()
+  const tail = new Sections()
   const table = encodeSlotTable(c.state.slots)
-  const places = { table: sections.add(table.table), strings: sections.add(table.strings), values: sections.add(table.values) }
+  const places = { table: head.add(table.table), strings: head.add(table.strings), values: tail.add(table.values) }
   const ledgers = c.state.ledgers.map(([signer, l]) => {
     const { writes, keys, bytes } = l instanceof SealedLedger ? l.usage() : l.usage
-    return [signer, ...sections.add(l instanceof SealedLedger ? l.bytes : encodeLedger(l)), writes, keys, bytes]
+    return [signer, ...tail.add(l instanceof SealedLedger ? l.bytes() : encodeLedger(l)), writes, keys, bytes]
   })
   const body = {
     v: CHECKPOINT_VERSION,
@@ -145,9 +160,14 @@ export const encodeCheckpoint = (c: KvCheckpoint): Uint8Array => {
   }
   const header = utf8Encode(JSON.stringify({ strings: t.list, ...body }))
   const start = 4 + header.length + ((4 - ((4 + header.length) % 4)) % 4)
-  const out = new Uint8Array(start + sections.length)
+  const out = new Uint8Array(start + head.length)
   new DataView(out.buffer).setUint32(0, header.length)
   out.set(header, 4)
+  return { head: join(out, start, head), tail: join(new Uint8Array(tail.length), 0, tail) }
+}
+
+/** Copies `sections` into `out` from `start`. */
+const join = (out: Uint8Array, start: number, sections: Sections): Uint8Array => {
   let offset = start
   for (const part of sections.parts) {
     out.set(part, offset)
@@ -227,29 +247,33 @@ const decodeLedger = (bytes: Uint8Array): LedgerDump => {
  * (the caller then replays the log). Its slots stay a table read in place and its
  * ledgers sealed (`ledgerOf` opens one): nothing is built per key.
  */
-export const decodeCheckpoint = (bytes: Uint8Array): KvCheckpoint => {
+export const decodeCheckpoint = ({ head: bytes, tail }: { head: Uint8Array, tail: ByteSource }): KvCheckpoint => {
   if (bytes.length < 4) fail('it is too short')
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0)
   if (4 + headerLength > bytes.length) fail('its header is cut short')
   const { o, s } = parseTable(bytes.subarray(4, 4 + headerLength), 'header')
   if (o.v !== CHECKPOINT_VERSION) fail(`version ${String(o.v)} is not ${CHECKPOINT_VERSION}`)
   const area = bytes.subarray(4 + headerLength + ((4 - ((4 + headerLength) % 4)) % 4))
-  const section = (v: unknown, what: string): Uint8Array => {
-    const [at, length] = flat(v, 2, what)
-    if (at === undefined || length === undefined || at < 0 || length < 0 || at + length > area.length) fail(`its ${what} lies past the end`)
-    return area.subarray(at, (at as number) + (length as number))
+  /** A section's [start, end) in a part of `length` bytes. */
+  const place = (v: unknown, length: number, what: string): [number, number] => {
+    const [at, size] = flat(v, 2, what)
+    if (at === undefined || size === undefined || at < 0 || size < 0 || at + size > length) fail(`its ${what} lies past the end`)
+    return [at as number, (at as number) + (size as number)]
   }
+  const section = (v: unknown, what: string): Uint8Array => area.subarray(...place(v, area.length, what))
   const places = (o.sections ?? {}) as Record<string, unknown>
   let slots: SlotTable
   try {
-    slots = new SlotTable({ table: section(places.table, 'slot table'), strings: section(places.strings, 'strings'), values: section(places.values, 'values') })
+    const [start, end] = place(places.values, tail.length, 'values')
+    const values: ByteSource = { length: end - start, bytes: (a, b) => tail.bytes(start + a, start + b), close: () => {} }
+    slots = new SlotTable({ table: section(places.table, 'slot table'), strings: section(places.strings, 'strings'), values })
   } catch (cause) {
     if (cause instanceof CorruptStateError) throw cause
     throw new CorruptStateError(`the checkpoint is unreadable: ${(cause as Error).message}`, { cause })
   }
   const ledgers = arr(o.ledgers, 'ledgers').map((v): [string, SealedLedger] => {
     const a = arr(v, 'ledger')
-    return [str(a[0], 'signer'), new SealedLedger(section(a.slice(1, 3), 'ledger'), { writes: num(a[3], 'usage'), keys: num(a[4], 'usage'), bytes: num(a[5], 'usage') })]
+    return [str(a[0], 'signer'), new SealedLedger(tail, ...place(a.slice(1, 3), tail.length, 'ledger'), { writes: num(a[3], 'usage'), keys: num(a[4], 'usage'), bytes: num(a[5], 'usage') })]
   })
   const ranks = arr(o.ranks, 'ranks').map((v): [string, Place[]] => {
     const a = arr(v, 'rank')
@@ -270,6 +294,7 @@ export const decodeCheckpoint = (bytes: Uint8Array): KvCheckpoint => {
     unsettled: arr(o.unsettled, 'unsettled').map((k) => str(k, 'key')),
     state: { slots, ledgers, ignored: num(o.ignored, 'ignored'), ...('batches' in o ? { batches: o.batches } : {}) },
     ranks,
-    ...('extra' in o ? { extra: o.extra } : {})
+    ...('extra' in o ? { extra: o.extra } : {}),
+    release: () => { tail.close() }
   }
 }

@@ -88,28 +88,60 @@ export interface KvOptions {
   store?: StateStore
 }
 
-export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOptions) => async (args: DatabaseArgs): Promise<KvDatabase> => {
-  let snapshotParts = new Set<number>()
-  let writes = 0
-  let snapshotOf: number | undefined
-  let state = new KvState({ epoch, quotas, starter })
-  // Every entry stored, per writer: the log refuses those that can never count (src/orbit/ranks.ts).
-  const ranks = WriterRanks(quotas.writes)
-  let seen = new Set<string>()
-  const listeners = new Set<(change: Change) => void>()
-  let skipped = 0
+/**
+ * What the database derives from its log: the state, the writers' ranks, which entries
+ * were applied. One bundle, so a rebuild (a checkpoint found damaged) builds another
+ * from the log while this one serves reads, and swaps it in at once.
+ */
+interface Derived {
+  state: KvState
+  ranks: WriterRanks
+  seen: Set<string>
+  skipped: number
+  writes: number
+  snapshotOf: number | undefined
+  snapshotParts: Set<number>
   /** Keys whose counted writes changed (a back-dated entry) and that still have to be settled. */
-  let unsettled = new Set<string>()
+  unsettled: Set<string>
+}
+
+export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOptions) => async (args: DatabaseArgs): Promise<KvDatabase> => {
+  const blank = (): Derived => ({
+    state: new KvState({ epoch, quotas, starter }),
+    // Every entry stored, per writer: the log refuses those that can never count (src/orbit/ranks.ts).
+    ranks: WriterRanks(quotas.writes),
+    seen: new Set(),
+    skipped: 0,
+    writes: 0,
+    snapshotOf: undefined,
+    snapshotParts: new Set(),
+    unsettled: new Set()
+  })
+  const listeners = new Set<(change: Change) => void>()
+  /** Set when a read of the checkpoint's tail failed to authenticate: the state is rebuilt from the log. */
+  let damaged = false
   // What the last checkpoint holds: applied at once, so the open replays nothing it covers.
   const checkpoints = store === undefined ? undefined : Checkpoints(store, args.address)
-  const saved = await checkpoints?.load(epoch)
+  const saved = await checkpoints?.load(epoch, () => {
+    damaged = true
+    if (started) rebuild()
+  })
+  let d = blank()
   if (saved !== undefined) {
-    state = KvState.restore({ epoch, quotas, starter }, saved.state)
-    ranks.restore(saved.ranks)
-    seen = new Set(saved.seen)
-    ;({ skipped, writes, snapshotOf } = saved)
-    snapshotParts = new Set(saved.snapshotParts)
-    unsettled = new Set(saved.unsettled)
+    d.state = KvState.restore({ epoch, quotas, starter }, saved.state)
+    d.ranks.restore(saved.ranks)
+    d.seen = new Set(saved.seen)
+    ;({ skipped: d.skipped, writes: d.writes, snapshotOf: d.snapshotOf } = saved)
+    d.snapshotParts = new Set(saved.snapshotParts)
+    d.unsettled = new Set(saved.unsettled)
+  }
+  // The log's check reads the ranks of whichever bundle is current.
+  const ranks: WriterRanks = {
+    limit: quotas.writes,
+    add: (entry) => { d.ranks.add(entry) },
+    refused: (batch) => d.ranks.refused(batch),
+    dump: () => d.ranks.dump(),
+    restore: (dump) => { d.ranks.restore(dump) }
   }
 
   const emit = (changes: Array<Change | null>): void => {
@@ -131,28 +163,30 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
   const opOf = (payload: unknown): DataOp =>
     (typeof payload === 'object' && payload !== null ? ownOps.get(payload) : undefined) ?? codec.decode(payload)
 
-  const applyEntry = (entry: LogEntry): void => {
-    if (seen.has(entry.hash)) return
-    seen.add(entry.hash)
+  /** Applies one entry to `x`; its visible changes are told when `x` is the current bundle. */
+  const applyEntry = (x: Derived, entry: LogEntry): void => {
+    if (x.seen.has(entry.hash)) return
+    x.seen.add(entry.hash)
     let applied: Applied
     try {
       const op = opOf(entry.payload)
       // As the writes quota counts them: one per record of a batch part or a carry, at least one.
-      if (op.op !== 'snapshot') writes += op.op === 'put' || op.op === 'del' ? 1 : Math.max(1, op.records.length)
-      applied = state.apply({ hash: entry.hash, signer: entry.key, clock: entry.clock }, op)
+      if (op.op !== 'snapshot') x.writes += op.op === 'put' || op.op === 'del' ? 1 : Math.max(1, op.records.length)
+      applied = x.state.apply({ hash: entry.hash, signer: entry.key, clock: entry.clock }, op)
       // The counted snapshot's parts use no writes of the starter's quota: they take no rank either.
-      if (!applied.snapshot) ranks.add(ranked(entry))
-      if (applied.snapshot && op.op === 'snapshot' && (snapshotOf === undefined || snapshotOf === op.of)) {
-        snapshotOf = op.of
-        snapshotParts.add(op.part)
+      if (!applied.snapshot) x.ranks.add(ranked(entry))
+      if (applied.snapshot && op.op === 'snapshot' && (x.snapshotOf === undefined || x.snapshotOf === op.of)) {
+        x.snapshotOf = op.of
+        x.snapshotParts.add(op.part)
       }
     } catch {
       // Stored all the same: it takes a rank, as any entry that counts for nothing.
-      ranks.add(ranked(entry))
-      skipped++
+      x.ranks.add(ranked(entry))
+      x.skipped++
       return
     }
-    for (const key of applied.settle) unsettled.add(key)
+    for (const key of applied.settle) x.unsettled.add(key)
+    if (x !== d) return
     checkpoints?.changed()
     emit(applied.changes)
   }
@@ -178,76 +212,116 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
    * Counts the batches made whole: their parts read back one at a time, keeping keys and
    * sizes only; the keys that count are then settled (values read again, all told at once).
    */
-  const countWhole = async (log: OrbitLog): Promise<void> => {
-    for (const whole of state.batches.ready()) {
+  const countWhole = async (x: Derived, log: OrbitLog): Promise<void> => {
+    for (const whole of x.state.batches.ready()) {
       const parts: BatchPart[] = []
       try {
         // One past its writer's writes quota never counts: not read at all.
-        if (state.considers(whole)) for (const p of whole.parts) parts.push({ ...p, writes: batchWrites(recordsOf(whole, await readOp(log, p.hash))) })
+        if (x.state.considers(whole)) for (const p of whole.parts) parts.push({ ...p, writes: batchWrites(recordsOf(whole, await readOp(log, p.hash))) })
       } catch {
         continue // tried again after the next entry
       }
-      for (const key of state.countBatch(whole, parts).settle) unsettled.add(key)
-      checkpoints?.changed()
+      for (const key of x.state.countBatch(whole, parts).settle) x.unsettled.add(key)
+      if (x === d) checkpoints?.changed()
     }
   }
 
   /** Settles the keys a back-dated entry changed; one that cannot be read now is tried again after the next entry. */
-  const settle = async (log: OrbitLog): Promise<void> => {
+  const settle = async (x: Derived, log: OrbitLog): Promise<void> => {
     // All read first, then set and told at once: a batch's keys show together.
-    const keys = [...unsettled]
-    const { changes, failed } = await state.settleMany(keys, readValue(log))
-    for (const key of keys) if (!failed.has(key)) unsettled.delete(key)
+    const keys = [...x.unsettled]
+    const { changes, failed } = await x.state.settleMany(keys, readValue(log))
+    for (const key of keys) if (!failed.has(key)) x.unsettled.delete(key)
+    if (x !== d) return
     checkpoints?.changed()
     emit(changes)
   }
 
-  /** Applies `roots` and every ancestor not yet applied (the applied set is closed downwards). */
-  const applyFrom = async (log: OrbitLog, roots: LogEntry[]): Promise<void> => {
+  /** Applies `roots` and every ancestor not yet applied to `x` (the applied set is closed downwards). */
+  const applyFrom = async (x: Derived, log: OrbitLog, roots: LogEntry[]): Promise<void> => {
     const stack = [...roots]
     const batch: LogEntry[] = []
     const queued = new Set<string>()
     while (stack.length > 0) {
       const entry = stack.pop() as LogEntry
-      if (seen.has(entry.hash) || queued.has(entry.hash)) continue
+      if (x.seen.has(entry.hash) || queued.has(entry.hash)) continue
       queued.add(entry.hash)
       batch.push(entry)
       for (const hash of [...entry.next, ...entry.refs]) {
-        if (seen.has(hash) || queued.has(hash)) continue
+        if (x.seen.has(hash) || queued.has(hash)) continue
         const parent = await log.get(hash)
         if (parent !== undefined) stack.push(parent)
       }
     }
     // Oldest first, so watchers see changes in causal order.
     batch.sort((a, b) => a.clock.time - b.clock.time)
-    for (const entry of batch) applyEntry(entry)
-    if (state.batches.ready().length > 0) await countWhole(log)
-    if (unsettled.size > 0) await settle(log)
+    for (const entry of batch) applyEntry(x, entry)
+    if (x.state.batches.ready().length > 0) await countWhole(x, log)
+    if (x.unsettled.size > 0) await settle(x, log)
   }
 
   const onUpdate = async (log: OrbitLog, entry: LogEntry): Promise<void> => {
-    await applyFrom(log, [entry])
+    await applyFrom(d, log, [entry])
   }
+
+  /**
+   * A read of the checkpoint found it damaged (its head opened, a part of its tail did
+   * not authenticate): the reads that met it threw CorruptStateError. The state is built
+   * again from the log beside the one serving reads, swapped in whole, and what differs
+   * is told; the next checkpoint replaces the damaged one.
+   */
+  let rebuilding: Promise<void> | undefined
+  const rebuild = (): void => {
+    if (rebuilding !== undefined || closed) return
+    rebuilding = (async () => {
+      const fresh = blank()
+      await applyFrom(fresh, db.log, await db.log.heads())
+      if (closed) return
+      const before = liveStampsOf(d)
+      d = fresh
+      damaged = false
+      // Entries joined meanwhile, and what changed, are told as any others.
+      await applyFrom(d, db.log, await db.log.heads())
+      const after = liveStampsOf(d)
+      const changes: Change[] = []
+      for (const [key, stamp] of after) {
+        const was = before.get(key)
+        if (was === undefined || compareStamps(was, stamp) !== 0) changes.push({ key, value: d.state.index.get(key) ?? null, op: 'put' })
+      }
+      for (const key of before.keys()) if (!after.has(key)) changes.push({ key, value: null, op: 'del' })
+      emit(changes)
+      saved?.release?.()
+      checkpoints?.changed()
+    })().catch(() => {}).finally(() => { rebuilding = undefined })
+  }
+  /** The stamp of each live key's write; a slot the damaged checkpoint cannot give is left out. */
+  const liveStampsOf = (x: Derived): Map<string, Stamp> => {
+    const out = new Map<string, Stamp>()
+    try {
+      for (const s of x.state.index.rawSlots()) if (s.value !== undefined) out.set(s.key, s.stamp)
+    } catch {}
+    return out
+  }
+  let closed = false
+  /** Set once the log is open (a rebuild reads it). */
+  let started = false
 
   const db = await ManagedDatabase({ ...args, onUpdate, ranks })
   let rejected = 0
   db.events.on('rejected', () => { rejected++ })
   // A checkpoint whose heads this log does not hold belongs to another copy of it: replay instead.
   if (saved !== undefined && !(await holdsAll(db.log, saved.heads))) {
-    state = new KvState({ epoch, quotas, starter })
-    ranks.restore([])
-    seen = new Set()
-    skipped = writes = 0
-    snapshotOf = undefined
-    snapshotParts = new Set()
-    unsettled = new Set()
+    saved.release?.()
+    d = blank()
   }
   // Only what the checkpoint did not cover (none after a clean close).
-  const seenBefore = seen.size
-  await applyFrom(db.log, await db.log.heads())
-  const opened: OpenStats = { fromCheckpoint: saved !== undefined && seenBefore > 0, applied: seen.size - seenBefore }
+  const seenBefore = d.seen.size
+  await applyFrom(d, db.log, await db.log.heads())
+  const opened: OpenStats = { fromCheckpoint: saved !== undefined && seenBefore > 0, applied: d.seen.size - seenBefore }
+  started = true
+  if (damaged) rebuild()
   const snapshotOfState = (clean: boolean, heads: string[]): KvCheckpoint => ({
-    epoch, heads, clean, seen: [...seen], skipped, writes, snapshotOf, snapshotParts: [...snapshotParts], unsettled: [...unsettled], state: state.dump(), ranks: ranks.dump()
+    epoch, heads, clean, seen: [...d.seen], skipped: d.skipped, writes: d.writes, snapshotOf: d.snapshotOf, snapshotParts: [...d.snapshotParts], unsettled: [...d.unsettled], state: d.state.dump(), ranks: d.ranks.dump()
   })
   checkpoints?.start(async () => snapshotOfState(false, (await db.log.heads()).map((e) => e.hash)))
 
@@ -256,7 +330,7 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
   let last: Promise<unknown> = Promise.resolve()
   const write = async (key: string, value: JsonValue | undefined, op: DataOp): Promise<string> => {
     const run = last.then(async () => {
-      state.check(self, key, value)
+      d.state.check(self, key, value)
       return await db.addOperation(codec.encode(op))
     })
     last = run.catch(() => {})
@@ -276,7 +350,7 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
     const planned = planBatch(ops)
     if (planned.ops.length === 0) return
     const run = last.then(async () => {
-      state.checkMany(self, planned.writes)
+      d.state.checkMany(self, planned.writes)
       for (const op of planned.ops) await db.addOperation(codec.encode(op))
     })
     last = run.catch(() => {})
@@ -284,22 +358,32 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
   }
 
   const close = async (): Promise<void> => {
+    closed = true
     const heads = (await db.log.heads()).map((e) => e.hash)
+    await rebuilding
     await checkpoints?.stop()
     await db.close()
     // After the close: the checks it let finish are in it. Clean: no other process writes this log.
     await checkpoints?.close(() => snapshotOfState(true, heads))
+    // The index read the checkpoint it opened from until now (its values, its sealed ledgers).
+    saved?.release?.()
   }
   /** Closes a log this device left for a newer epoch: its checkpoint is deleted, not written (nothing reads it again). */
   const retire = async (): Promise<void> => {
+    closed = true
+    await rebuilding
     await checkpoints?.stop()
     await db.close()
     await checkpoints?.remove()
+    saved?.release?.()
   }
   const drop = async (): Promise<void> => {
+    closed = true
+    await rebuilding
     await checkpoints?.stop()
     await db.drop()
     await checkpoints?.remove()
+    saved?.release?.()
   }
 
   return {
@@ -311,26 +395,26 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
     epoch,
     openStats: () => opened,
     codec,
-    records: () => state.index.records(),
-    liveStamps: () => new Map(state.index.rawSlots().filter((s) => s.value !== undefined).map((s) => [s.key, s.stamp])),
-    hasApplied: (hashes) => unsettled.size === 0 && state.batches.ready().length === 0 && hashes.every((h) => seen.has(h)),
-    writesSinceStart: () => writes,
+    records: () => d.state.index.records(),
+    liveStamps: () => new Map(d.state.index.rawSlots().filter((s) => s.value !== undefined).map((s) => [s.key, s.stamp])),
+    hasApplied: (hashes) => !damaged && d.unsettled.size === 0 && d.state.batches.ready().length === 0 && hashes.every((h) => d.seen.has(h)),
+    writesSinceStart: () => d.writes,
     rejectedCount: () => rejected,
-    wins: (record) => state.index.wins(record.key, record.stamp),
-    batchPartsOf: (hash) => state.batches.partsOf(hash),
-    holds: (record) => { const held = state.index.stampOf(record.key); return held !== undefined && compareStamps(held, record.stamp) === 0 },
+    wins: (record) => d.state.index.wins(record.key, record.stamp),
+    batchPartsOf: (hash) => d.state.batches.partsOf(hash),
+    holds: (record) => { const held = d.state.index.stampOf(record.key); return held !== undefined && compareStamps(held, record.stamp) === 0 },
     append: async (op) => await db.addOperation(encodeOwn(op)),
-    snapshotComplete: () => epoch === 0 || (snapshotOf !== undefined && snapshotParts.size === snapshotOf),
+    snapshotComplete: () => epoch === 0 || (d.snapshotOf !== undefined && d.snapshotParts.size === d.snapshotOf),
     put,
     del,
     batch,
     putMany: async (entries) => { await batch(putsOf(entries)) },
-    get: (key) => state.index.get(key),
-    entries: (prefix) => state.index.entries(prefix),
-    size: () => state.index.size,
-    stats: () => ({ applied: seen.size - skipped, skipped }),
-    ignoredCount: () => state.ignored,
-    quotaUsage: (signer = self) => state.usage(signer),
+    get: (key) => d.state.index.get(key),
+    entries: (prefix) => d.state.index.entries(prefix),
+    size: () => d.state.index.size,
+    stats: () => ({ applied: d.seen.size - d.skipped, skipped: d.skipped }),
+    ignoredCount: () => d.state.ignored,
+    quotaUsage: (signer = self) => d.state.usage(signer),
     onChange: (listener) => {
       listeners.add(listener)
       return () => { listeners.delete(listener) }

@@ -7,6 +7,7 @@
  */
 import type { JsonValue } from './limits.ts'
 import type { RawSlot, Stamp } from './kv-index.ts'
+import type { ByteSource } from './byte-source.ts'
 
 /** 32-bit words per record: key (offset, length), stamp (epoch, time high, time low, id offset, id length, hash offset, hash length), value (offset, length). */
 export const RECORD_WORDS = 11
@@ -17,21 +18,21 @@ const TWO_32 = 2 ** 32
 const encoder = new TextEncoder()
 /**
  * A value as a checkpoint keeps it (src/store/checkpoint.ts): its JSON text in the
- * checkpoint's bytes, parsed only when read. A 100,000-key index opens without building
- * 100,000 value trees, and holds each value in its UTF-8 bytes.
+ * checkpoint's bytes, read (from the file, for a store on disk) and parsed only when
+ * the value is. A 100,000-key index opens without reading its values.
  */
 export class LazyValue {
-  readonly #blob: Uint8Array
+  readonly #source: ByteSource
   readonly #start: number
   readonly #end: number
-  constructor (blob: Uint8Array, start: number, end: number) {
-    this.#blob = blob
+  constructor (source: ByteSource, start: number, end: number) {
+    this.#source = source
     this.#start = start
     this.#end = end
   }
 
-  /** The value's JSON text, as bytes (a view: no copy). */
-  bytes (): Uint8Array { return this.#blob.subarray(this.#start, this.#end) }
+  /** The value's JSON text, as bytes. */
+  bytes (): Uint8Array { return this.#source.bytes(this.#start, this.#end) }
   value (): JsonValue { return JSON.parse(decoder.decode(this.bytes())) as JsonValue }
 }
 const decoder = new TextDecoder()
@@ -47,11 +48,11 @@ const compareBytes = (a: Uint8Array, b: Uint8Array): number => {
   return a.length - b.length
 }
 
-export interface SlotTableBytes {
+export interface SlotTableBytes<Values = Uint8Array> {
   /** RECORD_WORDS 32-bit words per slot, little-endian. */
   table: Uint8Array
   strings: Uint8Array
-  values: Uint8Array
+  values: Values
 }
 
 /** Builds the table of `slots` (each key once). Values already held as JSON text are copied as they are. */
@@ -114,9 +115,9 @@ export class SlotTable implements Iterable<RawSlot> {
   readonly live: number
   readonly #words: Uint32Array
   readonly #strings: Uint8Array
-  readonly #values: Uint8Array
+  readonly #values: ByteSource
 
-  constructor (bytes: SlotTableBytes) {
+  constructor (bytes: SlotTableBytes<ByteSource>) {
     if (bytes.table.length % (RECORD_WORDS * 4) !== 0) throw new RangeError('the slot table has a partial record')
     // Read as 32-bit words in place when aligned on a little-endian machine (else copied: ~4 MB at 100,000 keys).
     const t = bytes.table

@@ -8,6 +8,8 @@
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { utf8Encode } from '../crypto/bytes.ts'
+import type { ByteSource } from './byte-source.ts'
+import { CorruptStateError } from '../errors.ts'
 import { decodeCheckpoint, encodeCheckpoint, type KvCheckpoint } from './checkpoint.ts'
 
 /** Sealed named blobs: a write replaces the whole blob at once (a reader sees the old or the new one). */
@@ -15,8 +17,17 @@ export interface StateStore {
   /** The blob saved under `name`, opened; undefined when there is none. Throws CorruptStateError when it does not open. */
   read: (name: string) => Promise<Uint8Array | undefined>
   write: (name: string, bytes: Uint8Array) => Promise<void>
+  /**
+   * A blob in two parts: `head`, read and opened whole by `readSplit`, and `tail`, read
+   * and authenticated on demand, a range at a time (what an open need not read).
+   */
+  writeSplit: (name: string, parts: SplitBlob) => Promise<void>
+  /** The parts `writeSplit` saved; the tail holds what it reads until closed. */
+  readSplit: (name: string) => Promise<{ head: Uint8Array, tail: ByteSource } | undefined>
   remove: (name: string) => Promise<void>
 }
+
+export interface SplitBlob { head: Uint8Array, tail: Uint8Array }
 
 const STATE_KEY_INFO = 'orbit-account/state/v1'
 
@@ -43,8 +54,12 @@ const MAX_WAIT_MS = 30_000
 const COST_FACTOR = 10
 
 export interface Checkpoints {
-  /** The checkpoint of this log for `epoch`; undefined when there is none or it does not read (the log is replayed). */
-  load: (epoch: number) => Promise<KvCheckpoint | undefined>
+  /**
+   * The checkpoint of this log for `epoch`; undefined when there is none or its head does
+   * not read (the log is replayed). Its tail is read later, as needed: `onDamage` is told
+   * when a part of it does not authenticate (that read throws CorruptStateError).
+   */
+  load: (epoch: number, onDamage?: () => void) => Promise<KvCheckpoint | undefined>
   /** Says the state changed: a checkpoint follows (soon, not at once). */
   changed: () => void
   /** From now on checkpoints are taken with `take`. */
@@ -72,7 +87,7 @@ export const Checkpoints = (store: StateStore, logAddress: string): Checkpoints 
   let saving: Promise<void> = Promise.resolve()
   const write = async (c: KvCheckpoint): Promise<void> => {
     const started = Date.now()
-    await store.write(name, encodeCheckpoint(c))
+    await store.writeSplit(name, encodeCheckpoint(c))
     last = Date.now() - started
   }
   // A checkpoint that fails costs only a longer replay at the next open.
@@ -113,12 +128,33 @@ export const Checkpoints = (store: StateStore, logAddress: string): Checkpoints 
     arm()
   }
   return {
-    load: async (epoch) => {
+    load: async (epoch, onDamage) => {
       try {
-        const bytes = await store.read(name)
-        if (bytes === undefined) return undefined
-        const c = decodeCheckpoint(bytes)
-        if (c.epoch !== epoch) return undefined
+        const parts = await store.readSplit(name)
+        if (parts === undefined) return undefined
+        const tail: ByteSource = {
+          length: parts.tail.length,
+          bytes: (start, end) => {
+            try {
+              return parts.tail.bytes(start, end)
+            } catch (err) {
+              if (err instanceof CorruptStateError) onDamage?.()
+              throw err
+            }
+          },
+          close: () => { parts.tail.close() }
+        }
+        let c: KvCheckpoint
+        try {
+          c = decodeCheckpoint({ head: parts.head, tail })
+        } catch (err) {
+          parts.tail.close()
+          throw err
+        }
+        if (c.epoch !== epoch) {
+          c.release?.()
+          return undefined
+        }
         cleanOnDisk = c.clean
         return c
       } catch {

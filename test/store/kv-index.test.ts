@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict'
 import { KvIndex, type SlotRecord, type Stamp } from '../../src/store/kv-index.ts'
-import { encodeSlotTable, SlotTable } from '../../src/store/slot-table.ts'
+import { encodeSlotTable, SlotTable, type SlotTableBytes } from '../../src/store/slot-table.ts'
+import { memorySource } from '../../src/store/byte-source.ts'
+
+const tableOf = (bytes: SlotTableBytes): SlotTable => new SlotTable({ ...bytes, values: memorySource(bytes.values) })
 
 type Op = { key: string, value: number | undefined, stamp: Stamp }
 
@@ -87,7 +90,7 @@ describe('store: the materialized index', () => {
       const reference = new KvIndex()
       for (let i = 0; i < 20; i++) reference.apply(keys[Math.floor(rnd() * keys.length)] as string, rnd() < 0.7 ? { i, s: 'ü' } : undefined, stampOf(i))
       const opened = new KvIndex()
-      opened.restore(new SlotTable(encodeSlotTable(reference.rawSlots())))
+      opened.restore(tableOf(encodeSlotTable(reference.rawSlots())))
       const later: Array<() => void> = []
       for (let i = 20; i < 35; i++) {
         const key = keys[Math.floor(rnd() * keys.length)] as string
@@ -119,7 +122,7 @@ describe('store: the materialized index', () => {
 
   it('a table with a value past its end does not open', () => {
     const bytes = encodeSlotTable([{ key: 'a', value: { x: 1 }, stamp: { epoch: 0, time: 1, id: 'i', hash: 'h' } }])
-    assert.throws(() => new SlotTable({ ...bytes, values: bytes.values.subarray(0, 3) }), RangeError)
-    assert.throws(() => new SlotTable({ ...bytes, table: bytes.table.subarray(0, 10) }), RangeError)
+    assert.throws(() => tableOf({ ...bytes, values: bytes.values.subarray(0, 3) }), RangeError)
+    assert.throws(() => tableOf({ ...bytes, table: bytes.table.subarray(0, 10) }), RangeError)
   })
 })
