@@ -11,7 +11,7 @@ import type { DeviceSecrets } from '../../identity/keystore.ts'
 import { InviteUsedError, NoAccountError, NotAuthorizedError, UnknownDeviceError } from '../errors.ts'
 import type { OrbitDB } from '../orbit/orbitdb.ts'
 import type { KvDatabase, OpenStats } from '../store/kv-database.ts'
-import { lockboxOf, openEpochs, sealEpochKey, type Epochs } from './epochs.ts'
+import { lockboxOf, openEpochs, quotasFrom, sealEpochKey, type Epochs } from './epochs.ts'
 import { rotate, type RotationProgress } from '../rotation/rotate.ts'
 import { checkRevoke, resolveDevice } from '../rotation/revoke.ts'
 import type { Change } from '../store/kv-index.ts'
@@ -264,7 +264,10 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
     if (rule === undefined || closed || revoking || rotating !== undefined || graceTimer !== undefined || now.needsRotation === true) return false
     if (me?.status !== 'active' || me.role !== 'admin' || !isSeniorAdmin(now, secrets.device)) return false
     // Not yet moved to the newest epoch: this log's count is not the current one's.
-    return now.epoch?.epoch === data().epoch && compactionDue(rule, data().writesSinceStart(), data().size())
+    if (now.epoch?.epoch !== data().epoch) return false
+    // The device nearest its writes quota (a new log gives every device fresh room).
+    const busiest = Math.max(0, ...Object.values(now.devices).filter((d) => d.status === 'active').map((d) => data().quotaUsage(d.signingKey).writes))
+    return compactionDue(rule, data().writesSinceStart(), data().size(), busiest, quotasFrom(registry).writes)
   }
   const autoCompaction = compactionTimer(rule?.checkMs ?? DEFAULT_COMPACTION.checkMs ?? 0, compactionNow, async () => {
     await waitForEpoch(epochs, await runRotation(false))

@@ -1,6 +1,7 @@
 /**
  * Automatic compaction: when the current data log holds many times more writes than live
- * keys, the senior active admin starts a snapshot epoch by itself, so the log's growth
+ * keys, or one device has used half its writes quota there, the senior active admin
+ * starts a snapshot epoch by itself, so the log's growth
  * stays bounded and a device back from a long absence fetches the state (a few snapshot
  * entries), not the history. Only the senior admin starts it, so admins never race each
  * other to a new epoch; while it is offline nothing is compacted (the next invite by any
@@ -24,9 +25,19 @@ export interface CompactionRule {
 
 export const DEFAULT_COMPACTION: Readonly<CompactionRule> = Object.freeze({ minWrites: COMPACT_MIN_WRITES, ratio: COMPACT_RATIO, checkMs: COMPACT_CHECK_MS })
 
-/** Is a log of `writes` writes and `keys` live keys due for a compaction? */
-export const compactionDue = (rule: CompactionRule, writes: number, keys: number): boolean =>
-  writes >= rule.minWrites && writes >= rule.ratio * Math.max(keys, 1)
+/**
+ * ...or once one device has made this share of its writes quota to the log: a device at
+ * its quota cannot write until a new log starts (a 100,000-key import used all of a
+ * default quota, and the ratio alone never came due: every write was a live key).
+ */
+export const COMPACT_QUOTA_SHARE = 0.5
+
+/**
+ * Is a log of `writes` writes and `keys` live keys due for a compaction? `busiest`: the
+ * most writes one device made to it, against the per-device writes `quota`.
+ */
+export const compactionDue = (rule: CompactionRule, writes: number, keys: number, busiest = 0, quota = Number.POSITIVE_INFINITY): boolean =>
+  writes >= rule.minWrites && (writes >= rule.ratio * Math.max(keys, 1) || busiest >= COMPACT_QUOTA_SHARE * quota)
 
 /** Is `device` the active admin of lowest seniority (the one that compacts)? */
 export const isSeniorAdmin = (state: { devices: Record<string, Pick<DeviceRecord, 'device' | 'role' | 'status' | 'seniority'>> }, device: string): boolean => {

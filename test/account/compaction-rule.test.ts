@@ -24,6 +24,16 @@ describe('automatic compaction rule', () => {
     assert.equal(compactionDue(rule, 10_000, 2_501), false)
   })
 
+  it('is due too once one device has made half its writes quota to the log (the log past minWrites): a device at its quota could not write', () => {
+    const rule = { minWrites: 200, ratio: 4 }
+    // Every write a live key: the ratio never comes due.
+    assert.equal(compactionDue(rule, 100_000, 100_000), false)
+    assert.equal(compactionDue(rule, 100_000, 100_000, 100_000, 100_000), true)
+    assert.equal(compactionDue(rule, 50_000, 50_000, 50_000, 100_000), true)
+    assert.equal(compactionDue(rule, 49_999, 49_999, 49_999, 100_000), false)
+    assert.equal(compactionDue(rule, 199, 199, 199, 200), false, 'not before minWrites')
+  })
+
   it('the senior admin is the active admin of lowest seniority: a revoked founder or a member never is', () => {
     const devices = { laptop: device('laptop', 0), phone: device('phone', 1, 'member'), tablet: device('tablet', 2) }
     assert.equal(isSeniorAdmin({ devices }, 'laptop'), true)

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { isDeepStrictEqual } from 'node:util'
-import { openAccount, type NodeAccount } from '../../src/node/account-dir.ts'
+import { createAccount, openAccount, type NodeAccount } from '../../src/node/account-dir.ts'
 import { Devices, LOOPBACK } from '../join/helpers.ts'
 import { waitFor } from '../helpers/device.ts'
 
@@ -124,5 +124,20 @@ describe('automatic compaction', function () {
       assert.deepEqual(state.supersededEpochs ?? [], [], 'no competing rotation')
     }
     await waitFor(() => [laptop, tablet, phone].every((a) => isDeepStrictEqual(a.all(), expected)), 30_000, 'every value on every device')
+  })
+
+  it('a device that made half its writes quota to the log starts a new log: keys written once each do not leave it unable to write', async () => {
+    // Every write a live key: the ratio never comes due, and at 600 writes the device could write no more.
+    const quotas = { liveBytes: 64 * 2 ** 20, keys: 10_000, writes: 600 }
+    const dir = await d.dir('solo')
+    await (await createAccount({ dir, name: 'solo', listen: [], quotas })).close()
+    const solo = await openAccount({ dir, listen: [], compaction: RULE })
+    d.open.set('solo', solo)
+    for (let i = 0; i < 300; i++) await solo.put(`once/${i}`, i)
+    await waitFor(() => solo.info().epoch > 0, 30_000, 'a new epoch')
+    // 500 more (over the quota of the first log): each counts in the new log.
+    for (let i = 300; i < 800; i++) await solo.put(`once/${i}`, i)
+    assert.equal(Object.keys(solo.all()).length, 800)
+    assert.ok(solo.logStats().writes < 600, `the new log holds ${solo.logStats().writes} writes`)
   })
 })
