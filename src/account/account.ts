@@ -129,6 +129,8 @@ export interface CoreOptions {
   secrets: DeviceSecrets
   /** Where the device keeps the state it derives from the logs (see BuildOptions.store). */
   store?: (account: string) => StateStore
+  /** Told when this device moves to a new epoch (see BuildOptions.onEpoch). */
+  onEpoch?: (epoch: EpochRecord) => void
 }
 
 export const REGISTRY_NAME = 'orbit-account/registry'

@@ -5,6 +5,7 @@
  * everything written before the join is readable when `join` returns.
  */
 import type { StateStore } from '../store/state-store.ts'
+import type { EpochRecord } from '../../acl/types.ts'
 import type { OrbitDB } from '../orbit/orbitdb.ts'
 import { holdsAll } from '../orbit/orbitdb.ts'
 import type { DeviceSecrets } from '../../identity/keystore.ts'
@@ -26,6 +27,8 @@ export interface JoinCoreOptions {
   onProgress?: (message: string) => void
   /** Private mode: the swarm key from the invite. */
   swarmKey?: Uint8Array
+  /** Told when this device moves to a new epoch (BuildOptions.onEpoch). */
+  onEpoch?: (epoch: EpochRecord) => void
 }
 
 const gaveUp = (signal: AbortSignal, what: string) => (): OrbitAccountError =>
@@ -53,7 +56,7 @@ export const joinAccountCore = async (options: JoinCoreOptions): Promise<Account
     await registry.close().catch(() => {})
     throw err
   }
-  const account = await buildAccount(orbitdb, secrets, registry, { ...(options.swarmKey !== undefined ? { swarm: { epoch: -1, key: options.swarmKey } } : {}), ...(options.store !== undefined ? { store: options.store } : {}) })
+  const account = await buildAccount(orbitdb, secrets, registry, { ...(options.swarmKey !== undefined ? { swarm: { epoch: -1, key: options.swarmKey } } : {}), ...(options.store !== undefined ? { store: options.store } : {}), ...(options.onEpoch !== undefined ? { onEpoch: options.onEpoch } : {}) })
   try {
     const epoch = account.state().epoch
     if (epoch !== null) {

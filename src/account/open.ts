@@ -135,7 +135,7 @@ export const createAccountCore = async (options: CoreOptions & { mode: Mode, rec
   }), genesisKeys.secretKey)
   genesisKeys.secretKey.fill(0)
   await registry.append(genesis)
-  return await buildAccount(orbitdb, secrets, registry, { ...(key !== undefined ? { knownKey: key } : {}), ...(options.store !== undefined ? { store: options.store } : {}) })
+  return await buildAccount(orbitdb, secrets, registry, { ...(key !== undefined ? { knownKey: key } : {}), ...(options.store !== undefined ? { store: options.store } : {}), ...(options.onEpoch !== undefined ? { onEpoch: options.onEpoch } : {}) })
 }
 
 /** Opens the registry of the account at `address` (its params come from its access controller). */

@@ -3,6 +3,7 @@
  * from any peer that holds its logs (a blind replica is enough).
  */
 import type { StateStore } from '../store/state-store.ts'
+import type { EpochRecord } from '../../acl/types.ts'
 import { addOp } from '../../acl/ops.ts'
 import type { DeviceSecrets } from '../../identity/keystore.ts'
 import { base64urlEncode } from '../crypto/bytes.ts'
@@ -21,6 +22,8 @@ export interface RecoverCoreOptions {
   store?: (account: string) => StateStore
   /** The new device's keys. */
   secrets: DeviceSecrets
+  /** Told when this device moves to a new epoch (BuildOptions.onEpoch). */
+  onEpoch?: (epoch: EpochRecord) => void
   address: string
   keys: RecoveryKeys
   signal: AbortSignal
@@ -84,7 +87,7 @@ export const recoverAccountCore = async (options: RecoverCoreOptions): Promise<A
   } finally {
     if (!handedOver) await registry.close().catch(() => {})
   }
-  const account = await buildAccount(orbitdb, secrets, registry, { ...(epochKey !== undefined ? { knownKey: epochKey } : {}), ...(options.store !== undefined ? { store: options.store } : {}) })
+  const account = await buildAccount(orbitdb, secrets, registry, { ...(epochKey !== undefined ? { knownKey: epochKey } : {}), ...(options.store !== undefined ? { store: options.store } : {}), ...(options.onEpoch !== undefined ? { onEpoch: options.onEpoch } : {}) })
   try {
     options.onProgress?.('syncing app data')
     // The device is admitted now: the data may also come later, from whichever peer has it.

@@ -31,7 +31,8 @@ import { MODES } from '../types.ts'
 import { acquireLock, isLevelLocked, type LockInfo, type StoreLock } from './lock.ts'
 import { accountPaths, type AccountPaths } from './paths.ts'
 import { makeOwnerOnly, ownerOnlyDir } from './permissions.ts'
-import { readConfig, writeConfig } from './config.ts'
+import { epochMemory, readConfig, writeConfig } from './config.ts'
+import type { EpochRecord } from '../../acl/types.ts'
 import { rememberPeerOf, rememberPeers } from './network-memory.ts'
 import { followSwarm, readSwarmFile } from './swarm-file.ts'
 import { watchInviter } from './inviter-watch.ts'
@@ -117,7 +118,7 @@ export const startServices = async (paths: AccountPaths, secrets: DeviceSecrets,
 
 /** Takes the lock, starts the node and OrbitDB, runs `open`; undoes all of it if anything fails. */
 const withServices = async (
-  paths: AccountPaths, options: DirOptions, secrets: () => Promise<DeviceSecrets>, open: (s: Started, secrets: DeviceSecrets) => Promise<Account>,
+  paths: AccountPaths, options: DirOptions, secrets: () => Promise<DeviceSecrets>, open: (s: Started, secrets: DeviceSecrets, onEpoch: (epoch: EpochRecord) => void) => Promise<Account>,
   swarm?: { key: Uint8Array, pinned?: boolean }
 ): Promise<NodeAccount> => {
   const lock = await acquireLock(paths.lock, options.role ?? 'command')
@@ -126,13 +127,14 @@ const withServices = async (
     const started = await startServices(paths, deviceSecrets, options.listen ?? [], swarm?.key)
     try {
       const answerFor = await answerPeerDevice(started.node.libp2p, deviceSecrets)
-      const account = await open(started, deviceSecrets)
+      const memory = epochMemory(paths)
+      const account = await open(started, deviceSecrets, memory.onEpoch)
       answerFor(account)
       const peerDevices = await startPeerDevices({ libp2p: started.node.libp2p, account, memoryPath: paths.peers }).catch(async (err: unknown) => {
         await account.close().catch(() => {})
         throw err
       })
-      return wrap(account, paths, started, deviceSecrets, lock, { graceMs: options.swarmGraceMs, pinned: swarm?.pinned === true }, peerDevices)
+      return wrap(account, paths, started, deviceSecrets, lock, { graceMs: options.swarmGraceMs, pinned: swarm?.pinned === true }, peerDevices, memory.flush)
     } catch (err) {
       await started.orbitdb.stop().catch(() => {})
       await started.node.stop().catch(() => {})
@@ -144,7 +146,7 @@ const withServices = async (
   }
 }
 
-const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: DeviceSecrets, lock: StoreLock, swarm: { graceMs: number | undefined, pinned: boolean }, peerDevices: PeerDevices): NodeAccount => {
+const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: DeviceSecrets, lock: StoreLock, swarm: { graceMs: number | undefined, pinned: boolean }, peerDevices: PeerDevices, flushConfig: () => Promise<void>): NodeAccount => {
   const { node, orbitdb } = started
   const stopSwarm = followSwarm(node, account, paths.swarm, swarm)
   const libp2p = node.libp2p
@@ -223,6 +225,7 @@ const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: 
         await peerDevices.stop()
         await (await joins?.catch(() => undefined))?.stop()
         await account.close()
+        await flushConfig()
         await orbitdb.stop()
         await node.stop()
       } finally {
@@ -267,8 +270,8 @@ export const createAccount = async (options: DirOptions & { name: string, mode?:
   return await withServices(paths, options, async () => {
     await checkNoAccount(paths)
     return await newSecrets(paths, options.name, options.passphrase)
-  }, async ({ orbitdb }, secrets) => {
-    const account = await createAccountCore({ orbitdb, secrets, mode, store: storeOf(paths, secrets), ...(recovery !== undefined ? { recovery } : {}), ...(options.quotas !== undefined ? { quotas: options.quotas } : {}) })
+  }, async ({ orbitdb }, secrets, onEpoch) => {
+    const account = await createAccountCore({ orbitdb, secrets, mode, store: storeOf(paths, secrets), onEpoch, ...(recovery !== undefined ? { recovery } : {}), ...(options.quotas !== undefined ? { quotas: options.quotas } : {}) })
     const info = account.info()
     await writeConfig(paths, { version: 1, account: info.account, device: info.device, name: info.name, mode, dataLog: account.state().epoch?.dataLog })
     return account
@@ -301,7 +304,7 @@ export const joinAccount = async (options: DirOptions & JoinOptions): Promise<No
     return await withServices(paths, options, async () => {
       await checkNoAccount(paths)
       return await newSecrets(paths, options.name, options.passphrase)
-    }, async ({ node, orbitdb }, secrets) => {
+    }, async ({ node, orbitdb }, secrets, onEpoch) => {
       options.onProgress?.(`asking ${invite.peerId} to admit this device`)
       const device = { device: secrets.device, name: secrets.name, signingKey: base64urlEncode(secrets.signing.publicKey), boxKey: base64urlEncode(secrets.box.publicKey) }
       // The replicas the invite names serve the account too (and take a join request when no device answers).
@@ -322,7 +325,7 @@ export const joinAccount = async (options: DirOptions & JoinOptions): Promise<No
         // The admission arrives in the registry, synced from the replica, once a device of the account comes online.
         options.onProgress?.(`left a join request at the replica ${outcome.leftAt}; waiting for a device of the account to admit it`)
       }
-      const account = await joinAccountCore({ orbitdb, secrets, store: storeOf(paths, secrets), address: invite.account, registryHeads: heads.registryHeads, dataHeads: heads.dataHeads, signal, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}), ...(invite.swarmKey !== undefined ? { swarmKey: invite.swarmKey } : {}) })
+      const account = await joinAccountCore({ orbitdb, secrets, store: storeOf(paths, secrets), onEpoch, address: invite.account, registryHeads: heads.registryHeads, dataHeads: heads.dataHeads, signal, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}), ...(invite.swarmKey !== undefined ? { swarmKey: invite.swarmKey } : {}) })
       stopWatching()
       // No device named its data heads: take what the replica holds before returning, as a normal join does.
       if ('leftAt' in outcome) await waitDataFrom(account, outcome.leftAt, signal)
@@ -391,10 +394,10 @@ export const recoverAccount = async (options: DirOptions & RecoverOptions): Prom
     const account = await withServices(paths, options, async () => {
       await checkNoAccount(paths)
       return await newSecrets(paths, options.name, options.passphrase)
-    }, async ({ node, orbitdb }, secrets) => {
+    }, async ({ node, orbitdb }, secrets, onEpoch) => {
       options.onProgress?.(`dialing ${peers.length} peer(s)`)
       await Promise.all(peers.map(async (p) => await node.libp2p.dial(p, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) }).catch(() => {})))
-      const account = await recoverAccountCore({ orbitdb, secrets, store: storeOf(paths, secrets), address: options.address, keys, signal, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}), ...(options.dataWaitMs !== undefined ? { dataWaitMs: options.dataWaitMs } : {}) })
+      const account = await recoverAccountCore({ orbitdb, secrets, store: storeOf(paths, secrets), onEpoch, address: options.address, keys, signal, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}), ...(options.dataWaitMs !== undefined ? { dataWaitMs: options.dataWaitMs } : {}) })
       await writeConfig(paths, { version: 1, account: account.address, device: secrets.device, name: secrets.name, mode: account.info().mode, dataLog: account.state().epoch?.dataLog })
       await rememberPeers(paths.peers, options.peers ?? [])
       return account
@@ -429,13 +432,13 @@ export const openAccount = async (options: DirOptions): Promise<NodeAccount> => 
   }
   return await withServices(paths, options,
     async () => await decodeKeystore(await readKeystoreFile(paths.keystore), options.passphrase),
-    async ({ orbitdb }, secrets) => await openAccountCore({
+    async ({ orbitdb }, secrets, onEpoch) => await openAccountCore({
       orbitdb,
       secrets,
       store: storeOf(paths, secrets),
       address: config.account,
       ...(config.dataLog !== undefined ? { previous: config.dataLog } : {}),
-      onEpoch: (epoch) => { void writeConfig(paths, { ...config, dataLog: epoch.dataLog }).catch(() => {}) },
+      onEpoch,
       ...(swarm !== undefined ? { swarm } : {}),
       ...(options.compaction !== undefined ? { compaction: options.compaction } : {})
     }), swarm !== undefined ? { key: (given ?? swarm).key, pinned: given !== undefined } : undefined)

@@ -41,3 +41,20 @@ export const writeConfig = async (paths: AccountPaths, config: AccountConfig): P
   await rename(tmp, paths.config)
 }
 
+/**
+ * Remembers in the config the data log this device moved to, so the next open starts
+ * there (one that starts on a retired log replays it whole before it moves again).
+ * `flush` waits for the writes under way (a close does).
+ */
+export const epochMemory = (paths: AccountPaths): { onEpoch: (epoch: { dataLog: string }) => void, flush: () => Promise<void> } => {
+  let writes: Promise<void> = Promise.resolve()
+  return {
+    onEpoch: (epoch) => {
+      writes = writes.then(async () => {
+        const config = await readConfig(paths)
+        if (config.dataLog !== epoch.dataLog) await writeConfig(paths, { ...config, dataLog: epoch.dataLog })
+      }).catch(() => {})
+    },
+    flush: async () => { await writes }
+  }
+}

@@ -213,6 +213,9 @@ describe('persisted state: checkpoints', function () {
       await d.stop('laptop')
       const files = (await readdir(accountPaths(await d.dir('laptop')).state)).filter((f) => f.startsWith('log-')).sort()
       assert.deepEqual(files, [`${checkpointName(current)}.bin`])
+      // The next open starts on the new log (on the old one, whose checkpoint is gone, it replayed it whole first).
+      const config = JSON.parse(await readFile(accountPaths(await d.dir('laptop')).config, 'utf8')) as { dataLog?: string }
+      assert.equal(config.dataLog, current)
       const again = await d.start('laptop')
       assert.deepEqual(again.openStats(), { fromCheckpoint: true, applied: 0 })
       assert.deepEqual(again.all(), values)
