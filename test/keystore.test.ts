@@ -151,6 +151,10 @@ describe('identity/keystore', () => {
       await assert.rejects(decodeKeystore(swapBoxSecret), expectCode('KEYSTORE_CORRUPT', /box\.publicKey/))
       const swapDevice = edit(text, (d) => { d.secrets.device = other.device })
       await assert.rejects(decodeKeystore(swapDevice), expectCode('KEYSTORE_CORRUPT', /device id/))
+      // Asked not to check the pairs (a read with no daemon, whose state key then fails to open), it gives the keys as stored.
+      const unchecked = await decodeKeystore(swapBoxSecret, undefined, { checkPairs: false })
+      assert.deepEqual(unchecked.box.secretKey, other.box.secretKey)
+      await assert.rejects(decodeKeystore(swapBoxSecret, undefined, { checkPairs: true }), expectCode('KEYSTORE_CORRUPT', /box\.publicKey/))
     })
 
     it('encodeKeystore refuses inconsistent secrets', async () => {

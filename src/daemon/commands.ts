@@ -6,7 +6,7 @@ import type { NodeAccount } from '../node/account-dir.ts'
 import type { Frame, Question, Request } from './protocol.ts'
 import { equalBytes } from '../crypto/bytes.ts'
 import { DeviceRevokedError, InvalidOperationError, NotAuthorizedError } from '../errors.ts'
-import { swarmKeyHex } from '../network/swarm-guard.ts'
+import { swarmKeyHex } from '../network/swarm-key.ts'
 import { REVOKED_NOTE } from './notes.ts'
 
 /** This device's record in the registry: 'active' or 'revoked'. */

@@ -19,7 +19,7 @@ import { bitswap } from '@helia/block-brokers'
 import { LevelBlockstore } from 'blockstore-level'
 import { LevelDatastore } from 'datastore-level'
 import type { Libp2pNode, HeliaNode } from '../orbit/orbitdb.ts'
-import { createSwarmGuard, type SwarmGuard } from './swarm-guard.ts'
+import type { SwarmGuard } from './swarm-guard.ts'
 import { isWebRTCDirect, webRTCDirectFor } from './webrtc-direct.ts'
 
 export interface NodeOptions {
@@ -75,7 +75,8 @@ export const startNode = async (options: NodeOptions): Promise<StartedNode> => {
   const { directory } = options
   await mkdir(directory, { recursive: true, mode: 0o700 })
   const privateKey = await loadPeerKey(directory)
-  const swarm = options.swarmKey !== undefined ? createSwarmGuard(options.swarmKey) : undefined
+  // Loaded in private mode only: @libp2p/pnet costs ~0.15 s to load.
+  const swarm = options.swarmKey !== undefined ? (await import('./swarm-guard.ts')).createSwarmGuard(options.swarmKey) : undefined
   const listen = (options.listen ?? []).filter((a) => swarm === undefined || !isWebRTCDirect(a))
   const transports = await transportsFor(directory, listen, swarm !== undefined)
   const datastore = new LevelDatastore(join(directory, 'datastore'))

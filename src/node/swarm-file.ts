@@ -11,7 +11,7 @@ import type { Swarm } from '../account/swarm.ts'
 import { equalBytes } from '../crypto/bytes.ts'
 import { InvalidArgumentError } from '../errors.ts'
 import type { StartedNode } from '../network/node.ts'
-import { parseSwarmKey, swarmKeyHex } from '../network/swarm-guard.ts'
+import { parseSwarmKey, swarmKeyHex } from '../network/swarm-key.ts'
 
 /** How long connections made with a replaced swarm key stay open. */
 export const SWARM_GRACE_MS = 15_000
