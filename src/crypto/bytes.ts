@@ -118,15 +118,19 @@ export const base32LowerEncode = (bytes: Uint8Array): string => {
 }
 
 export const concatBytes = (...parts: Uint8Array[]): Uint8Array => {
-  let total = 0
-  for (const [i, p] of parts.entries()) total += assertBytes(p, `part ${i}`).length
-  const out = new Uint8Array(total)
-  let offset = 0
+  for (const [i, p] of parts.entries()) assertBytes(p, `part ${i}`)
+  return joinBytes(parts)
+}
+
+/** Copies `parts` one after the other into `out` from `start` (default: a new array of their total length); a list of any length. */
+export const joinBytes = (parts: Uint8Array[], out?: Uint8Array, start = 0): Uint8Array => {
+  const into = out ?? new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let offset = start
   for (const p of parts) {
-    out.set(p, offset)
+    into.set(p, offset)
     offset += p.length
   }
-  return out
+  return into
 }
 
 /**

@@ -17,7 +17,7 @@
  * The bytes are sealed by the store that keeps them (src/store/state-store.ts): they
  * hold the decrypted data. Browser-ready.
  */
-import { utf8Decode, utf8Encode } from '../crypto/bytes.ts'
+import { joinBytes, utf8Decode, utf8Encode } from '../crypto/bytes.ts'
 import { CorruptStateError } from '../errors.ts'
 import type { Place } from '../orbit/ranks.ts'
 import type { LedgerDump, LedgerOp, QuotaUsage, Write } from './quota.ts'
@@ -163,17 +163,7 @@ export const encodeCheckpoint = (c: KvCheckpoint): SplitBlob => {
   const out = new Uint8Array(start + head.length)
   new DataView(out.buffer).setUint32(0, header.length)
   out.set(header, 4)
-  return { head: join(out, start, head), tail: join(new Uint8Array(tail.length), 0, tail) }
-}
-
-/** Copies `sections` into `out` from `start`. */
-const join = (out: Uint8Array, start: number, sections: Sections): Uint8Array => {
-  let offset = start
-  for (const part of sections.parts) {
-    out.set(part, offset)
-    offset += part.length
-  }
-  return out
+  return { head: joinBytes(head.parts, out, start), tail: joinBytes(tail.parts, new Uint8Array(tail.length)) }
 }
 
 const fail = (why: string): never => { throw new CorruptStateError(`the checkpoint is unreadable: ${why}`) }

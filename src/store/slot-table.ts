@@ -8,6 +8,7 @@
 import type { JsonValue } from './limits.ts'
 import type { RawSlot, Stamp } from './kv-index.ts'
 import type { ByteSource } from './byte-source.ts'
+import { joinBytes } from '../crypto/bytes.ts'
 
 /** 32-bit words per record: key (offset, length), stamp (epoch, time high, time low, id offset, id length, hash offset, hash length), value (offset, length). */
 export const RECORD_WORDS = 11
@@ -95,17 +96,7 @@ export const encodeSlotTable = (slots: Iterable<RawSlot>): SlotTableBytes => {
     set(w + 10, bytes.length)
     valueBytes += bytes.length
   })
-  return { table, strings: concat(strings, stringBytes), values: concat(values, valueBytes) }
-}
-
-const concat = (parts: Uint8Array[], length: number): Uint8Array => {
-  const out = new Uint8Array(length)
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
+  return { table, strings: joinBytes(strings, new Uint8Array(stringBytes)), values: joinBytes(values, new Uint8Array(valueBytes)) }
 }
 
 /** A table read in place. Its bytes were authenticated by the store that kept them (this device wrote them). */
