@@ -18,6 +18,7 @@ import { decodeCheckpoint, type KvCheckpoint } from '../store/checkpoint.ts'
 import type { AccountState } from '../../acl/types.ts'
 import { checkpointName, stateKey } from '../store/state-store.ts'
 import { KvIndex } from '../store/kv-index.ts'
+import { CorruptStateError } from '../errors.ts'
 
 
 /**
@@ -41,6 +42,13 @@ export const answerOffline = async (paths: AccountPaths, config: AccountConfig, 
   }
   try {
     return await answerFrom(state, checkpoint, config, request, emit)
+  } catch (err) {
+    if (!(err instanceof CorruptStateError)) throw err
+    // A part of the checkpoint is damaged: it is set aside, and the caller opens the store,
+    // which replays the log (and writes a whole checkpoint at its close).
+    checkpoint?.release?.()
+    await store.remove(checkpointName(config.dataLog))
+    return false
   } finally {
     checkpoint?.release?.()
   }

@@ -4,7 +4,8 @@
  * are {"error":{"code","message"}} on stderr with a non-zero exit.
  */
 import assert from 'node:assert/strict'
-import { readdir } from 'node:fs/promises'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { Sandbox, type JsonObject } from './helpers.ts'
 
 const DEVICE_ID = /^d[a-z2-7]{24}$/
@@ -47,6 +48,24 @@ describe('orbit-account CLI without a daemon', function () {
     assert.deepEqual(await cli.json(['del', 'greeting']), { key: 'greeting', deleted: true })
     assert.deepEqual(await cli.json(['get', 'greeting']), { key: 'greeting', value: null, found: false })
     assert.deepEqual(await cli.json(['list', '--prefix', 'g']), { entries: {} })
+  })
+
+  it('a checkpoint damaged on disk: a read with no daemon answers from the log all the same, and the next one from a whole checkpoint again', async () => {
+    await cli.json(['create', '--name', 'laptop'])
+    const value = { text: 'x'.repeat(200) }
+    for (const key of ['a', 'b', 'c']) await cli.json(['put', key, JSON.stringify(value)])
+    const state = join(cli.dir, 'state')
+    const file = join(state, (await readdir(state)).find((f) => f.startsWith('log-')) as string)
+    const bytes = await readFile(file)
+    // A byte of the first value (the tail's start: src/node/state-files.ts): the head (the keys) still opens, the value's part does not.
+    const headLength = bytes.readUInt32BE(4)
+    const tailLength = bytes.readUInt32BE(8)
+    const tailAt = 40 + headLength + 32 * Math.ceil(tailLength / 65536) + 32
+    bytes.writeUInt8((bytes.at(tailAt + 3) as number) ^ 0xff, tailAt + 3)
+    await writeFile(file, bytes)
+    assert.deepEqual(await cli.json(['get', 'c']), { key: 'c', value, found: true })
+    assert.notDeepEqual(await readFile(file), bytes, 'a new checkpoint was written')
+    assert.deepEqual(await cli.json(['list']), { entries: { a: value, b: value, c: value } })
   })
 
   it('put <key> - reads the JSON value from stdin', async () => {
