@@ -37,6 +37,9 @@ export interface RotateInit {
   store?: StateStore
 }
 
+/** How long a rotation waits for the writes of its cut to reach the index (milliseconds, normally). */
+const CUT_APPLIED_WAIT_MS = 10_000
+
 /** Splits the records into parts small enough for one log entry each (src/rotation/parts.ts). */
 export const snapshotParts = (records: SlotRecord[]): SlotRecord[][] => recordParts(records)
 
@@ -68,6 +71,11 @@ export const rotate = async (init: RotateInit): Promise<number> => {
     meta: { account: address, epoch }
   }) as KvDatabase
   const cut = (await init.current.log.heads()).map((e) => e.hash)
+  // A write stored in the log (so in the cut, and never carried) whose index update has
+  // not run yet would be in neither the snapshot nor a carry: lost. Its update is under
+  // way; the snapshot waits for it (bounded: a value that cannot be read is not waited for long).
+  const deadline = Date.now() + CUT_APPLIED_WAIT_MS
+  while (!init.current.hasApplied(cut) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
   const parts = snapshotParts(init.current.records())
   for (let i = 0; i < parts.length; i++) {
     await log.append({ op: 'snapshot', part: i, of: parts.length, records: (parts[i] as SlotRecord[]).map(toWire) })
