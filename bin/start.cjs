@@ -5,9 +5,12 @@
 'use strict'
 const { spawn } = require('node:child_process')
 const { pathToFileURL } = require('node:url')
+const { useCompileCache } = require('./compile-cache.cjs')
 
 /** Runs the CLI's entry module in this process (it reads process.argv and exits itself). */
 exports.load = (file) => {
+  // Before the first module of the CLI: everything it loads, TypeScript included, comes from the cache.
+  useCompileCache()
   import(pathToFileURL(file).href).catch((err) => {
     process.stderr.write(`orbit-account: cannot load ${file}: ${err instanceof Error ? err.message : String(err)}\n`)
     process.exit(1)

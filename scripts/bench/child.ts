@@ -30,8 +30,12 @@ export interface ChildParams {
 const here = dirname(fileURLToPath(import.meta.url))
 /** The compiled CLI, as an installed package runs it (bench.ts builds dist/ first; the TypeScript sources pay for type stripping at every start). */
 const CLI = join(here, '..', '..', 'dist', 'src', 'cli', 'main.js')
-/** The daemon started from the TypeScript sources, as plain's ready process is (plain-ready.ts): the same start-up costs on both sides. */
-const CLI_SOURCE = join(here, '..', '..', 'src', 'cli', 'main.ts')
+/**
+ * The daemon started as a person starts it in a checkout: the launcher (bin/orbit-account), which
+ * turns Node's compile cache on and loads the TypeScript sources. Plain's ready process is a
+ * TypeScript file too (plain-ready.ts), run by Node with no cache.
+ */
+const LAUNCHER = join(here, '..', '..', 'bin', 'orbit-account')
 const PLAIN_READY = join(here, 'plain-ready.ts')
 // ---------------------------------------------------------------- 1, 2, 5: puts, gets, peak RSS
 
@@ -231,7 +235,7 @@ const daemon = async (side: Side, root: string, p: ChildParams): Promise<Figures
       await a.close()
     }
     const t0 = now()
-    const d = onExit(startProc([CLI_SOURCE, 'daemon', '--listen', LOOPBACK[0] as string, '--json', '--dir', dir]), async (x) => { await x.stop() })
+    const d = onExit(startProc([LAUNCHER, 'daemon', '--listen', LOOPBACK[0] as string, '--json', '--dir', dir]), async (x) => { await x.stop() })
     await d.wait(/"ready":true/, 60_000)
     const readyMs = now() - t0
     const gets: number[] = []

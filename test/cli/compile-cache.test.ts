@@ -10,9 +10,12 @@ import { chmod, chown, lstat, mkdir, readdir, symlink } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { compileCacheDir } from '../../src/cli/compile-cache.ts'
+import { createRequire } from 'node:module'
 import { REPO } from './helpers.ts'
 import { removeDir, tempDir } from '../helpers/device.ts'
+
+// The launcher's plain-JavaScript helper (bin/compile-cache.cjs), as bin/start.cjs and the CLI's entry load it.
+const { compileCacheDir } = createRequire(import.meta.url)('../../bin/compile-cache.cjs') as { compileCacheDir: (home: string, uid: number) => string | undefined }
 
 const NOBODY = 65534
 const uid = process.geteuid?.() ?? 0

@@ -11,7 +11,8 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
-export const CLI = join(REPO, 'src/cli/main.ts')
+/** The launcher, as a person runs the command in a checkout: it turns the compile cache on and loads src/cli/main.ts. */
+export const CLI = join(REPO, 'bin/orbit-account')
 export const ACCOUNT_DIR_MODULE = join(REPO, 'src/node/account-dir.ts')
 /** The only address a test daemon listens on. */
 export const LOOPBACK = '/ip4/127.0.0.1/tcp/0'
