@@ -11,7 +11,7 @@ import { base58btc } from 'multiformats/bases/base58'
 import { ComposedStorage, IPFSBlockStorage, LRUStorage } from '../src/orbit/orbitdb.ts'
 import type { HeliaNode, OrbitIdentities, OrbitIdentity, StorageBackend } from '../src/orbit/orbitdb.ts'
 import { base64urlDecode, base64urlEncode, utf8Encode } from '../src/crypto/bytes.ts'
-import { deviceIdFromSigningKey, signBytes, verifyBytes } from './keys.ts'
+import { deviceIdFromSigningKey } from './keys.ts'
 import { sign as fastSign, verify as fastVerify } from './fast-ed25519.ts'
 import { sha256 as sha256Bytes } from '@noble/hashes/sha2.js'
 import type { KeyPair } from './keys.ts'
@@ -36,15 +36,6 @@ interface IdentityFields {
 }
 
 const toBytes = (data: Uint8Array | string): Uint8Array => typeof data === 'string' ? utf8Encode(data) : data
-
-/** Verifies an Ed25519 signature given as base64url strings; never throws. */
-export const verifySignature = (signature: string, publicKey: string, data: Uint8Array | string): boolean => {
-  try {
-    return verifyBytes(base64urlDecode(signature, 'signature'), base64urlDecode(publicKey, 'publicKey'), toBytes(data))
-  } catch {
-    return false
-  }
-}
 
 /**
  * Signatures already found valid, keyed by signature, key and a hash of the data (so a
@@ -93,7 +84,7 @@ const isFields = (v: unknown): v is IdentityFields => {
 }
 
 /** Checks the identity's self-certification: id from key, both signatures valid. */
-export const isValidDeviceIdentity = (identity: IdentityFields): boolean => {
+export const isValidDeviceIdentity = async (identity: IdentityFields): Promise<boolean> => {
   if (identity.type !== DEVICE_IDENTITY_TYPE) return false
   let key: Uint8Array
   try {
@@ -103,8 +94,8 @@ export const isValidDeviceIdentity = (identity: IdentityFields): boolean => {
     return false
   }
   if (deviceIdFromSigningKey(key) !== identity.id) return false
-  return verifySignature(identity.signatures.id, identity.publicKey, identity.id) &&
-    verifySignature(identity.signatures.publicKey, identity.publicKey, identity.publicKey + identity.signatures.id)
+  return await verifySignatureFast(identity.signatures.id, identity.publicKey, identity.id) &&
+    await verifySignatureFast(identity.signatures.publicKey, identity.publicKey, identity.publicKey + identity.signatures.id)
 }
 
 export interface DeviceIdentities {
@@ -180,7 +171,7 @@ export const createDeviceIdentities = async (options: { ipfs: HeliaNode, signing
     const cached = verified.get(identity.hash)
     if (cached !== undefined) return cached
     const rebuilt = await build(identity)
-    const ok = rebuilt.hash === identity.hash && isValidDeviceIdentity(identity)
+    const ok = rebuilt.hash === identity.hash && await isValidDeviceIdentity(identity)
     verified.set(identity.hash, ok)
     return ok
   }
@@ -195,8 +186,8 @@ export const createDeviceIdentities = async (options: { ipfs: HeliaNode, signing
 
   if (signing === undefined || ownPublicKey === undefined) return { identities }
   const id = deviceIdFromSigningKey(signing.publicKey)
-  const idSignature = base64urlEncode(signBytes(signing.secretKey, utf8Encode(id)))
-  const keySignature = base64urlEncode(signBytes(signing.secretKey, utf8Encode(ownPublicKey + idSignature)))
+  const idSignature = base64urlEncode(await fastSign(signing.secretKey, utf8Encode(id)))
+  const keySignature = base64urlEncode(await fastSign(signing.secretKey, utf8Encode(ownPublicKey + idSignature)))
   const identity = await build({ id, publicKey: ownPublicKey, signatures: { id: idSignature, publicKey: keySignature }, type: DEVICE_IDENTITY_TYPE })
   await storage.put(identity.hash, identity.bytes)
   return { identities, identity }

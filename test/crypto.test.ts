@@ -12,7 +12,8 @@ import {
   utf8Encode
 } from '../src/crypto/bytes.ts'
 import { DEFAULT_KDF_PARAMS, derivePassphraseKey, validateKdfParams } from '../src/crypto/kdf.ts'
-import { LOCKBOX_OVERHEAD, lockboxAad, openBox, sealTo } from '../src/crypto/lockbox.ts'
+import { LOCKBOX_OVERHEAD, lockboxAad, openBox, openBoxFast, sealTo } from '../src/crypto/lockbox.ts'
+import { hasNativeX25519, x25519PublicKey, x25519Shared } from '../src/crypto/fast-x25519.ts'
 import {
   deviceIdFromSigningKey,
   generateDeviceKeys,
@@ -234,6 +235,51 @@ describe('crypto/lockbox', () => {
   it('works with any x25519 key pair', () => {
     const kp = x25519.keygen()
     assert.deepEqual(openBox(kp.secretKey, sealTo(kp.publicKey, groupKey, aad), aad), groupKey)
+  })
+
+  it('openBoxFast (native X25519) answers as openBox does: the key, or the same error code', async () => {
+    // This Node has WebCrypto X25519 and it passes the known-answer probe: the cases below go through it.
+    assert.equal(await hasNativeX25519(), true)
+    const box = sealTo(recipient.publicKey, groupKey, aad)
+    const zeroed = box.slice()
+    zeroed.fill(0, 1, 33)
+    const lowOrder = box.slice()
+    lowOrder[1] = 1
+    lowOrder.fill(0, 2, 33)
+    const v2 = box.slice()
+    v2[0] = 2
+    const cases: Array<[Uint8Array, Uint8Array, Uint8Array]> = [
+      [recipient.secretKey, box, aad], [generateDeviceKeys().box.secretKey, box, aad], [recipient.secretKey, flip(box, 5), aad],
+      [recipient.secretKey, flip(box, 40), aad], [recipient.secretKey, box, lockboxAad('/orbitdb/zdpuExample', 4, 'dabcdefghijklmnopqrstuvwx')],
+      [recipient.secretKey, zeroed, aad], [recipient.secretKey, lowOrder, aad], [recipient.secretKey, v2, aad],
+      [recipient.secretKey, box.subarray(0, LOCKBOX_OVERHEAD - 1), aad], [new Uint8Array(31), box, aad]
+    ]
+    const outcome = async (open: () => Uint8Array | Promise<Uint8Array>): Promise<string> => {
+      try {
+        return `key ${base64urlEncode(await open())}`
+      } catch (err) {
+        return `error ${(err as { code?: string }).code ?? String(err)}`
+      }
+    }
+    for (const [i, [sk, b, a]] of cases.entries()) {
+      assert.equal(await outcome(async () => await openBoxFast(sk, b, a)), await outcome(() => openBox(sk, b, a)), `case ${i}`)
+    }
+    assert.equal(await outcome(async () => await openBoxFast(recipient.secretKey, box, aad)), `key ${base64urlEncode(groupKey)}`)
+  })
+
+  it('native X25519 gives the reference answers: RFC 7748 section 6.1 (the probe\'s vector) and 50 random pairs', async () => {
+    const hex = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h, 'hex'))
+    const alice = hex('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a')
+    const bobPublic = hex('de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f')
+    assert.deepEqual(x25519.getPublicKey(alice), hex('8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a'))
+    assert.deepEqual(x25519.getSharedSecret(alice, bobPublic), hex('4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742'))
+    for (let i = 0; i < 50; i++) {
+      const a = x25519.keygen()
+      const b = x25519.keygen()
+      assert.deepEqual(await x25519PublicKey(a.secretKey), a.publicKey)
+      assert.deepEqual(await x25519Shared(a.secretKey, b.publicKey), x25519.getSharedSecret(a.secretKey, b.publicKey))
+    }
+    assert.equal(await x25519Shared(alice, new Uint8Array(32)), undefined, 'an all-zero result is no secret')
   })
 })
 

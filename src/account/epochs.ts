@@ -10,7 +10,7 @@ import { revokedHoldsCurrentKey } from '../../acl/reducer.ts'
 import type { AccountParams, AccountState, EpochRecord } from '../../acl/types.ts'
 import type { DeviceSecrets } from '../../identity/keystore.ts'
 import { base64urlDecode, base64urlEncode } from '../crypto/bytes.ts'
-import { lockboxAad, openBox, sealTo } from '../crypto/lockbox.ts'
+import { lockboxAad, openBox, openBoxFast, sealTo } from '../crypto/lockbox.ts'
 import { encryptedCodec, plainCodec, toWire, type PayloadCodec } from '../store/codec.ts'
 import { KeyValueDatabase, KV_TYPE, type KvDatabase } from '../store/kv-database.ts'
 import { recordParts } from '../rotation/parts.ts'
@@ -80,11 +80,12 @@ interface Open { record: EpochRecord, db: KvDatabase, key: Uint8Array | undefine
 export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
   const { orbitdb, secrets, registry, address, mode } = init
 
-  const keyFor = (state: AccountState, record: EpochRecord): Uint8Array | undefined | null => {
+  /** The key of `record`'s epoch from this device's lockbox: undefined in a public account, null with no lockbox. */
+  const keyFor = <T>(state: AccountState, record: EpochRecord, open: (secretKey: Uint8Array, box: Uint8Array, aad: Uint8Array) => T): T | undefined | null => {
     if (mode === 'public') return undefined
     const box = lockboxOf(state, record, secrets.device)
     if (box === undefined || box === PUBLIC_LOCKBOX) return null
-    return openBox(secrets.box.secretKey, base64urlDecode(box, 'lockbox'), lockboxAad(address, record.epoch, secrets.device))
+    return open(secrets.box.secretKey, base64urlDecode(box, 'lockbox'), lockboxAad(address, record.epoch, secrets.device))
   }
   const codecFor = (record: EpochRecord, key: Uint8Array | undefined): PayloadCodec =>
     key === undefined ? plainCodec : encryptedCodec(key, address, record.epoch)
@@ -101,7 +102,8 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
   const records = [...state0.epochs, ...(state0.supersededEpochs ?? [])]
   // Start where this device was (it may have writes there that no one carried yet), else at the current epoch.
   const start = records.find((r) => r.dataLog === init.previous) ?? first
-  const startKey = start === first && init.knownKey !== undefined ? init.knownKey : keyFor(state0, start)
+  // The first lockbox of the process: natively, where the platform can (see openBoxFast).
+  const startKey = start === first && init.knownKey !== undefined ? init.knownKey : await keyFor(state0, start, openBoxFast)
   if (startKey === null) throw new Error(`this device holds no key for epoch ${start.epoch}`)
   let cur = await openLog(start, startKey)
   watchCurrent(cur)
@@ -181,7 +183,7 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
     // would hand them to it. Stay until the rotation the revocation calls for arrives.
     if (revokedHoldsCurrentKey(state)) return
     if (next === undefined || next.record.dataLog !== target.dataLog) {
-      const key = keyFor(state, target)
+      const key = keyFor(state, target, openBox)
       if (key === null) return // not (or no longer) a member of the new epoch: stay where we are
       if (next !== undefined && next.db !== cur.db) await next.db.close()
       next = undefined
@@ -239,7 +241,7 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
     keyOf: (record) => {
       if (record.dataLog === cur.record.dataLog) return cur.key
       try {
-        return keyFor(registry.state(), record)
+        return keyFor(registry.state(), record, openBox)
       } catch {
         return null
       }

@@ -7,6 +7,7 @@ import { ManagedDatabase } from '../orbit/database.ts'
 import { Entry, type DatabaseArgs, type LogEntry, type OrbitIdentities, type OrbitIdentity } from '../orbit/orbitdb.ts'
 import { entryWriter } from '../../acl/access.ts'
 import { reduce, type VerdictCache } from '../../acl/reducer.ts'
+import { preverifySeals } from '../../acl/genesis.ts'
 import type { AccountParams, AccountState, RegistryEntry, RegistryOp } from '../../acl/types.ts'
 import type { DeviceId } from '../types.ts'
 
@@ -55,6 +56,7 @@ export const RegistryDatabaseType = ({ params, identities }: RegistryOptions) =>
       if (author === null) continue
       entries.push({ hash: entry.hash, author, next: [...entry.next, ...entry.refs], clock: entry.clock, payload: entry.payload })
     }
+    await preverifySeals(params, entries.map((e) => e.payload))
     state = reduce(params, entries, verdicts)
     for (const listener of listeners) listener(state)
   }

@@ -97,6 +97,9 @@ export const base64urlDecode = (text: string, label = 'value'): Uint8Array => {
   return out
 }
 
+/** Bytes from a hexadecimal string, for constants written in the code (test vectors); trusted input. */
+export const hexDecode = (hex: string): Uint8Array => Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16))
+
 const B32 = 'abcdefghijklmnopqrstuvwxyz234567'
 
 /** Lowercase base32 (RFC 4648 alphabet) without padding. */

@@ -14,6 +14,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { DecryptionError, InvalidArgumentError, InvalidCiphertextError } from '../errors.ts'
 import { AEAD_OVERHEAD, decrypt, encrypt } from './aead.ts'
 import { assertBytes, concatBytes, utf8Encode } from './bytes.ts'
+import { x25519PublicKey, x25519Shared } from './fast-x25519.ts'
 
 export const LOCKBOX_VERSION = 0x01
 export const LOCKBOX_INFO = 'orbit-account/lockbox/v1'
@@ -61,7 +62,8 @@ export const sealTo = (recipientBoxPublicKey: Uint8Array, plaintext: Uint8Array,
   }
 }
 
-export const openBox = (recipientBoxSecretKey: Uint8Array, box: Uint8Array, aad: Uint8Array): Uint8Array => {
+/** The checked parts of a lockbox: the sender's ephemeral key and the sealed text. */
+const partsOf = (recipientBoxSecretKey: Uint8Array, box: Uint8Array, aad: Uint8Array): { ephPub: Uint8Array, sealed: Uint8Array } => {
   assertBytes(recipientBoxSecretKey, 'recipientBoxSecretKey', X25519_LENGTH)
   assertBytes(box, 'box')
   assertBytes(aad, 'aad')
@@ -71,13 +73,13 @@ export const openBox = (recipientBoxSecretKey: Uint8Array, box: Uint8Array, aad:
   if (box[0] !== LOCKBOX_VERSION) {
     throw new InvalidCiphertextError(`unknown lockbox version 0x${box[0]!.toString(16).padStart(2, '0')}`)
   }
-  const ephPub = box.subarray(1, 1 + X25519_LENGTH)
-  const sealed = box.subarray(1 + X25519_LENGTH)
-  const shared = sharedSecret(recipientBoxSecretKey, ephPub)
+  return { ephPub: box.subarray(1, 1 + X25519_LENGTH), sealed: box.subarray(1 + X25519_LENGTH) }
+}
+
+const decryptWith = (shared: Uint8Array | undefined, ephPub: Uint8Array, recipientPub: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array => {
   if (shared === undefined) {
     throw new DecryptionError('lockbox ephemeral key is a low-order X25519 point')
   }
-  const recipientPub = x25519.getPublicKey(recipientBoxSecretKey)
   const key = deriveKey(shared, ephPub, recipientPub)
   shared.fill(0)
   try {
@@ -85,6 +87,17 @@ export const openBox = (recipientBoxSecretKey: Uint8Array, box: Uint8Array, aad:
   } finally {
     key.fill(0)
   }
+}
+
+export const openBox = (recipientBoxSecretKey: Uint8Array, box: Uint8Array, aad: Uint8Array): Uint8Array => {
+  const { ephPub, sealed } = partsOf(recipientBoxSecretKey, box, aad)
+  return decryptWith(sharedSecret(recipientBoxSecretKey, ephPub), ephPub, x25519.getPublicKey(recipientBoxSecretKey), sealed, aad)
+}
+
+/** `openBox` with native X25519 where the platform has it (fast-x25519.ts): for a process's first lockbox. */
+export const openBoxFast = async (recipientBoxSecretKey: Uint8Array, box: Uint8Array, aad: Uint8Array): Promise<Uint8Array> => {
+  const { ephPub, sealed } = partsOf(recipientBoxSecretKey, box, aad)
+  return decryptWith(await x25519Shared(recipientBoxSecretKey, ephPub), ephPub, await x25519PublicKey(recipientBoxSecretKey), sealed, aad)
 }
 
 /** Associated data binding a group-key lockbox to its account, epoch and recipient device. */

@@ -14,7 +14,8 @@ import { lpStream } from '@libp2p/utils'
 import type { Account } from '../account/account.ts'
 import type { Libp2pNode } from '../orbit/orbitdb.ts'
 import type { DeviceSecrets } from '../../identity/keystore.ts'
-import { deviceIdFromSigningKey, signBytes, verifyBytes } from '../../identity/keys.ts'
+import { deviceIdFromSigningKey, verifyBytes } from '../../identity/keys.ts'
+import { sign as fastSign } from '../../identity/fast-ed25519.ts'
 import { base64urlDecode, base64urlEncode, utf8Decode, utf8Encode } from '../crypto/bytes.ts'
 import { forgetDevices, readNetworkMemory, rememberPeerDevice, type PeerDevice } from './network-memory.ts'
 
@@ -74,7 +75,8 @@ export const answerPeerDevice = async (libp2p: Libp2pNode, secrets: DeviceSecret
   const answer: Proof = {
     device: secrets.device,
     signingKey: base64urlEncode(secrets.signing.publicKey),
-    sig: base64urlEncode(signBytes(secrets.signing.secretKey, statement(libp2p.peerId.toString())))
+    // Natively where the platform can: at a daemon's start, the JavaScript Ed25519's first use would cost ~50 ms.
+    sig: base64urlEncode(await fastSign(secrets.signing.secretKey, statement(libp2p.peerId.toString())))
   }
   let account: Account | undefined
   /** Whether `peerId` synced the registry with this node, waiting a little (its sync and the question may cross). */

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { addOp, genesisOp, renameOp, revokeOp, rotateOp } from '../../acl/ops.ts'
-import { sealGenesis } from '../../acl/genesis.ts'
+import { isSealed, preverifySeals, sealGenesis } from '../../acl/genesis.ts'
 import { generateDeviceKeys } from '../../identity/keys.ts'
 import { base64urlEncode } from '../../src/crypto/bytes.ts'
 import { lockboxFor, reduce } from '../../acl/reducer.ts'
@@ -175,7 +175,7 @@ describe('revocation', () => {
   })
 
   describe('the genesis seal', () => {
-    it('with a one-time genesis key in the params, a second genesis by the stolen founder, however early, is no genesis', () => {
+    it('with a one-time genesis key in the params, a second genesis by the stolen founder, however early, is no genesis', async () => {
       const p = personas()
       const log = registry()
       const sealKeys = generateDeviceKeys().signing
@@ -197,6 +197,17 @@ describe('revocation', () => {
       // Without the key in the params (older accounts), the earliest genesis would win.
       assert.equal(reduce(paramsFor(p.laptop), log.entries).epoch?.startedIn, copied.hash)
       assertOrderFree(state, log.entries, params)
+      // Seals checked natively first (as the registry does before each reduce) give the same verdicts: the
+      // forged and the copied seal are not taken in, the honest one is.
+      await preverifySeals(params, log.entries.map((e) => e.payload))
+      const again = reduce(params, log.entries)
+      assertIgnored(again, fake, /not sealed/)
+      assertIgnored(again, copied, /not sealed/)
+      assert.equal(again.epoch?.startedIn, genesis.hash)
+      assert.equal(isSealed(params, copied.payload as Parameters<typeof isSealed>[1]), false)
+      assert.equal(isSealed(params, honest as Parameters<typeof isSealed>[1]), true)
+      // The same seal over the honest genesis, checked against another account's key: not sealed.
+      assert.equal(isSealed({ ...params, genesisKey: base64urlEncode(generateDeviceKeys().signing.publicKey) }, honest as Parameters<typeof isSealed>[1]), false)
     })
   })
 
