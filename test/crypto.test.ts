@@ -9,7 +9,8 @@ import {
   equalBytes,
   randomBytes,
   utf8Decode,
-  utf8Encode
+  utf8Encode,
+  utf8Length
 } from '../src/crypto/bytes.ts'
 import { DEFAULT_KDF_PARAMS, derivePassphraseKey, validateKdfParams } from '../src/crypto/kdf.ts'
 import { LOCKBOX_OVERHEAD, lockboxAad, openBox, openBoxFast, sealTo } from '../src/crypto/lockbox.ts'
@@ -39,6 +40,17 @@ describe('crypto/bytes', () => {
   it('round-trips utf8', () => {
     const s = 'héllo ✓ 🚀'
     assert.equal(utf8Decode(utf8Encode(s)), s)
+  })
+
+  it('utf8Length is the length utf8Encode writes: every kind of code unit, lone and paired surrogates, 2,000 random strings', () => {
+    for (const s of ['', 'a', '\u007f', '\u0080', '\u07ff', '\u0800', '\uffff', '🚀', '\ud83d', '\ude80', '\ude80\ud83d', 'x\ud83d', '\ud83d\ud83d\ude80']) {
+      assert.equal(utf8Length(s), utf8Encode(s).length, JSON.stringify(s))
+    }
+    const units = [0x41, 0x7f, 0x80, 0x7ff, 0x800, 0xd7ff, 0xd800, 0xdbff, 0xdc00, 0xdfff, 0xe000, 0xffff]
+    for (let i = 0; i < 2000; i++) {
+      const s = String.fromCharCode(...Array.from({ length: i % 40 }, () => units[Math.floor(Math.random() * units.length)] as number))
+      assert.equal(utf8Length(s), utf8Encode(s).length, JSON.stringify(s))
+    }
   })
 
   it('rejects invalid utf8 with a labelled InvalidArgumentError', () => {

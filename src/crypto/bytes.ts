@@ -25,6 +25,33 @@ export const utf8Encode = (text: string): Uint8Array => {
   return encoder.encode(text)
 }
 
+/**
+ * The length of `text` in UTF-8, as `utf8Encode` writes it (a lone surrogate as U+FFFD,
+ * 3 bytes), without writing it: for size checks run on every value of a snapshot.
+ */
+export const utf8Length = (text: string): number => {
+  let n = text.length
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x80) continue
+    if (c < 0x800) {
+      n += 1
+      continue
+    }
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1)
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        // A pair: two code units, four bytes.
+        n += 2
+        i++
+        continue
+      }
+    }
+    n += 2
+  }
+  return n
+}
+
 /** Decodes UTF-8; invalid sequences throw InvalidArgumentError naming `label`. */
 export const utf8Decode = (bytes: Uint8Array, label = 'bytes'): string => {
   assertBytes(bytes, label)

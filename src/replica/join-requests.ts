@@ -19,7 +19,7 @@ import type { Stream } from '@libp2p/interface'
 import type { AccountState, DeviceDescriptor } from '../../acl/types.ts'
 import { verifyAdmission } from '../../acl/invitation.ts'
 import { deviceIdFromSigningKey } from '../../identity/keys.ts'
-import { base64urlDecode, utf8Decode, utf8Encode } from '../crypto/bytes.ts'
+import { base64urlDecode, utf8Decode, utf8Encode, utf8Length } from '../crypto/bytes.ts'
 import type { Libp2pNode } from '../orbit/orbitdb.ts'
 import type { Role } from '../types.ts'
 
@@ -81,7 +81,7 @@ const openInvitation = (state: AccountState, id: unknown, now: number): { key: s
   return { key: inv.key, role: inv.role }
 }
 
-const sizeOf = (r: PendingRequest): number => utf8Encode(JSON.stringify(r)).length
+const sizeOf = (r: PendingRequest): number => utf8Length(JSON.stringify(r))
 
 /** Serves the protocol on `libp2p` for the registry whose state `state` gives. */
 export const serveJoinRequests = async (libp2p: Libp2pNode, state: () => AccountState, limits: JoinRequestLimits = DEFAULT_JOIN_REQUEST_LIMITS): Promise<JoinRequestStore> => {

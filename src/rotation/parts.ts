@@ -4,7 +4,7 @@
  * a put (the payload is ciphertext), so they must fit the same cap (src/orbit/caps.ts):
  * a part holds at most the JSON of one put at its limits, or a single record.
  */
-import { utf8Encode } from '../crypto/bytes.ts'
+import { utf8Length } from '../crypto/bytes.ts'
 import { toWire } from '../store/codec.ts'
 import type { SlotRecord } from '../store/kv-index.ts'
 import { MAX_VALUE_BYTES } from '../store/limits.ts'
@@ -19,7 +19,7 @@ export const recordParts = (records: SlotRecord[], maxRecords = PART_RECORDS): S
   let part: SlotRecord[] = []
   let bytes = 0
   for (const record of records) {
-    const size = utf8Encode(JSON.stringify(toWire(record))).length
+    const size = utf8Length(JSON.stringify(toWire(record)))
     if (part.length > 0 && (part.length >= maxRecords || bytes + size > PART_BYTES)) {
       parts.push(part)
       part = []

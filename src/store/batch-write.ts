@@ -3,7 +3,7 @@
  * `batch` parts small enough for one log entry each (src/orbit/caps.ts). Readers count
  * it only once every part is stored (src/store/batches.ts).
  */
-import { base64urlEncode, randomBytes, utf8Encode } from '../crypto/bytes.ts'
+import { base64urlEncode, randomBytes, utf8Length } from '../crypto/bytes.ts'
 import { InvalidArgumentError, ValueTooLargeError } from '../errors.ts'
 import { MAX_BATCH_PARTS, MAX_RECORDS_PER_OP, type BatchRecord, type DataOp } from './codec.ts'
 import { checkKey, checkValue, MAX_VALUE_BYTES, type JsonValue } from './limits.ts'
@@ -34,10 +34,10 @@ const checked = (ops: BatchOp[]): Sized[] => {
     checkKey(o.key)
     if (keys.has(o.key)) throw new InvalidArgumentError(`batch op ${i} writes key ${JSON.stringify(o.key)} again: a batch writes each key once`)
     keys.add(o.key)
-    const keyBytes = utf8Encode(JSON.stringify(o.key)).length
+    const keyBytes = utf8Length(JSON.stringify(o.key))
     if (o.op === 'del') return { record: { k: o.key }, bytes: keyBytes + 8 }
     const text = checkValue(o.value)
-    return { record: { k: o.key, v: o.value }, bytes: keyBytes + utf8Encode(text).length + 14 }
+    return { record: { k: o.key, v: o.value }, bytes: keyBytes + utf8Length(text) + 14 }
   })
 }
 

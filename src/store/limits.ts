@@ -1,6 +1,6 @@
 /** Keys, values and their size limits: checked where they enter, typed errors out. */
 import { InvalidArgumentError, InvalidJsonError, ValueTooLargeError } from '../errors.ts'
-import { utf8Encode } from '../crypto/bytes.ts'
+import { utf8Length } from '../crypto/bytes.ts'
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue }
 
@@ -15,7 +15,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/
 export const checkKey = (key: string): string => {
   if (typeof key !== 'string' || key.length === 0) throw new InvalidArgumentError('key must be a non-empty string')
   if (CONTROL.test(key)) throw new InvalidArgumentError('key must not contain control characters')
-  const n = utf8Encode(key).length
+  const n = utf8Length(key)
   if (n > MAX_KEY_BYTES) throw new ValueTooLargeError(`key is ${n} bytes; the limit is ${MAX_KEY_BYTES}`)
   return key
 }
@@ -51,7 +51,7 @@ export const checkValue = (value: JsonValue): string => {
     throw new InvalidJsonError(`value is not serializable as JSON: ${(err as Error).message}`)
   }
   if (typeof text !== 'string') throw new InvalidJsonError('value is not a JSON value')
-  const n = utf8Encode(text).length
+  const n = utf8Length(text)
   if (n > MAX_VALUE_BYTES) throw new ValueTooLargeError(`value is ${n} bytes of JSON; the limit is ${MAX_VALUE_BYTES}`)
   return text
 }
