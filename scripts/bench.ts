@@ -25,6 +25,7 @@ import { fmt, killChildren, runChild } from './bench/run-child.ts'
 import { runScale, SCALE_FULL, SCALE_QUICK } from './bench/scale-plan.ts'
 import { scaleTextTable, summarizeScale } from './bench/scale-report.ts'
 import { benchPage } from './bench/page.ts'
+import { buildPlainReady } from './bench/entries.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
 
@@ -73,10 +74,11 @@ const QUICK: Sizes = { reps: 3, storeKeys: 300, gets: 20, syncKeys: 200, props: 
 const say = (s: string): void => { process.stderr.write(`${s}\n`) }
 
 const run = async (options: Options): Promise<Results> => {
-  // The daemon and CLI rows run the compiled CLI, as an installed package does: built from these sources now.
+  // The daemon and CLI rows run the command as an installed package does: built from these sources now (scripts/bench/entries.ts).
   say('building dist/ (npm run build) for the daemon and CLI rows')
   const built = spawnSync(process.execPath, [join(here, 'build.ts')], { stdio: ['ignore', 'ignore', 'inherit'] })
   if (built.status !== 0) throw new Error('npm run build failed: the daemon and CLI rows need dist/')
+  await buildPlainReady()
   const base = options.quick ? QUICK : FULL
   const sizes: Sizes = { ...base, reps: options.reps ?? base.reps }
   const cpu = cpus()

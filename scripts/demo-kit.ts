@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 
-export const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.ts')
+/** The launcher, as a person runs the command in this checkout (it turns the compile cache on, then loads the TypeScript). */
+export const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'orbit-account')
 const tty = process.stdout.isTTY
 export const bold = (s: string): string => tty ? `\x1b[1m${s}\x1b[0m` : s
 export const dim = (s: string): string => tty ? `\x1b[2m${s}\x1b[0m` : s

@@ -4,14 +4,14 @@
  * Logs go to stderr; the last stdout line is `BENCH_RESULT {...figures}`.
  * Every node it starts is stopped and its directory removed, also on failure.
  */
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createAccount, joinAccount, openAccount, type NodeAccount } from '../../src/node/account-dir.ts'
 import { openPlain, type PlainDevice, type LogEntry } from './plain.ts'
 import { keyOf, LOOPBACK, now, percentile, removeDir, RESULT_PREFIX, rssSampler, sleep, tempRoot, valueOf, waitUntil, type Figures, type Side } from './common.ts'
 import { closeAll, copyFixture, hasAllKeys, log, onExit, progress, runOnce, startProc } from './harness.ts'
 import { fillAccount, type FillMode } from './fill.ts'
+import { OUR_CLI, PLAIN_READY } from './entries.ts'
 import { SCALE_SCENARIOS, type ScaleParams } from './scale.ts'
 
 export interface ChildParams {
@@ -27,16 +27,6 @@ export interface ChildParams {
   fill?: FillMode
 }
 
-const here = dirname(fileURLToPath(import.meta.url))
-/** The compiled CLI, as an installed package runs it (bench.ts builds dist/ first; the TypeScript sources pay for type stripping at every start). */
-const CLI = join(here, '..', '..', 'dist', 'src', 'cli', 'main.js')
-/**
- * The daemon started as a person starts it in a checkout: the launcher (bin/orbit-account), which
- * turns Node's compile cache on and loads the TypeScript sources. Plain's ready process is a
- * TypeScript file too (plain-ready.ts), run by Node with no cache.
- */
-const LAUNCHER = join(here, '..', '..', 'bin', 'orbit-account')
-const PLAIN_READY = join(here, 'plain-ready.ts')
 // ---------------------------------------------------------------- 1, 2, 5: puts, gets, peak RSS
 
 const store = async (side: Side, root: string, p: ChildParams): Promise<Figures> => {
@@ -235,12 +225,12 @@ const daemon = async (side: Side, root: string, p: ChildParams): Promise<Figures
       await a.close()
     }
     const t0 = now()
-    const d = onExit(startProc([LAUNCHER, 'daemon', '--listen', LOOPBACK[0] as string, '--json', '--dir', dir]), async (x) => { await x.stop() })
+    const d = onExit(startProc([OUR_CLI, 'daemon', '--listen', LOOPBACK[0] as string, '--json', '--dir', dir]), async (x) => { await x.stop() })
     await d.wait(/"ready":true/, 60_000)
     const readyMs = now() - t0
     const gets: number[] = []
     for (let j = 0; j < p.cliGets; j++) {
-      const r = await runOnce([CLI, 'get', 'k', '--dir', dir, '--json'])
+      const r = await runOnce([OUR_CLI, 'get', 'k', '--dir', dir, '--json'])
       if (r.code !== 0 || !r.stdout.includes('"world"')) throw new Error(`CLI get failed (${String(r.code)}): ${r.stdout}`)
       gets.push(r.ms)
     }

@@ -75,7 +75,7 @@ export const ROWS: RowSpec[] = [
   { id: 'cliGet', label: (s) => `5. CLI get through the daemon (median of ${n(s.cliGets)})`, unit: 'ms', better: 'lower', scenario: 'daemon', ours: 'cliGetMs', plain: null, target: { kind: 'ours-max', value: 150 }, targetText: '<= 150 ms' }
 ]
 
-export const FOOTNOTE = '* plain: a process that starts the same node, opens plain OrbitDB and its keyvalue database and prints a ready line.'
+export const FOOTNOTE = '* ours: `orbit-account daemon` as the package ships it (the bundled `dist/src/cli/orbit-account.js`); plain: a JavaScript process (scripts/bench/plain-ready.ts, its packages loaded from node_modules) that starts the same node, opens plain OrbitDB and its keyvalue database and prints a ready line.'
 
 export interface Stat { median: number, min: number, max: number, count: number }
 export interface Row {

@@ -3,13 +3,13 @@
  * a filled account, the CLI against a bare Node start, a 10,000-key batch. Revocation
  * and the new device at 10,000/100,000 keys reuse child.ts's `revoke` and `sync`.
  */
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { createAccount, joinAccount, openAccount } from '../../src/node/account-dir.ts'
 import { openPlain } from './plain.ts'
 import { keyOf, LOOPBACK, median, now, valueOf, waitUntil, type Figures, type Side } from './common.ts'
 import { copyFixture, hasAllKeys, log, onExit, runOnce, startProc } from './harness.ts'
 import { batchesAvailable, entriesOf, putEntries } from './fill.ts'
+import { OUR_CLI } from './entries.ts'
 
 export interface ScaleParams {
   /** reopen: keys in the fixture; batch: keys written. */
@@ -20,13 +20,8 @@ export interface ScaleParams {
   runs?: number
 }
 
-const here = dirname(fileURLToPath(import.meta.url))
-/**
- * The CLI as an installed package runs it: the compiled JavaScript in dist/ (bench.ts
- * builds it from the sources first). From a checkout, bin/orbit-account runs the
- * TypeScript instead, whose type stripping alone costs ~0.5 s a command here.
- */
-const BIN = join(here, '..', '..', 'dist', 'src', 'cli', 'main.js')
+/** The CLI as an installed package runs it (scripts/bench/entries.ts). */
+const BIN = OUR_CLI
 const MiB = 2 ** 20
 
 /** The account in `dir` has key i with its value (its id). */

@@ -11,8 +11,12 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
-/** The launcher, as a person runs the command in a checkout: it turns the compile cache on and loads src/cli/main.ts. */
-export const CLI = join(REPO, 'bin/orbit-account')
+/**
+ * The launcher, as a person runs the command in a checkout: it turns the compile cache on
+ * and loads src/cli/main.ts. ORBIT_ACCOUNT_TEST_CLI names another entry to run the specs
+ * against, such as the package's bundle (dist/src/cli/orbit-account.js, after `npm run build`).
+ */
+export const CLI = process.env.ORBIT_ACCOUNT_TEST_CLI ?? join(REPO, 'bin/orbit-account')
 export const ACCOUNT_DIR_MODULE = join(REPO, 'src/node/account-dir.ts')
 /** The only address a test daemon listens on. */
 export const LOOPBACK = '/ip4/127.0.0.1/tcp/0'

@@ -8,11 +8,12 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
-import { builtinModules } from 'node:module'
+import { builtinModules, createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { delimiter, dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build, type Metafile, type Plugin } from 'esbuild'
+import { CLI_BUNDLE, OPTIONAL } from '../../scripts/cli-bundle.ts'
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const TSC = join(REPO, 'node_modules/typescript/bin/tsc')
@@ -62,19 +63,29 @@ const bytesUnder = async (dir: string): Promise<number> => {
 /** The package a bare specifier names ('@scope/name/deep.js' -> '@scope/name'). */
 const packageOf = (specifier: string): string => specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/')
 
-/** Every package that the shipped JavaScript and .d.ts files import, `node:` built-ins aside. */
+const isBuiltin = (spec: string): boolean => spec.startsWith('node:') || builtinModules.includes(spec.split('/')[0] as string)
+
+/**
+ * Every package that the shipped JavaScript and .d.ts files import, built-ins aside. The
+ * command's bundle (dist/src/cli/orbit-account*.js, scripts/cli-bundle.ts) holds the code
+ * of its dependencies, comments and all: only its import statements and esbuild's require
+ * calls are its own, less the native speed-ups `ws` tries and does without.
+ */
 const importedPackages = async (dist: string): Promise<string[]> => {
   const found = new Set<string>()
   // Statements only: an import or export at the start of a line up to its `from` (no quote
   // on the way, so never inside a string), a bare `import '...'`, or a dynamic `import('...')`.
   const specifiers = /^\s*(?:import|export)\b[^;'"]*?\bfrom\s*['"]([^'"./][^'"]*)['"]|^\s*import\s*['"]([^'"./][^'"]*)['"]|\bimport\(\s*['"]([^'"./][^'"]*)['"]\s*\)/gm
+  const bundleSpecifiers = /^\s*import\b[^;'"]*?\bfrom\s*"([^"./][^"]*)"|^\s*import\s*"([^"./][^"]*)"|\b__require\("([^"./][^"]*)"\)/gm
   for (const e of await readdir(dist, { withFileTypes: true, recursive: true })) {
     if (!e.isFile() || !/\.(js|d\.ts)$/.test(e.name)) continue
     // The web app (dist/web) is one bundle: it imports nothing but its own chunks, and its minified text has `from"..."` in strings.
     if (relative(dist, e.parentPath).split(sep)[0] === 'web') continue
-    for (const m of (await readFile(join(e.parentPath, e.name), 'utf8')).matchAll(specifiers)) {
+    const bundle = relative(dist, e.parentPath) === join('src', 'cli') && e.name.startsWith(CLI_BUNDLE.replace(/\.js$/, ''))
+    for (const m of (await readFile(join(e.parentPath, e.name), 'utf8')).matchAll(bundle ? bundleSpecifiers : specifiers)) {
       const spec = (m[1] ?? m[2] ?? m[3]) as string
-      if (!spec.startsWith('node:')) found.add(packageOf(spec))
+      // Built for Node, the bundle names built-ins without `node:` ('events'); elsewhere a bare 'events' is the npm package (the browser's).
+      if (bundle ? !isBuiltin(spec) && !OPTIONAL.includes(spec) : !spec.startsWith('node:')) found.add(packageOf(spec))
     }
   }
   return [...found].sort()
@@ -181,7 +192,7 @@ describe('the npm package, installed from its tarball in a fresh project', funct
     const paths = packed.files.map((f) => f.path)
     for (const p of paths) assert.match(p, /^(dist\/|bin\/|package\.json$|README\.md$|LICENSE$)/, `${p} is shipped`)
     for (const p of paths) assert.doesNotMatch(p, /(^|\/)(test|fixtures|bench)(\/|\.)|\.test\.|(?<!\.d)\.ts$/, `${p} is shipped`)
-    for (const p of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/core.js', 'dist/src/core.d.ts', 'dist/src/cli/main.js', 'dist/src/cli/main.js.map', 'bin/orbit-account', 'bin/start.cjs']) {
+    for (const p of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/core.js', 'dist/src/core.d.ts', 'dist/src/cli/main.js', 'dist/src/cli/main.js.map', `dist/src/cli/${CLI_BUNDLE}`, 'bin/orbit-account', 'bin/start.cjs', 'bin/compile-cache.cjs']) {
       assert.ok(paths.includes(p), `${p} is missing from the package`)
     }
   })
@@ -201,6 +212,13 @@ describe('the npm package, installed from its tarball in a fresh project', funct
     const address = first.match(/^visit 1 of (\/orbitdb\/\w+)\n$/)?.[1]
     assert.ok(address !== undefined, `first run printed: ${first}`)
     assert.equal(second, `visit 2 of ${address}\n`)
+  })
+
+  it('the command\'s bundle finds the native packages it loads, from where npm put them', () => {
+    const bundle = join(installed, 'dist/src/cli', CLI_BUNDLE)
+    for (const name of ['classic-level', 'node-datachannel']) {
+      assert.ok(createRequire(bundle).resolve(name).startsWith(join(app, 'node_modules')), `${name} resolves in the app's node_modules`)
+    }
   })
 
   it('runs the CLI from node_modules/.bin: create, put, get', async () => {
