@@ -168,6 +168,8 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
     throw new NotAuthorizedError(`this device holds no key for epoch ${current.epoch} of ${address}`)
   }
   const watchers = new Set<(change: Change) => void>()
+  /** Tells automatic compaction that the data changed (set below, once the rule is known). */
+  let poke = (): void => {}
   const moved = new Set<() => void>()
   const store = options.store?.(address)
   const epochs = await openEpochs({
@@ -179,7 +181,12 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
       options.onEpoch?.(record)
       for (const m of moved) m()
     },
-    onChange: (change) => { for (const w of watchers) w(change) }
+    onChange: (change) => {
+      poke()
+      for (const w of watchers) w(change)
+    },
+    // The app's watchers (a move with none skips telling what changed).
+    watched: () => watchers.size > 0
   })
   const data = (): KvDatabase => epochs.current()
 
@@ -275,7 +282,7 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
     await waitForEpoch(epochs, await runRotation(false))
   })
   if (rule !== undefined) {
-    watchers.add(() => { autoCompaction.poke() })
+    poke = () => { autoCompaction.poke() }
     autoCompaction.poke()
   }
 
