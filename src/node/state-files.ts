@@ -16,7 +16,7 @@
  */
 import { createCipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
+import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CorruptStateError } from '../errors.ts'
 import type { ByteSource } from '../store/byte-source.ts'
@@ -76,6 +76,15 @@ export const stateFiles = (dir: string, key: Uint8Array): StateStore => {
   const encKey = createHmac('sha256', key).update('orbit-account/state/enc').digest()
   const macKey = createHmac('sha256', key).update('orbit-account/state/mac').digest()
   let made: Promise<unknown> | undefined
+  /**
+   * Before this process's first write: the directory, made if missing, rid of the
+   * temporary files a process killed mid-write left (only the process holding the store
+   * writes, so none is being written now; each would only be overwritten, never removed).
+   */
+  const ready = async (): Promise<unknown> => await (made ??= (async () => {
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    for (const name of await readdir(dir)) if (name.endsWith('.bin.tmp')) await rm(join(dir, name), { force: true })
+  })())
   return {
     read: async (name) => {
       let sealed: Buffer
@@ -96,8 +105,7 @@ export const stateFiles = (dir: string, key: Uint8Array): StateStore => {
       return new Uint8Array(body.buffer, body.byteOffset, body.byteLength)
     },
     write: async (name, bytes) => {
-      made ??= mkdir(dir, { recursive: true, mode: 0o700 })
-      await made
+      await ready()
       const iv = Buffer.concat([Buffer.alloc(4), randomBytes(IV - 4)])
       const body = createCipheriv('chacha20', encKey, iv).update(bytes)
       const file = fileOf(dir, name)
@@ -111,8 +119,7 @@ export const stateFiles = (dir: string, key: Uint8Array): StateStore => {
       await rename(temp, file)
     },
     writeSplit: async (name, parts) => {
-      made ??= mkdir(dir, { recursive: true, mode: 0o700 })
-      await made
+      await ready()
       const file = fileOf(dir, name)
       const temp = `${file}.tmp`
       const handle = await open(temp, 'w', 0o600)

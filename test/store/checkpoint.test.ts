@@ -112,6 +112,27 @@ describe('persisted state: checkpoints', function () {
     assert.throws(() => read({ head: new TextEncoder().encode('{"v":99}'), tail }), CorruptStateError)
   })
 
+  it('the first write of a process removes the temporary files a killed writer left, and nothing else', async () => {
+    const dir = await tempDir('state-files')
+    try {
+      const key = new Uint8Array(32).fill(5)
+      const first = stateFiles(dir, key)
+      await first.write('registry', new Uint8Array([1, 2, 3]))
+      // A writer killed mid-write: its temporary files stay, beside the files it had written.
+      await writeFile(join(dir, 'registry.bin.tmp'), 'half a file')
+      await writeFile(join(dir, 'cp-x.bin.tmp'), 'half a checkpoint')
+      await writeFile(join(dir, 'notes.txt'), 'not ours')
+      const next = stateFiles(dir, key)
+      assert.deepEqual(await next.read('registry'), new Uint8Array([1, 2, 3]), 'a read removes nothing')
+      assert.deepEqual((await readdir(dir)).sort(), ['cp-x.bin.tmp', 'notes.txt', 'registry.bin', 'registry.bin.tmp'])
+      await next.write('other', new Uint8Array([4]))
+      assert.deepEqual((await readdir(dir)).sort(), ['notes.txt', 'other.bin', 'registry.bin'])
+      assert.deepEqual(await next.read('registry'), new Uint8Array([1, 2, 3]))
+    } finally {
+      await removeDir(dir)
+    }
+  })
+
   describe('two devices', () => {
     let d: Devices
     let laptop: NodeAccount
