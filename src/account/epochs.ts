@@ -15,7 +15,7 @@ import { encryptedCodec, plainCodec, toWire, type PayloadCodec } from '../store/
 import { KeyValueDatabase, KV_TYPE, type KvDatabase } from '../store/kv-database.ts'
 import { recordParts } from '../rotation/parts.ts'
 import { quotasOf, type Quotas } from '../store/quota.ts'
-import { compareStamps, type Change, type SlotRecord } from '../store/kv-index.ts'
+import { changesBetween, type Change, type SlotRecord } from '../store/kv-index.ts'
 import type { OrbitDB } from '../orbit/orbitdb.ts'
 import type { Mode } from '../types.ts'
 import type { StateStore } from '../store/state-store.ts'
@@ -165,13 +165,7 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
     // Told by stamps: a key whose write is the same (a snapshot or carry keeps its stamp)
     // did not change, and no value is read (a 100,000-key move parsed every value twice).
     if (init.watched?.() !== false) {
-      const before = from.db.liveStamps()
-      const after = to.db.liveStamps()
-      for (const [key, stamp] of after) {
-        const was = before.get(key)
-        if (was === undefined || compareStamps(was, stamp) !== 0) init.onChange({ key, value: to.db.get(key) ?? null, op: 'put' })
-      }
-      for (const key of before.keys()) if (!after.has(key)) init.onChange({ key, value: null, op: 'del' })
+      for (const change of changesBetween(from.db.liveStamps(), to.db.liveStamps(), (key) => to.db.get(key))) init.onChange(change)
     }
     await from.db.retire()
     init.onEpoch?.(to.record)

@@ -10,7 +10,7 @@ import { ranked, WriterRanks } from '../orbit/ranks.ts'
 import type { DatabaseArgs, LogEntry, OrbitLog } from '../orbit/orbitdb.ts'
 import { holdsAll } from '../orbit/orbitdb.ts'
 import type { KvCheckpoint } from './checkpoint.ts'
-import { compareStamps, type Change, type SlotRecord, type Stamp } from './kv-index.ts'
+import { changesBetween, compareStamps, type Change, type SlotRecord, type Stamp } from './kv-index.ts'
 import { checkKey, checkValue, type JsonValue } from './limits.ts'
 import type { BatchRecord, DataOp, PayloadCodec } from './codec.ts'
 import { batchWrites, KvState, type Applied, type BatchPart } from './kv-state.ts'
@@ -282,25 +282,19 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
       damaged = false
       // Entries joined meanwhile, and what changed, are told as any others.
       await applyFrom(d, db.log, await db.log.heads())
-      const after = liveStampsOf(d)
-      const changes: Change[] = []
-      for (const [key, stamp] of after) {
-        const was = before.get(key)
-        if (was === undefined || compareStamps(was, stamp) !== 0) changes.push({ key, value: d.state.index.get(key) ?? null, op: 'put' })
-      }
-      for (const key of before.keys()) if (!after.has(key)) changes.push({ key, value: null, op: 'del' })
-      emit(changes)
+      const current = d
+      emit(changesBetween(before, liveStampsOf(current), (key) => current.state.index.get(key)))
       saved?.release?.()
       checkpoints?.changed()
     })().catch(() => {}).finally(() => { rebuilding = undefined })
   }
   /** The stamp of each live key's write; a slot the damaged checkpoint cannot give is left out. */
   const liveStampsOf = (x: Derived): Map<string, Stamp> => {
-    const out = new Map<string, Stamp>()
     try {
-      for (const s of x.state.index.rawSlots()) if (s.value !== undefined) out.set(s.key, s.stamp)
-    } catch {}
-    return out
+      return x.state.index.liveStamps()
+    } catch {
+      return new Map()
+    }
   }
   let closed = false
   /** Set once the log is open (a rebuild reads it). */
@@ -396,7 +390,7 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
     openStats: () => opened,
     codec,
     records: () => d.state.index.records(),
-    liveStamps: () => new Map(d.state.index.rawSlots().filter((s) => s.value !== undefined).map((s) => [s.key, s.stamp])),
+    liveStamps: () => d.state.index.liveStamps(),
     hasApplied: (hashes) => !damaged && d.unsettled.size === 0 && d.state.batches.ready().length === 0 && hashes.every((h) => d.seen.has(h)),
     writesSinceStart: () => d.writes,
     rejectedCount: () => rejected,

@@ -25,6 +25,21 @@ export interface Change { key: string, value: JsonValue | null, op: 'put' | 'del
 /** A slot as it travels in a snapshot or a carry-over: undefined value = deleted. */
 export interface SlotRecord { key: string, value: JsonValue | undefined, stamp: Stamp }
 
+/**
+ * What differs between two indexes, told by the stamps of their live keys' writes (a
+ * snapshot or carry keeps a write's stamp, so no value is read to compare): a put for a
+ * key whose write is new or another, a del for a key no longer live.
+ */
+export const changesBetween = (before: Map<string, Stamp>, after: Map<string, Stamp>, valueOf: (key: string) => JsonValue | undefined): Change[] => {
+  const changes: Change[] = []
+  for (const [key, stamp] of after) {
+    const was = before.get(key)
+    if (was === undefined || compareStamps(was, stamp) !== 0) changes.push({ key, value: valueOf(key) ?? null, op: 'put' })
+  }
+  for (const key of before.keys()) if (!after.has(key)) changes.push({ key, value: null, op: 'del' })
+  return changes
+}
+
 export const compareStamps = (a: Stamp, b: Stamp): number => {
   if (a.epoch !== b.epoch) return a.epoch < b.epoch ? -1 : 1
   if (a.time !== b.time) return a.time < b.time ? -1 : 1
@@ -125,6 +140,13 @@ export class KvIndex {
   /** Every slot, deletions included (what a snapshot must carry so a late older write cannot resurrect a key). */
   records (): SlotRecord[] {
     return [...this.#all()].map((slot) => ({ key: slot.key, value: valueOf(slot.value), stamp: slot.stamp }))
+  }
+
+  /** The stamp of each live key's write (for `changesBetween`). */
+  liveStamps (): Map<string, Stamp> {
+    const out = new Map<string, Stamp>()
+    for (const slot of this.#all()) if (slot.value !== undefined) out.set(slot.key, slot.stamp)
+    return out
   }
 
   /** Every slot as held, values not parsed (what a checkpoint writes). */
