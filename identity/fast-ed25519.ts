@@ -4,14 +4,12 @@
  * entry is signed once and verified by every peer that receives it. Falls back to the
  * audited @noble implementation (identity/keys.ts) where WebCrypto lacks Ed25519.
  */
-import { base64urlDecode, equalBytes, hexDecode } from '../src/crypto/bytes.ts'
+import { equalBytes, hexDecode } from '../src/crypto/bytes.ts'
+import { importSecretKey, publicKeyOfKey, subtle } from '../src/crypto/webcrypto.ts'
 import { signBytes, signingPublicKey, verifyBytes } from './keys.ts'
 
-// PKCS#8 wrapping of a 32-byte Ed25519 seed (RFC 8410).
-const PKCS8_PREFIX = new Uint8Array([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20])
 const MAX_CACHED_KEYS = 1000
 
-const subtle: SubtleCrypto | undefined = globalThis.crypto?.subtle
 let available: Promise<boolean> | undefined
 
 /** RFC 8032, section 7.1, test 1: a secret key (seed), its public key, and its signature of the empty message. */
@@ -21,15 +19,7 @@ const KAT = {
   signature: hexDecode('e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b')
 }
 
-const importSeed = async (seed: Uint8Array, extractable: boolean): Promise<CryptoKey> =>
-  await (subtle as SubtleCrypto).importKey('pkcs8', new Uint8Array([...PKCS8_PREFIX, ...seed]), { name: 'Ed25519' }, extractable, ['sign'])
-
-/** The public key of an imported seed, from its JWK ('x', base64url). */
-const exportPublicKey = async (key: CryptoKey): Promise<Uint8Array> => {
-  const x = (await (subtle as SubtleCrypto).exportKey('jwk', key)).x
-  if (typeof x !== 'string') throw new Error('no public key in the exported JWK')
-  return base64urlDecode(x, 'JWK x')
-}
+const importSeed = async (seed: Uint8Array, extractable: boolean): Promise<CryptoKey> => await importSecretKey('Ed25519', seed, extractable, ['sign'])
 
 /**
  * Native Ed25519 is used only where it gives the RFC's own answers (the public key and
@@ -41,7 +31,7 @@ const probe = async (): Promise<boolean> => {
   try {
     const key = await importSeed(KAT.seed, true)
     const sig = new Uint8Array(await subtle.sign('Ed25519', key, new Uint8Array(0)))
-    const pub = await exportPublicKey(key)
+    const pub = await publicKeyOfKey(key)
     const verifier = await subtle.importKey('raw', KAT.publicKey as Uint8Array<ArrayBuffer>, { name: 'Ed25519' }, false, ['verify'])
     return equalBytes(sig, KAT.signature) && equalBytes(pub, KAT.publicKey) && await subtle.verify('Ed25519', verifier, sig, new Uint8Array(0))
   } catch {
@@ -70,7 +60,7 @@ export const sign = async (secretKey: Uint8Array, msg: Uint8Array): Promise<Uint
 /** The Ed25519 public key of a 32-byte secret key (seed). */
 export const publicKeyOf = async (secretKey: Uint8Array): Promise<Uint8Array> => {
   if (secretKey.length !== 32 || !(await hasNative())) return signingPublicKey(secretKey)
-  return await exportPublicKey(await importSeed(secretKey, true))
+  return await publicKeyOfKey(await importSeed(secretKey, true))
 }
 
 /** True only for a valid signature; malformed input yields false, never an exception. */

@@ -11,6 +11,7 @@ import { base58btc } from 'multiformats/bases/base58'
 import { ComposedStorage, IPFSBlockStorage, LRUStorage } from '../src/orbit/orbitdb.ts'
 import type { HeliaNode, OrbitIdentities, OrbitIdentity, StorageBackend } from '../src/orbit/orbitdb.ts'
 import { base64urlDecode, base64urlEncode, utf8Encode } from '../src/crypto/bytes.ts'
+import { subtle } from '../src/crypto/webcrypto.ts'
 import { deviceIdFromSigningKey } from './keys.ts'
 import { sign as fastSign, verify as fastVerify } from './fast-ed25519.ts'
 import { sha256 as sha256Bytes } from '@noble/hashes/sha2.js'
@@ -47,7 +48,6 @@ const MAX_VERIFIED = 20_000
 
 /** Past this size the data's hash is taken natively (WebCrypto), where it has one: a 256 KiB snapshot entry took ~5 ms in JavaScript. */
 const NATIVE_HASH_FROM = 4096
-const subtle: SubtleCrypto | undefined = globalThis.crypto?.subtle
 
 const hashOf = async (bytes: Uint8Array): Promise<Uint8Array> => {
   if (bytes.length >= NATIVE_HASH_FROM && subtle !== undefined) {

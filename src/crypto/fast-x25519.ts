@@ -6,12 +6,9 @@
  * RFC 7748's own answers (section 6.1); else the audited @noble one.
  */
 import { x25519 } from '@noble/curves/ed25519.js'
-import { base64urlDecode, equalBytes, hexDecode } from './bytes.ts'
+import { equalBytes, hexDecode } from './bytes.ts'
+import { importSecretKey, publicKeyOfKey, subtle } from './webcrypto.ts'
 
-// PKCS#8 wrapping of a 32-byte X25519 secret key (RFC 8410).
-const PKCS8_PREFIX = new Uint8Array([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20])
-
-const subtle: SubtleCrypto | undefined = globalThis.crypto?.subtle
 let available: Promise<boolean> | undefined
 
 /** RFC 7748, section 6.1: Alice's secret and public keys, Bob's public key, and their shared secret. */
@@ -22,19 +19,13 @@ const KAT = {
   shared: hexDecode('4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742')
 }
 
-const importSecret = async (secretKey: Uint8Array, extractable: boolean): Promise<CryptoKey> =>
-  await (subtle as SubtleCrypto).importKey('pkcs8', new Uint8Array([...PKCS8_PREFIX, ...secretKey]), { name: 'X25519' }, extractable, ['deriveBits'])
-
-const nativePublicKey = async (secretKey: Uint8Array): Promise<Uint8Array> => {
-  const x = (await (subtle as SubtleCrypto).exportKey('jwk', await importSecret(secretKey, true))).x
-  if (typeof x !== 'string') throw new Error('no public key in the exported JWK')
-  return base64urlDecode(x, 'JWK x')
-}
+const nativePublicKey = async (secretKey: Uint8Array): Promise<Uint8Array> =>
+  await publicKeyOfKey(await importSecretKey('X25519', secretKey, true, ['deriveBits']))
 
 const nativeShared = async (secretKey: Uint8Array, publicKey: Uint8Array): Promise<Uint8Array> => {
   const s = subtle as SubtleCrypto
   const pub = await s.importKey('raw', publicKey as Uint8Array<ArrayBuffer>, { name: 'X25519' }, false, [])
-  return new Uint8Array(await s.deriveBits({ name: 'X25519', public: pub }, await importSecret(secretKey, false), 256))
+  return new Uint8Array(await s.deriveBits({ name: 'X25519', public: pub }, await importSecretKey('X25519', secretKey, false, ['deriveBits']), 256))
 }
 
 const probe = async (): Promise<boolean> => {
@@ -53,18 +44,28 @@ export const hasNativeX25519 = async (): Promise<boolean> => await (available ??
 export const x25519PublicKey = async (secretKey: Uint8Array): Promise<Uint8Array> =>
   secretKey.length === 32 && await hasNativeX25519() ? await nativePublicKey(secretKey) : x25519.getPublicKey(secretKey)
 
-/**
- * The X25519 shared secret, or undefined where there is none: a low-order public key, or
- * an all-zero result (RFC 7748, section 6.1), which either implementation refuses.
- */
-export const x25519Shared = async (secretKey: Uint8Array, publicKey: Uint8Array): Promise<Uint8Array | undefined> => {
-  let shared: Uint8Array
-  try {
-    shared = secretKey.length === 32 && publicKey.length === 32 && await hasNativeX25519() ? await nativeShared(secretKey, publicKey) : x25519.getSharedSecret(secretKey, publicKey)
-  } catch {
-    return undefined
-  }
+/** `shared`, or undefined when it is all zeros (the result of a low-order public key: RFC 7748, section 6.1). */
+const nonZero = (shared: Uint8Array): Uint8Array | undefined => {
   let acc = 0
   for (const b of shared) acc |= b
   return acc === 0 ? undefined : shared
+}
+
+/** The X25519 shared secret in JavaScript, or undefined where there is none (a low-order public key, which it may also throw on). */
+export const x25519SharedSync = (secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array | undefined => {
+  try {
+    return nonZero(x25519.getSharedSecret(secretKey, publicKey))
+  } catch {
+    return undefined
+  }
+}
+
+/** `x25519SharedSync`, natively where the platform can. */
+export const x25519Shared = async (secretKey: Uint8Array, publicKey: Uint8Array): Promise<Uint8Array | undefined> => {
+  if (secretKey.length !== 32 || publicKey.length !== 32 || !await hasNativeX25519()) return x25519SharedSync(secretKey, publicKey)
+  try {
+    return nonZero(await nativeShared(secretKey, publicKey))
+  } catch {
+    return undefined
+  }
 }

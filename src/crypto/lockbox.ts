@@ -14,7 +14,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { DecryptionError, InvalidArgumentError, InvalidCiphertextError } from '../errors.ts'
 import { AEAD_OVERHEAD, decrypt, encrypt } from './aead.ts'
 import { assertBytes, concatBytes, utf8Encode } from './bytes.ts'
-import { x25519PublicKey, x25519Shared } from './fast-x25519.ts'
+import { x25519PublicKey, x25519Shared, x25519SharedSync } from './fast-x25519.ts'
 
 export const LOCKBOX_VERSION = 0x01
 export const LOCKBOX_INFO = 'orbit-account/lockbox/v1'
@@ -23,19 +23,6 @@ const X25519_LENGTH = 32
 export const LOCKBOX_OVERHEAD = 1 + X25519_LENGTH + AEAD_OVERHEAD
 
 const INFO = utf8Encode(LOCKBOX_INFO)
-
-/** x25519 that returns undefined instead of throwing on low-order points / all-zero output. */
-const sharedSecret = (secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array | undefined => {
-  let shared: Uint8Array
-  try {
-    shared = x25519.getSharedSecret(secretKey, publicKey)
-  } catch {
-    return undefined
-  }
-  let acc = 0
-  for (const b of shared) acc |= b
-  return acc === 0 ? undefined : shared
-}
 
 const deriveKey = (shared: Uint8Array, ephPub: Uint8Array, recipientPub: Uint8Array): Uint8Array =>
   hkdf(sha256, shared, concatBytes(ephPub, recipientPub), INFO, 32)
@@ -46,7 +33,7 @@ export const sealTo = (recipientBoxPublicKey: Uint8Array, plaintext: Uint8Array,
   assertBytes(aad, 'aad')
   const eph = x25519.keygen()
   try {
-    const shared = sharedSecret(eph.secretKey, recipientBoxPublicKey)
+    const shared = x25519SharedSync(eph.secretKey, recipientBoxPublicKey)
     if (shared === undefined) {
       throw new InvalidArgumentError('recipientBoxPublicKey is a low-order X25519 point')
     }
@@ -91,7 +78,7 @@ const decryptWith = (shared: Uint8Array | undefined, ephPub: Uint8Array, recipie
 
 export const openBox = (recipientBoxSecretKey: Uint8Array, box: Uint8Array, aad: Uint8Array): Uint8Array => {
   const { ephPub, sealed } = partsOf(recipientBoxSecretKey, box, aad)
-  return decryptWith(sharedSecret(recipientBoxSecretKey, ephPub), ephPub, x25519.getPublicKey(recipientBoxSecretKey), sealed, aad)
+  return decryptWith(x25519SharedSync(recipientBoxSecretKey, ephPub), ephPub, x25519.getPublicKey(recipientBoxSecretKey), sealed, aad)
 }
 
 /** `openBox` with native X25519 where the platform has it (fast-x25519.ts): for a process's first lockbox. */
