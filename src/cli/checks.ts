@@ -4,9 +4,9 @@
  */
 import { mkdir, readFile, stat } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { ParsedArgs } from './args.ts'
 import { InvalidArgumentError, PermissionDeniedError } from '../errors.ts'
+import { PACKAGE_ROOT } from './package-root.ts'
 
 const errCode = (err: unknown): string | undefined => (err as NodeJS.ErrnoException).code
 
@@ -71,14 +71,11 @@ export const checkAddresses = async (args: ParsedArgs): Promise<void> => {
   }
 }
 
-/** This package's version, from its package.json (found upwards from this file, in src/ or dist/). */
+/** This package's version, from its package.json. */
 export const packageVersion = async (): Promise<string> => {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (let i = 0; i < 5; i++, dir = dirname(dir)) {
-    try {
-      const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as { name?: unknown, version?: unknown }
-      if (pkg.name === 'orbit-account' && typeof pkg.version === 'string') return pkg.version
-    } catch {}
-  }
+  try {
+    const pkg = JSON.parse(await readFile(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { name?: unknown, version?: unknown }
+    if (pkg.name === 'orbit-account' && typeof pkg.version === 'string') return pkg.version
+  } catch {}
   return 'unknown'
 }

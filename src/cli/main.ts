@@ -18,6 +18,8 @@ import { checkAddresses, checkDir, packageVersion } from './checks.ts'
 import { askYesNo, closePrompt, readStdin, readWords } from './prompt.ts'
 import { checkKey, checkValue, MAX_VALUE_BYTES, parseJsonValue } from '../store/limits.ts'
 import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { PACKAGE_ROOT } from './package-root.ts'
 import { checkSwarmKeyArgs } from './swarm-key-source.ts'
 
 const EXIT_ERROR = 1
@@ -215,9 +217,7 @@ export const main = async (argv: string[]): Promise<number> => {
 }
 
 // Started by the launcher (bin/orbit-account) the cache is on already; started as `node <this file>`, from here on.
-// The launcher's own file, from src/cli/ in a checkout or dist/src/cli/ in the package.
-const launcherFile = import.meta.url.endsWith('.ts') ? '../../bin/compile-cache.cjs' : '../../../bin/compile-cache.cjs'
-;(createRequire(import.meta.url)(launcherFile) as { useCompileCache: () => void }).useCompileCache()
+;(createRequire(import.meta.url)(join(PACKAGE_ROOT, 'bin', 'compile-cache.cjs')) as { useCompileCache: () => void }).useCompileCache()
 const code = await main(process.argv.slice(2))
 closePrompt()
 // A pipe may not have taken everything yet: exit only once stdout and stderr are flushed.

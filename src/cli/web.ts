@@ -7,18 +7,15 @@
  */
 import { createServer, type Server } from 'node:http'
 import { readFile, readdir, stat } from 'node:fs/promises'
-import { dirname, extname, join, normalize, sep } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { extname, join, normalize, sep } from 'node:path'
 import type { ParsedArgs } from './args.ts'
 import type { Output } from './output.ts'
 import { untilSignal } from './local.ts'
 import { InvalidArgumentError } from '../errors.ts'
+import { FROM_SOURCES, PACKAGE_ROOT } from './package-root.ts'
 
-const here = fileURLToPath(import.meta.url)
-const fromSources = here.endsWith('.ts')
-const root = join(dirname(here), fromSources ? '../..' : '../../..')
-/** dist/web of the checkout, or of the installed package (this file is dist/src/cli/web.js there). */
-const appDir = join(root, 'dist/web')
+/** dist/web of the checkout, or of the installed package. */
+const appDir = join(PACKAGE_ROOT, 'dist/web')
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -49,15 +46,15 @@ const builtAt = async (): Promise<number> => await stat(join(appDir, 'app.js')).
 /** From the sources: builds the app when dist/web is missing or older than web/, src/ or identity/. */
 const ensureBuilt = async (out: Output): Promise<void> => {
   const built = await builtAt()
-  if (!fromSources) {
+  if (!FROM_SOURCES) {
     if (built === 0) throw new InvalidArgumentError(`the web app is not built (${appDir} is missing): run \`npm run build\``)
     return
   }
-  const sources = Math.max(...await Promise.all(['web', 'src', 'identity', 'acl'].map(async (d) => await newest(join(root, d)))))
+  const sources = Math.max(...await Promise.all(['web', 'src', 'identity', 'acl'].map(async (d) => await newest(join(PACKAGE_ROOT, d)))))
   if (built >= sources) return
   out.note('building the web app')
   // A computed path: the package ships the built app and not its builder.
-  const builder = join(root, 'web/build.ts')
+  const builder = join(PACKAGE_ROOT, 'web/build.ts')
   const { buildWeb } = await import(builder) as { buildWeb: (outdir: string) => Promise<unknown> }
   await buildWeb(appDir)
 }
