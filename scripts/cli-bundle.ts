@@ -25,9 +25,10 @@ export const OPTIONAL = ['bufferutil', 'utf-8-validate']
 
 export const CLI_BUNDLE = 'orbit-account.js'
 
-const isBuiltin = (spec: string): boolean => spec.startsWith('node:') || builtinModules.includes(spec.split('/')[0] as string)
+/** A Node built-in, named with `node:` or without ('events', 'fs/promises'). */
+export const isBuiltin = (spec: string): boolean => spec.startsWith('node:') || builtinModules.includes(spec.split('/')[0] as string)
 /** The package a bare specifier names ('@scope/name/deep.js' -> '@scope/name'). */
-const packageOf = (spec: string): string => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/')
+export const packageOf = (spec: string): string => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/')
 
 export interface CliBundle {
   /** Bytes of the entry, and of the chunks it loads on demand. */

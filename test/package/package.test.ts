@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { delimiter, dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build, type Metafile, type Plugin } from 'esbuild'
-import { CLI_BUNDLE, OPTIONAL } from '../../scripts/cli-bundle.ts'
+import { CLI_BUNDLE, isBuiltin, OPTIONAL, packageOf } from '../../scripts/cli-bundle.ts'
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const TSC = join(REPO, 'node_modules/typescript/bin/tsc')
@@ -60,10 +60,6 @@ const bytesUnder = async (dir: string): Promise<number> => {
   return total
 }
 
-/** The package a bare specifier names ('@scope/name/deep.js' -> '@scope/name'). */
-const packageOf = (specifier: string): string => specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/')
-
-const isBuiltin = (spec: string): boolean => spec.startsWith('node:') || builtinModules.includes(spec.split('/')[0] as string)
 
 /**
  * Every package that the shipped JavaScript and .d.ts files import, built-ins aside. The
