@@ -22,7 +22,7 @@ import { ComposedStorage, encodedSize, Entry, IPFSBlockStorage, LevelStorage, Lo
 import { ANCESTRY_LIMITS, fetchAncestry } from './prefetch.ts'
 import { entrySize, PendingEntries, type PendingLimits } from './pending.ts'
 import { openAbsentEntries, type AbsentEntries, type AbsentStore } from './absent.ts'
-import { joinPastAbsent, type LogStores } from './join.ts'
+import { joinVerified, type LogStores } from './join.ts'
 import { ranked, type WriterRanks } from './ranks.ts'
 import { MAX_ENTRY_BYTES } from './caps.ts'
 import { EntryTooLargeError } from '../errors.ts'
@@ -275,7 +275,7 @@ export const ManagedDatabase = async (args: DatabaseArgs & ManagedOptions): Prom
         for (const e of [entry, ...batch]) if (!(await access.canAppend(e))) throw new Error(NOT_ALLOWED)
         // The marks a join past an absent ancestor relies on are on disk first.
         if ([entry, ...batch].some((e) => [...e.next, ...e.refs].some((hash) => absent.has(hash)))) await absent.flush()
-        await joinPastAbsent(stores, entry, batch, !hole)
+        await joinVerified(stores, entry, batch, !hole)
       }
       if (hole) absent.healed(entry.hash)
       pending.delete(entry.hash)

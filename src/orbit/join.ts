@@ -1,11 +1,12 @@
 /**
- * Joining an entry past an absent ancestor (browser-ready). OrbitDB's `joinEntry` reads
- * every parent its entries name and fails on one it cannot get, so an entry that names
- * a refused or missing one (src/orbit/absent.ts) could never join. This does what it
- * does, for an entry whose ancestry the database has already fetched and checked
- * (src/orbit/database.ts): the entry is stored, becomes a head in place of the heads
- * its batch names, and the batch goes into the index. OrbitDB keeps a log's heads in
- * its heads storage as JSON under `heads`, [{ hash, next }] (oplog/heads.js).
+ * Joining an entry the database has checked (browser-ready). OrbitDB's `joinEntry`
+ * checks the entry again and reads and checks every parent it names, in the log already
+ * or not: that repeated work (up to 17 entries re-encoded and hashed per entry), and an
+ * entry that names a refused or missing one (src/orbit/absent.ts) could never join. This
+ * does what it does, for an entry whose ancestry the database has already fetched and
+ * checked (src/orbit/database.ts): the entry is stored, becomes a head in place of the
+ * heads its batch names, and the batch goes into the index. OrbitDB keeps a log's heads
+ * in its heads storage as JSON under `heads`, [{ hash, next }] (oplog/heads.js).
  */
 import { utf8Decode, utf8Encode } from '../crypto/bytes.ts'
 import { Entry, type LogEntry, type StorageBackend } from './orbitdb.ts'
@@ -29,7 +30,7 @@ const HEADS_KEY = 'heads'
  * local, and not yet in the log). Runs in the write queue, as OrbitDB's join would.
  * A hole that joins at last is no head: entries of the log name it already.
  */
-export const joinPastAbsent = async (stores: LogStores, entry: LogEntry, batch: PastEntry[], head: boolean): Promise<void> => {
+export const joinVerified = async (stores: LogStores, entry: LogEntry, batch: PastEntry[], head: boolean): Promise<void> => {
   const { hash, bytes } = await Entry.encode(entry)
   if (hash !== entry.hash) throw new Error(`entry ${entry.hash} does not encode to its hash`)
   const named = new Set<string>()
