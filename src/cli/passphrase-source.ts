@@ -27,8 +27,18 @@ export const passphraseToOpen = async (args: ParsedArgs, dir: string): Promise<s
   const given = await passphraseOf(args)
   if (given !== undefined || process.stdin.isTTY !== true) return given
   const keystore = accountPaths(dir).keystore
+  const before = typedFor.get(keystore)
+  if (before !== undefined) return before
   if (!await isKeystoreFileSealed(keystore)) return undefined
   const typed = await askHidden(`Passphrase of ${keystore}: `)
   if (typed === '') throw new InvalidArgumentError('no passphrase typed: the keystore is sealed')
+  if (typed !== undefined) typedFor.set(keystore, typed)
   return typed
 }
+
+/**
+ * What was typed for each keystore, in this process: asked once, though a read with no
+ * daemon may open the store after its saved state could not answer (a wrong one throws
+ * before it is used again).
+ */
+const typedFor = new Map<string, string>()

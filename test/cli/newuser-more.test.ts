@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { readFile, stat, writeFile } from 'node:fs/promises'
+import { readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { lpStream } from '@libp2p/utils'
@@ -106,6 +106,12 @@ describe('new user: the passphrase (item 13)', function () {
     assert.deepEqual(jsonOn(read.screen), [{ key: 'k', value: 'v', found: true }])
     assert.equal(read.screen.includes('second one'), false, `the passphrase was echoed:\n${read.screen}`)
     // A wrong one typed there is WRONG_PASSPHRASE.
+    // With no saved state to answer from, the store is opened: the passphrase is still asked once.
+    await rm(join(cli.dir, 'state'), { recursive: true, force: true })
+    const opened = await atTerminal(['get', 'k', '--dir', cli.dir, '--json'], [{ prompt: /Passphrase of /, typed: 'second one' }])
+    assert.equal(opened.code, 0, opened.screen)
+    assert.deepEqual(jsonOn(opened.screen), [{ key: 'k', value: 'v', found: true }])
+    assert.equal(opened.screen.match(/Passphrase of /g)?.length, 1, opened.screen)
     const wrong = await atTerminal(['get', 'k', '--dir', cli.dir, '--json'], [{ prompt: /Passphrase of /, typed: 'first one' }])
     assert.equal(wrong.code, 1, wrong.screen)
     assert.match(wrong.screen, /"code":"WRONG_PASSPHRASE"/)
