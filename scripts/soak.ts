@@ -9,6 +9,8 @@
  * outside CI; prints what it checked.
  */
 import assert from 'node:assert/strict'
+import { readdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import { isDeepStrictEqual, parseArgs } from 'node:util'
 import { Devices } from '../test/join/helpers.ts'
 import { waitFor } from '../test/helpers/device.ts'
@@ -22,6 +24,15 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' }
   }
 })
+/** The bytes of every file under `dir`. */
+const bytesUnder = async (dir: string): Promise<number> => {
+  let total = 0
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, e.name)
+    total += e.isDirectory() ? await bytesUnder(path) : e.isFile() ? (await stat(path)).size : 0
+  }
+  return total
+}
 const positive = (text: string, name: string): number => {
   const n = Number(text)
   if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`--${name} must be a positive integer, got ${text}`)
@@ -120,6 +131,13 @@ try {
   const epoch = d.get('laptop').info().epoch
   console.log(`soak passed: ${done()} ops in ${seconds} s (${stats.puts} puts${stats.batches > 0 ? ` in ${stats.batches} batches` : ''}, ${stats.dels} deletes), ${stats.restarts} restarts; ${expected.size} keys checked on 3 devices, all converged`)
   console.log(`compactions: ${epoch} (epoch ${epoch} now, no revocation); current log (epoch ${epoch}): ${logs}; largest log seen: ${stats.largestLog} writes`)
+  // Each device's directory on disk, once it is closed (the logs it left are deleted in the background).
+  const sizes: string[] = []
+  for (const n of names) {
+    await d.stop(n)
+    sizes.push(`${n} ${(await bytesUnder(await d.dir(n)) / 2 ** 20).toFixed(1)} MiB`)
+  }
+  console.log(`on disk at the end: ${sizes.join(', ')}`)
 } finally {
   await d.cleanup()
 }
