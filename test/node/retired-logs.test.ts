@@ -8,30 +8,17 @@ import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { base58btc } from 'multiformats/bases/base58'
-import { Entry, IPFSBlockStorage } from '../../src/orbit/orbitdb.ts'
 import type { NodeAccount } from '../../src/node/account-dir.ts'
 import { Devices } from '../join/helpers.ts'
 import { waitFor } from '../helpers/device.ts'
+import { localEntries } from '../helpers/log-entries.ts'
 
 const cidOf = (hash: string): CID => CID.parse(hash, base58btc)
 const exists = async (path: string): Promise<boolean> => await stat(path).then(() => true, () => false)
 
-/** Every entry of `account`'s current data log, walked from its heads through the blockstore. */
-const entriesOf = async (account: NodeAccount): Promise<string[]> => {
-  const storage = await IPFSBlockStorage({ ipfs: account.node.helia, pin: false, timeout: 2000 })
-  const seen = new Set<string>()
-  const todo = [...(await account.heads()).dataHeads]
-  while (todo.length > 0) {
-    const hash = todo.pop() as string
-    if (seen.has(hash)) continue
-    seen.add(hash)
-    const bytes = await storage.get(hash)
-    assert.ok(bytes !== undefined, `entry ${hash} of the log is local`)
-    const entry = await Entry.decode(bytes)
-    todo.push(...entry.next, ...entry.refs)
-  }
-  return [...seen]
-}
+/** Every entry of `account`'s current data log. */
+const entriesOf = async (account: NodeAccount): Promise<string[]> =>
+  (await localEntries(account.node.helia, (await account.heads()).dataHeads)).map((e) => e.hash)
 
 describe('the data logs a device has left', function () {
   this.timeout(120_000)

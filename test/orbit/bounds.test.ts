@@ -16,6 +16,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { base58btc } from 'multiformats/bases/base58'
 import { Devices } from '../join/helpers.ts'
 import { makeSecrets, removeDir, startDevice, waitFor, type TestDevice } from '../helpers/device.ts'
+import { localEntries } from '../helpers/log-entries.ts'
 import { decodeKeystore } from '../../identity/keystore.ts'
 import { renameOp } from '../../acl/ops.ts'
 import { REVOKED_REGISTRY_BUDGET } from '../../src/account/open.ts'
@@ -52,23 +53,8 @@ const countArrivals = (peers: NodeAccount[], topic: string, sender: string): { c
 }
 
 /** How many entries of `account`'s registry log (walked from its heads, local blocks only) `signingKey` signed. */
-const storedBy = async (account: NodeAccount, signingKey: string): Promise<number> => {
-  const storage = await IPFSBlockStorage({ ipfs: account.node.helia, pin: false, timeout: 2000 })
-  const seen = new Set<string>()
-  const todo = [...(await account.heads()).registryHeads]
-  let n = 0
-  while (todo.length > 0) {
-    const hash = todo.pop() as string
-    if (seen.has(hash)) continue
-    seen.add(hash)
-    const bytes = await storage.get(hash)
-    assert.ok(bytes !== undefined, `entry ${hash} of the log is local`)
-    const entry = await Entry.decode(bytes)
-    if (entry.key === signingKey) n++
-    todo.push(...entry.next, ...entry.refs)
-  }
-  return n
-}
+const storedBy = async (account: NodeAccount, signingKey: string): Promise<number> =>
+  (await localEntries(account.node.helia, (await account.heads()).registryHeads)).filter((e) => e.key === signingKey).length
 
 /** The process's memory after a full collection (gc exposed on demand). */
 const memory = async (): Promise<NodeJS.MemoryUsage> => {
