@@ -355,17 +355,8 @@ export const ManagedDatabase = async (args: DatabaseArgs & ManagedOptions): Prom
     if (access.close !== undefined) await access.close()
     events.emit('close')
   }
-  /** Deletes the log here: its entries' blocks too (the blockstore would keep them for good), then its stores. */
   const drop = async (): Promise<void> => {
     queue.clear()
-    const index = rawIndex as StorageBackend & { iterator?: () => AsyncIterable<[string, unknown]> }
-    if (index.iterator !== undefined) {
-      for await (const [hash] of index.iterator()) {
-        try {
-          await ipfs.blockstore.delete?.(CID.parse(hash, base58btc))
-        } catch {}
-      }
-    }
     await log.clear()
     await absent.flush()
     await absentStore.clear()

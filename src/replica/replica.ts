@@ -3,7 +3,7 @@
  * and the current epoch's data log for devices that are never online together. It holds
  * no group key and reads nothing; it still checks every entry like a device does
  * (signatures, admissions, epoch membership), so it stores and serves only valid data.
- * It follows the registry to each new epoch and deletes the retired one (its blocks too).
+ * It follows the registry to each new epoch and drops the retired one.
  */
 import type { AccountState, EpochRecord } from '../../acl/types.ts'
 import { openRegistry } from '../account/open.ts'
