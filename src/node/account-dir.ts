@@ -32,7 +32,6 @@ import { acquireLock, isLevelLocked, type LockInfo, type StoreLock } from './loc
 import { accountPaths, type AccountPaths } from './paths.ts'
 import { makeOwnerOnly, ownerOnlyDir } from './permissions.ts'
 import { epochMemory, readConfig, writeConfig } from './config.ts'
-import { retiredLogs, type RetiredLogs } from './retired-logs.ts'
 import type { EpochRecord } from '../../acl/types.ts'
 import { rememberPeerOf, rememberPeers } from './network-memory.ts'
 import { followSwarm, readSwarmFile } from './swarm-file.ts'
@@ -129,19 +128,13 @@ const withServices = async (
     try {
       const answerFor = await answerPeerDevice(started.node.libp2p, deviceSecrets)
       const memory = epochMemory(paths)
-      let sweeper: RetiredLogs | undefined
-      const account = await open(started, deviceSecrets, (record) => {
-        memory.onEpoch(record)
-        sweeper?.sweep()
-      })
-      sweeper = sweepRetiredLogs(paths, started, account, memory.flush)
+      const account = await open(started, deviceSecrets, memory.onEpoch)
       answerFor(account)
       const peerDevices = await startPeerDevices({ libp2p: started.node.libp2p, account, memoryPath: paths.peers }).catch(async (err: unknown) => {
-        await sweeper.stop()
         await account.close().catch(() => {})
         throw err
       })
-      return wrap(account, paths, started, deviceSecrets, lock, { graceMs: options.swarmGraceMs, pinned: swarm?.pinned === true }, peerDevices, memory.flush, sweeper)
+      return wrap(account, paths, started, deviceSecrets, lock, { graceMs: options.swarmGraceMs, pinned: swarm?.pinned === true }, peerDevices, memory.flush)
     } catch (err) {
       await started.orbitdb.stop().catch(() => {})
       await started.node.stop().catch(() => {})
@@ -153,29 +146,7 @@ const withServices = async (
   }
 }
 
-/**
- * Sweeps the data logs this device has left (src/node/retired-logs.ts): now, and after
- * each move once the config names the new log. Those of epochs older than the config's.
- */
-const sweepRetiredLogs = (paths: AccountPaths, started: Started, account: Account, flushConfig: () => Promise<void>): RetiredLogs => {
-  const sweeper = retiredLogs({
-    orbitdbDir: paths.orbitdb,
-    blockstore: started.node.helia.blockstore,
-    retired: async () => {
-      await flushConfig()
-      const inUse = (await readConfig(paths)).dataLog
-      const state = account.state()
-      const records = [...state.epochs, ...(state.supersededEpochs ?? [])]
-      const current = records.find((r) => r.dataLog === inUse)
-      if (current === undefined) return []
-      return records.filter((r) => r.epoch < current.epoch && r.dataLog !== inUse).map((r) => r.dataLog)
-    }
-  })
-  sweeper.sweep()
-  return sweeper
-}
-
-const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: DeviceSecrets, lock: StoreLock, swarm: { graceMs: number | undefined, pinned: boolean }, peerDevices: PeerDevices, flushConfig: () => Promise<void>, sweeper: RetiredLogs): NodeAccount => {
+const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: DeviceSecrets, lock: StoreLock, swarm: { graceMs: number | undefined, pinned: boolean }, peerDevices: PeerDevices, flushConfig: () => Promise<void>): NodeAccount => {
   const { node, orbitdb } = started
   const stopSwarm = followSwarm(node, account, paths.swarm, swarm)
   const libp2p = node.libp2p
@@ -253,7 +224,6 @@ const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: 
         stopSwarm()
         await peerDevices.stop()
         await (await joins?.catch(() => undefined))?.stop()
-        await sweeper.stop()
         await account.close()
         await flushConfig()
         await orbitdb.stop()
