@@ -131,7 +131,7 @@ try {
   const epoch = d.get('laptop').info().epoch
   console.log(`soak passed: ${done()} ops in ${seconds} s (${stats.puts} puts${stats.batches > 0 ? ` in ${stats.batches} batches` : ''}, ${stats.dels} deletes), ${stats.restarts} restarts; ${expected.size} keys checked on 3 devices, all converged`)
   console.log(`compactions: ${epoch} (epoch ${epoch} now, no revocation); current log (epoch ${epoch}): ${logs}; largest log seen: ${stats.largestLog} writes`)
-  // Each device's directory on disk, once it is closed (the logs it left are deleted in the background).
+  // Each device's directory on disk, once it is closed.
   const sizes: string[] = []
   for (const n of names) {
     await d.stop(n)
