@@ -46,10 +46,10 @@ const verified = new Map<string, true>()
 const MAX_VERIFIED = 20_000
 
 /**
- * The data's SHA-256: natively where that is synchronous (Node: multiformats' hasher is
- * node:crypto there), else natively past this size (WebCrypto: async, a thread hop each)
- * and in JavaScript below it. OrbitDB checks up to 17 parents again for each entry that
- * arrives: 256 KiB snapshot parts took ~5 ms each in JavaScript and ~2 ms of hops in WebCrypto.
+ * The data's SHA-256 (the key of the cache above): natively where that is synchronous
+ * (Node: multiformats' hasher is node:crypto there), else natively past this size
+ * (WebCrypto: async, a thread hop each) and in JavaScript below it. A 256 KiB snapshot
+ * part took ~5 ms in JavaScript, and ~2 ms of hop in WebCrypto.
  */
 const NATIVE_HASH_FROM = 4096
 const syncNativeHash = ((): boolean => {

@@ -272,9 +272,10 @@ export const ManagedDatabase = async (args: DatabaseArgs & ManagedOptions): Prom
       // access check runs again here, in the queue: the registry may have changed meanwhile.
       const updated = !(await log.has(entry.hash))
       if (updated) {
-        for (const e of [entry, ...batch]) if (!(await access.canAppend(e))) throw new Error(NOT_ALLOWED)
+        const joining = [entry, ...batch]
+        for (const e of joining) if (!(await access.canAppend(e))) throw new Error(NOT_ALLOWED)
         // The marks a join past an absent ancestor relies on are on disk first.
-        if ([entry, ...batch].some((e) => [...e.next, ...e.refs].some((hash) => absent.has(hash)))) await absent.flush()
+        if (joining.some((e) => [...e.next, ...e.refs].some((hash) => absent.has(hash)))) await absent.flush()
         await joinVerified(stores, entry, batch, !hole)
       }
       if (hole) absent.healed(entry.hash)

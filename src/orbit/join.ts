@@ -1,12 +1,13 @@
 /**
- * Joining an entry the database has checked (browser-ready). OrbitDB's `joinEntry`
- * checks the entry again and reads and checks every parent it names, in the log already
- * or not: that repeated work (up to 17 entries re-encoded and hashed per entry), and an
- * entry that names a refused or missing one (src/orbit/absent.ts) could never join. This
- * does what it does, for an entry whose ancestry the database has already fetched and
- * checked (src/orbit/database.ts): the entry is stored, becomes a head in place of the
- * heads its batch names, and the batch goes into the index. OrbitDB keeps a log's heads
- * in its heads storage as JSON under `heads`, [{ hash, next }] (oplog/heads.js).
+ * Joining an entry the database has checked (browser-ready), in place of OrbitDB's
+ * `joinEntry`. That one checks the entry again and reads and checks every parent it
+ * names, in the log already or not: work done twice (up to 17 entries re-encoded and
+ * hashed per entry), and an entry that names a refused or missing one
+ * (src/orbit/absent.ts) could never join. This joins an entry whose ancestry the
+ * database has already fetched and checked (src/orbit/database.ts): the entry is stored,
+ * becomes a head in place of the heads its batch names, and the batch goes into the
+ * index. OrbitDB keeps a log's heads in its heads storage as JSON under `heads`,
+ * [{ hash, next }] (oplog/heads.js).
  */
 import { utf8Decode, utf8Encode } from '../crypto/bytes.ts'
 import { Entry, type LogEntry, type StorageBackend } from './orbitdb.ts'
