@@ -40,14 +40,36 @@ const openTheWay = async (paths: string[]): Promise<() => Promise<void>> => {
 
 interface Entry { path: string, mode: number, dir: boolean }
 
-/** Every entry under `dir` (itself included), symbolic links left out as the code leaves them. */
+/** `lstat`, or undefined for an entry that went between the listing and the look (a renamed temporary file). */
+const lstatIfThere = async (path: string): Promise<Awaited<ReturnType<typeof lstat>> | undefined> => {
+  try {
+    return await lstat(path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+}
+
+/**
+ * Every entry under `dir` (itself included), symbolic links left out as the code leaves them. An open
+ * account writes while the walk runs (its state files go through a temporary file and a rename), so an
+ * entry gone by the time it is looked at is left out: it has no mode to check.
+ */
 const walk = async (dir: string, root = dir): Promise<Entry[]> => {
-  const st = await lstat(dir)
-  const here: Entry = { path: relative(root, dir) || '.', mode: st.mode & 0o777, dir: st.isDirectory() }
+  const st = await lstatIfThere(dir)
+  if (st === undefined) return []
+  const here: Entry = { path: relative(root, dir) || '.', mode: Number(st.mode) & 0o777, dir: st.isDirectory() }
   if (!here.dir) return [here]
-  const below = await Promise.all((await readdir(dir)).map(async (name) => {
+  let names: string[]
+  try {
+    names = await readdir(dir)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
+  }
+  const below = await Promise.all(names.map(async (name) => {
     const path = join(dir, name)
-    return (await lstat(path)).isSymbolicLink() ? [] : await walk(path, root)
+    return (await lstatIfThere(path))?.isSymbolicLink() === false ? await walk(path, root) : []
   }))
   return [here, ...below.flat()]
 }
