@@ -4,7 +4,8 @@
  * Logs go to stderr; the last stdout line is `BENCH_RESULT {...figures}`.
  * Every node it starts is stopped and its directory removed, also on failure.
  */
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createAccount, joinAccount, openAccount, type NodeAccount } from '../../src/node/account-dir.ts'
 import { openPlain, type PlainDevice, type LogEntry } from './plain.ts'
@@ -13,6 +14,9 @@ import { closeAll, copyFixture, hasAllKeys, log, onExit, progress, runOnce, star
 import { fillAccount, type FillMode } from './fill.ts'
 import { OUR_CLI, PLAIN_READY } from './entries.ts'
 import { SCALE_SCENARIOS, type ScaleParams } from './scale.ts'
+
+/** The new device of `sync` apart (see ChildParams.apart). */
+const JOINER = join(dirname(fileURLToPath(import.meta.url)), 'joiner.ts')
 
 export interface ChildParams {
   /** store: puts; sync: keys present before the new device comes; revoke: live keys. */
@@ -25,6 +29,8 @@ export interface ChildParams {
   cliGets: number
   /** prepare-*: how our fixture is filled (default: one put per key). */
   fill?: FillMode
+  /** sync, ours: the new device runs in a process of its own (joiner.ts), as on its own machine; no propagation then. */
+  apart?: boolean
 }
 
 // ---------------------------------------------------------------- 1, 2, 5: puts, gets, peak RSS
@@ -136,7 +142,19 @@ const sync = async (side: Side, root: string, p: ChildParams & { fixture: string
   const lat: number[] = []
   let joinMs: number
   let joinReturnedMs = Number.NaN
-  if (side === 'ours') {
+  if (side === 'ours' && p.apart === true) {
+    if (p.props > 0) throw new Error('sync apart times no propagation')
+    const a = onExit(await openAccount({ dir: join(root, 'a'), listen: LOOPBACK }), async (x) => { await x.close() })
+    const invite = await a.invite({ ttlMs: 600_000, role: 'member' })
+    const b = onExit(startProc([JOINER, join(root, 'b'), String(p.keys)], { stdin: true }), async (x) => { await x.stop() })
+    await b.wait(/^READY$/, 60_000)
+    const t0 = now()
+    b.send(invite.text)
+    const joined = JSON.parse((await b.wait(/^JOINED /, 600_000)).slice('JOINED '.length)) as { joinReturnedMs: number, newDeviceMs: number }
+    joinMs = now() - t0
+    joinReturnedMs = joined.joinReturnedMs
+    await invite.admitted
+  } else if (side === 'ours') {
     const a = onExit(await openAccount({ dir: join(root, 'a'), listen: LOOPBACK }), async (x) => { await x.close() })
     const invite = await a.invite({ ttlMs: 600_000, role: 'member' })
     const t0 = now()

@@ -2,7 +2,8 @@
  * What every scenario of a benchmark child shares: its log, the things to stop when it
  * ends, processes it starts (a daemon, a CLI command), fixtures it copies.
  */
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcessByStdio } from 'node:child_process'
+import type { Readable, Writable } from 'node:stream'
 import { cp } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { join } from 'node:path'
@@ -40,11 +41,19 @@ export const copyFixture = async (fixture: string, root: string, names: string[]
   for (const name of names) await cp(join(fixture, name), join(root, name), { recursive: true })
 }
 
-export interface Proc { wait: (pattern: RegExp, ms: number) => Promise<string>, stop: () => Promise<void> }
+export interface Proc {
+  wait: (pattern: RegExp, ms: number) => Promise<string>
+  /** Writes one line to its stdin (started with `{ stdin: true }`). */
+  send: (line: string) => void
+  stop: () => Promise<void>
+}
 
-/** Starts `node <args>` (this Node) in the background; `wait` resolves with the first stdout line matching. */
-export const startProc = (args: string[]): Proc => {
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+/**
+ * Starts `node <args>` (this Node) in the background; `wait` resolves with the first stdout
+ * line matching. With `stdin`, its stdin is a pipe that `send` writes and `stop` closes first.
+ */
+export const startProc = (args: string[], opts: { stdin?: boolean } = {}): Proc => {
+  const proc = spawn(process.execPath, args, { stdio: [opts.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'] }) as ChildProcessByStdio<Writable | null, Readable, Readable>
   const lines: string[] = []
   let notify = (): void => {}
   createInterface({ input: proc.stdout }).on('line', (line) => { lines.push(line); notify() })
@@ -61,8 +70,15 @@ export const startProc = (args: string[]): Proc => {
       notify()
       void exited.then(() => { clearTimeout(timer); reject(new Error(`exited (${String(proc.exitCode)}) before ${String(pattern)}; stderr: ${stderr}`)) })
     }),
+    send: (line) => { proc.stdin?.write(`${line}\n`) },
     stop: async () => {
       if (proc.exitCode !== null || proc.signalCode !== null) return
+      if (proc.stdin !== null) {
+        // Its cue to close and exit on its own.
+        proc.stdin.end()
+        const gone = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => { setTimeout(() => { resolve(false) }, 10_000).unref() })])
+        if (gone) return
+      }
       proc.kill('SIGTERM')
       const timer = setTimeout(() => { proc.kill('SIGKILL') }, 10_000)
       await exited
