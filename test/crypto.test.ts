@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { x25519 } from '@noble/curves/ed25519.js'
-import { AEAD_OVERHEAD, decrypt, encrypt, generateKey } from '../src/crypto/aead.ts'
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js'
+import { AEAD_OVERHEAD, NATIVE_AEAD_FROM, decrypt, encrypt, generateKey, useNativeChaCha } from '../src/crypto/aead.ts'
+import { nodeChaCha } from '../src/node/native-aead.ts'
 import {
   base32LowerEncode,
   base64urlDecode,
@@ -178,6 +180,60 @@ describe('crypto/aead', () => {
       nonces.add(hex(encrypt(key, msg, noAad).subarray(1, 25)))
     }
     assert.equal(nonces.size, n)
+  })
+})
+
+describe('crypto/aead on Node\'s native ChaCha20-Poly1305', () => {
+  const key = generateKey()
+  const aad = utf8Encode('context')
+  const calls = { seal: 0, open: 0 }
+  beforeEach(() => {
+    calls.seal = 0
+    calls.open = 0
+    useNativeChaCha({
+      seal: (...args) => { calls.seal++; return nodeChaCha.seal(...args) },
+      open: (...args) => { calls.open++; return nodeChaCha.open(...args) }
+    })
+  })
+  afterEach(() => { useNativeChaCha(nodeChaCha) })
+
+  const SIZES = [0, 100, NATIVE_AEAD_FROM - 1, NATIVE_AEAD_FROM, NATIVE_AEAD_FROM + 1, 70_001, 256 * 1024]
+  /** Random bytes of any length (randomBytes gives 64 KiB at most). */
+  const bytesOf = (n: number): Uint8Array => {
+    const out = new Uint8Array(n)
+    for (let at = 0; at < n; at += 65_536) out.set(randomBytes(Math.min(65_536, n - at)), at)
+    return out
+  }
+
+  it('gives the bytes the JavaScript XChaCha20-Poly1305 gives, both ways, natively from 4,096 bytes on', () => {
+    for (const size of SIZES) {
+      const plaintext = bytesOf(size)
+      const before = { ...calls }
+      const sealed = encrypt(key, plaintext, aad)
+      const nonce = sealed.subarray(1, 25)
+      // The same nonce in JavaScript: the same ciphertext and tag, byte for byte.
+      assert.deepEqual(sealed.subarray(25), xchacha20poly1305(key, nonce, aad).encrypt(plaintext), `size ${size}`)
+      assert.deepEqual(decrypt(key, sealed, aad), plaintext, `size ${size}`)
+      // And what JavaScript sealed opens natively.
+      const theirs = concatBytes(Uint8Array.of(0x01), nonce, xchacha20poly1305(key, nonce, aad).encrypt(plaintext))
+      assert.deepEqual(decrypt(key, theirs, aad), plaintext, `size ${size}`)
+      const native = size >= NATIVE_AEAD_FROM ? 1 : 0
+      assert.deepEqual({ seal: calls.seal - before.seal, open: calls.open - before.open }, { seal: native, open: 2 * native }, `size ${size}`)
+    }
+  })
+
+  it('rejects, natively, a flipped bit anywhere in the nonce, the ciphertext or the tag, the wrong key and the wrong aad', () => {
+    const plaintext = randomBytes(NATIVE_AEAD_FROM + 10)
+    const sealed = encrypt(key, plaintext, aad)
+    // The nonce's first 16 bytes make the subkey, its last 8 the ChaCha20 nonce.
+    for (const i of [1, 1 + 15, 1 + 16, 1 + 23, 25, 25 + 4000, sealed.length - 16, sealed.length - 1]) {
+      assert.throws(() => decrypt(key, flip(sealed, i), aad), expectCode('DECRYPTION_FAILED'), `byte ${i}`)
+    }
+    assert.throws(() => decrypt(generateKey(), sealed, aad), expectCode('DECRYPTION_FAILED'))
+    assert.throws(() => decrypt(key, sealed, utf8Encode('other')), expectCode('DECRYPTION_FAILED'))
+    assert.throws(() => decrypt(key, sealed.subarray(0, sealed.length - 1), aad), expectCode('DECRYPTION_FAILED'))
+    assert.ok(calls.open >= 11, `the native cipher was asked (${calls.open} times)`)
+    assert.deepEqual(decrypt(key, sealed, aad), plaintext)
   })
 })
 

@@ -5,6 +5,8 @@
  * Node programs call.
  */
 import { rm, stat } from 'node:fs/promises'
+// For its effect: the core's cipher runs natively on large inputs.
+import './native-aead.ts'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Account, BuildOptions } from '../account/account.ts'
 import type { Swarm } from '../account/swarm.ts'
