@@ -58,7 +58,7 @@ export const startProc = (args: string[], opts: { stdin?: boolean } = {}): Proc 
   let notify = (): void => {}
   createInterface({ input: proc.stdout }).on('line', (line) => { lines.push(line); notify() })
   let stderr = ''
-  proc.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  proc.stderr.on('data', (d: Buffer) => { stderr += d.toString(); if (process.env.BENCH_VERBOSE !== undefined) process.stderr.write(d) })
   const exited = new Promise<void>((resolve) => { proc.once('exit', () => { resolve() }) })
   return {
     wait: async (pattern, ms) => await new Promise<string>((resolve, reject) => {

@@ -18,7 +18,7 @@ import SyncModule from '@orbitdb/core/src/sync.js'
 import pathJoinModule from '@orbitdb/core/src/utils/path-join.js'
 import { CID } from 'multiformats/cid'
 import { base58btc } from 'multiformats/bases/base58'
-import { ComposedStorage, encodedSize, Entry, IPFSBlockStorage, LevelStorage, Log, LRUStorage, OversizedEntryError, withDecodeCache } from './orbitdb.ts'
+import { ComposedStorage, encodedSize, Entry, IPFSBlockStorage, LevelStorage, Log, LRUStorage, OversizedEntryError, verifyEntry, withDecodeCache } from './orbitdb.ts'
 import { ANCESTRY_LIMITS, fetchAncestry } from './prefetch.ts'
 import { entrySize, PendingEntries, type PendingLimits } from './pending.ts'
 import { openAbsentEntries, type AbsentEntries, type AbsentStore } from './absent.ts'
@@ -60,11 +60,25 @@ export interface ManagedDatabase extends BaseDatabase {
   retryPending: () => Promise<void>
 }
 
-/** What a data log adds: the per-writer ranks that refuse entries which can never count (src/orbit/ranks.ts), fed by its `onUpdate`. */
-export interface ManagedOptions { ranks?: WriterRanks }
+/**
+ * Work on an entry from the network that can start once the entry is checked, while the
+ * rest of its ancestry is still on its way (the data log decodes the payload: a 100,000-key
+ * snapshot's decryption and parsing then overlaps its fetch). `take` is told of each
+ * checked entry of a walk; `drop` of them all once their join is over, joined or not.
+ */
+export interface EarlyWork {
+  take: (entry: LogEntry) => void
+  drop: (hashes: string[]) => void
+}
+
+/**
+ * What a data log adds: the per-writer ranks that refuse entries which can never count
+ * (src/orbit/ranks.ts), fed by its `onUpdate`; its early work on checked entries.
+ */
+export interface ManagedOptions { ranks?: WriterRanks, early?: EarlyWork }
 
 export const ManagedDatabase = async (args: DatabaseArgs & ManagedOptions): Promise<ManagedDatabase> => {
-  const { ipfs, identity, address, name, access, onUpdate, ranks } = args
+  const { ipfs, identity, address, name, access, onUpdate, ranks, early } = args
   const cap = access.maxEntryBytes ?? MAX_ENTRY_BYTES
   const directory = pathJoin(args.directory ?? './orbitdb', `./${address}/`)
   const meta = args.meta ?? {}
@@ -160,7 +174,7 @@ export const ManagedDatabase = async (args: DatabaseArgs & ManagedOptions): Prom
     try {
       // Its writer's identity, under the short timeout: OrbitDB's own lookup waits 30 s for one nobody holds.
       if (!(await fetchIdentity(entry.identity))) return 'its writer\'s identity is unknown'
-      if (!(await Entry.verify(identity, entry))) return 'its signature is invalid'
+      if (!(await verifyEntry(identity, entry))) return 'its signature is invalid'
       if (!(await access.canAppend(entry))) return NOT_ALLOWED
     } catch {
       return 'it is malformed or its writer\'s identity could not be fetched'
@@ -193,6 +207,7 @@ export const ManagedDatabase = async (args: DatabaseArgs & ManagedOptions): Prom
     const bounded = tally.bounded(entry.key)
     if (!counted || (bounded !== undefined && bounded - (spent.get(entry.key) ?? 0) < 1)) return await refuse(entry, 'its writer has no allowance left', false)
     if (bounded !== undefined) spend(entry.key, 1)
+    early?.take(entry)
     let joined = false
     // The ancestors this join adds: what a join past an absent one needs of them.
     const batch: LogEntry[] = []
@@ -203,6 +218,7 @@ export const ManagedDatabase = async (args: DatabaseArgs & ManagedOptions): Prom
         check: async (ancestor) => {
           if ((await fault(ancestor)) !== undefined || !(await tally.add(ancestor))) return false
           batch.push(ancestor)
+          early?.take(ancestor)
           return true
         },
         limits: ANCESTRY_LIMITS,
@@ -217,14 +233,26 @@ export const ManagedDatabase = async (args: DatabaseArgs & ManagedOptions): Prom
     } finally {
       // A check that failed stays counted against a bounded writer.
       if (bounded !== undefined && joined) spend(entry.key, -1)
+      early?.drop([entry.hash, ...batch.map((e) => e.hash)])
     }
   }
 
+  // The admits under way, by entry: one that comes again meanwhile (its head announced
+  // again, or sent by a second peer) waits for the first instead of walking its ancestry again.
+  const admitting = new Map<string, Promise<void>>()
   const applyOperation = async (entry: LogEntry): Promise<void> => {
     if (entry === undefined || entry === null) return
-    const work = admit(entry).catch((err: unknown) => { events.emit('error', err) })
-    checking.add(work)
-    void work.finally(() => { checking.delete(work) })
+    let work = admitting.get(entry.hash)
+    if (work === undefined) {
+      const started = admit(entry).catch((err: unknown) => { events.emit('error', err) })
+      work = started
+      admitting.set(entry.hash, started)
+      checking.add(started)
+      void started.finally(() => {
+        checking.delete(started)
+        admitting.delete(entry.hash)
+      })
+    }
     // An honest entry is checked at once; a forged one, or one whose ancestry is slow to
     // come, can take seconds to give up on: the sync does not wait for it.
     let timer: ReturnType<typeof setTimeout> | undefined

@@ -5,7 +5,7 @@
  * out of the node, and never stop valid entries from being applied. A device's writes
  * count only within its quotas (src/store/kv-state.ts); its own writer is told first.
  */
-import { ManagedDatabase } from '../orbit/database.ts'
+import { ManagedDatabase, type EarlyWork } from '../orbit/database.ts'
 import { ranked, WriterRanks } from '../orbit/ranks.ts'
 import type { DatabaseArgs, LogEntry, OrbitLog } from '../orbit/orbitdb.ts'
 import { holdsAll } from '../orbit/orbitdb.ts'
@@ -18,6 +18,9 @@ import { planBatch, putsOf, type BatchOp } from './batch-write.ts'
 import type { WholeBatch } from './batches.ts'
 import type { QuotaUsage, Quotas, WriteRef } from './quota.ts'
 import { Checkpoints, type StateStore } from './state-store.ts'
+
+/** The payloads decoded ahead of their join held at once, at most (a whole walk's ancestry is at most 64 MiB). */
+const EARLY_MAX_BYTES = 96 * 1024 * 1024
 
 export const KV_TYPE = 'orbit-account-kv'
 
@@ -163,13 +166,40 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
   const opOf = (payload: unknown): DataOp =>
     (typeof payload === 'object' && payload !== null ? ownOps.get(payload) : undefined) ?? codec.decode(payload)
 
+  /**
+   * Ops decoded from checked entries of the network before their join (the database's
+   * EarlyWork), by entry hash, each used once; at most EARLY_MAX_BYTES of payloads. One
+   * that does not decode is left for its apply, which counts it for nothing as before.
+   */
+  const early = new Map<string, { op: DataOp, bytes: number }>()
+  let earlyBytes = 0
+  const forget = (hash: string): DataOp | undefined => {
+    const held = early.get(hash)
+    if (held === undefined) return undefined
+    early.delete(hash)
+    earlyBytes -= held.bytes
+    return held.op
+  }
+  const earlyWork: EarlyWork = {
+    take: (entry) => {
+      const payload = entry.payload as unknown
+      const bytes = payload instanceof Uint8Array ? payload.byteLength : 0
+      if (early.has(entry.hash) || earlyBytes + bytes > EARLY_MAX_BYTES) return
+      try {
+        early.set(entry.hash, { op: codec.decode(payload), bytes })
+        earlyBytes += bytes
+      } catch {}
+    },
+    drop: (hashes) => { for (const hash of hashes) forget(hash) }
+  }
+
   /** Applies one entry to `x`; its visible changes are told when `x` is the current bundle. */
   const applyEntry = (x: Derived, entry: LogEntry): void => {
     if (x.seen.has(entry.hash)) return
     x.seen.add(entry.hash)
     let applied: Applied
     try {
-      const op = opOf(entry.payload)
+      const op = forget(entry.hash) ?? opOf(entry.payload)
       // As the writes quota counts them: one per record of a batch part or a carry, at least one.
       if (op.op !== 'snapshot') x.writes += op.op === 'put' || op.op === 'del' ? 1 : Math.max(1, op.records.length)
       applied = x.state.apply({ hash: entry.hash, signer: entry.key, clock: entry.clock }, op)
@@ -300,7 +330,7 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
   /** Set once the log is open (a rebuild reads it). */
   let started = false
 
-  const db = await ManagedDatabase({ ...args, onUpdate, ranks })
+  const db = await ManagedDatabase({ ...args, onUpdate, ranks, early: earlyWork })
   let rejected = 0
   db.events.on('rejected', () => { rejected++ })
   // A checkpoint whose heads this log does not hold belongs to another copy of it: replay instead.
