@@ -56,13 +56,16 @@ export const runScale = async (ctx: ScaleContext, s: ScaleSizes): Promise<void> 
   const ours = (scenario: string, keys: number | undefined, params: object): Step =>
     ({ id: runId(scenario, 'ours', keys), scenario, side: 'ours', params })
   const newDevice = (keys: number): Step => ({ ...ours('sync', keys, { keys, gets: 0, props: 0, cliGets: 0, fixture: fixtureOf('solo', keys) }), id: runId('newdev', 'ours', keys) })
+  // The same with the new device in a process of its own, as on its own machine (for information).
+  const newDeviceApart = (keys: number): Step => ({ ...ours('sync', keys, { keys, gets: 0, props: 0, cliGets: 0, apart: true, fixture: fixtureOf('solo', keys) }), id: runId('newdev-apart', 'ours', keys) })
   // Each group's figures are compared with each other: they run one after the other.
   const groups: Step[][] = [
     [s.small, s.mid, s.large].map((keys) => ours('reopen', keys, { keys, fixture: fixtureOf('solo', keys) })),
     [ours('cli', undefined, { keys: s.small, fixture: fixtureOf('solo', s.small), runs: s.cliRuns })],
     (['ours', 'plain'] as const).map((side) => ({ id: runId('batch', side), scenario: 'batch', side, params: { keys: s.batchKeys, fixture: '' } })),
     [s.revokeSmall, s.revokeLarge].map((keys) => ours('revoke', keys, { keys, gets: 0, props: 0, cliGets: 0, fixture: fixtureOf('group', keys) })),
-    [s.revokeSmall, s.revokeLarge].map(newDevice)
+    [s.revokeSmall, s.revokeLarge].map(newDevice),
+    [s.revokeSmall, s.revokeLarge].map(newDeviceApart)
   ]
   const fixtureOfStep = (step: Step): string | undefined => (step.params as { fixture?: string }).fixture
 

@@ -70,6 +70,7 @@ export const SCALE_ROWS: ScaleRowSpec[] = [
   { id: 'batch-synced', label: (s) => `batch: until a second device reads all ${n(s.batchKeys)}`, unit: 'ms', value: () => ref(runId('batch', 'ours'), 'syncedMs'), base: null, baseLabel: () => '' },
   { id: 'revoke', label: (s) => `revocation at ${n(s.revokeLarge)} keys`, unit: 'ms', value: (s) => ref(runId('revoke', 'ours', s.revokeLarge), 'revokeMs'), base: (s) => ref(runId('revoke', 'ours', s.revokeSmall), 'revokeMs'), baseLabel: (s) => `at ${n(s.revokeSmall)} keys`, target: { kind: 'under', value: 2 } },
   { id: 'new-device', label: (s) => `new device until ${n(s.revokeLarge)} keys readable`, unit: 'ms', value: (s) => ref(runId('newdev', 'ours', s.revokeLarge), 'newDeviceMs'), base: (s) => ref(runId('newdev', 'ours', s.revokeSmall), 'newDeviceMs'), baseLabel: (s) => `at ${n(s.revokeSmall)} keys`, target: { kind: 'under', value: 2 } },
+  { id: 'new-device-apart', label: (s) => `new device in a process of its own, until ${n(s.revokeLarge)} keys readable`, unit: 'ms', value: (s) => ref(runId('newdev-apart', 'ours', s.revokeLarge), 'newDeviceMs'), base: (s) => ref(runId('newdev-apart', 'ours', s.revokeSmall), 'newDeviceMs'), baseLabel: (s) => `at ${n(s.revokeSmall)} keys` },
   { id: 'prop', label: (_s, m) => `one-put propagation p50 (${n(m.props)} puts)`, unit: 'ms', value: () => ref(runId('sync', 'ours'), 'propP50Ms'), base: () => ref(runId('sync', 'plain'), 'propP50Ms'), baseLabel: () => 'plain OrbitDB', target: { kind: 'max', value: 1 } }
 ]
 
