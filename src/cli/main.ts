@@ -10,7 +10,7 @@ import { callDaemon } from '../daemon/client.ts'
 import type { Frame, Question, Request } from '../daemon/protocol.ts'
 import { accountPaths, defaultDir } from '../node/paths.ts'
 import { stat } from 'node:fs/promises'
-import { readLock } from '../node/lock.ts'
+import { lockState } from '../node/lock.ts'
 import { readConfig } from '../node/config.ts'
 import { isOfflineRead } from './offline-read.ts'
 import { InvalidArgumentError, OrbitAccountError, StoreLockedError, ValueTooLargeError, isOrbitAccountError, type ErrorCode } from '../errors.ts'
@@ -98,9 +98,11 @@ const askAdmit = async (q: Question): Promise<boolean> =>
 /** Whether to try again (after a pause) when the store is locked: a daemon starting, another command running. */
 const shouldWait = async (err: unknown, lockPath: string, since: number): Promise<boolean> => {
   if (!(err instanceof StoreLockedError)) return false
-  const holder = await readLock(lockPath)
-  if (holder === undefined) return false
-  return Date.now() - since < (holder.role === 'daemon' ? DAEMON_WAIT_MS : HOLDER_WAIT_MS)
+  const state = await lockState(lockPath)
+  // An unreadable lock is for a person to look at; one released meanwhile is free to try again.
+  if (state.kind === 'unreadable') return false
+  const role = state.kind === 'held' ? state.info.role : 'command'
+  return Date.now() - since < (role === 'daemon' ? DAEMON_WAIT_MS : HOLDER_WAIT_MS)
 }
 
 /** Runs a store command through the daemon, or with the store opened here when none runs. */

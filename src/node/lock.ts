@@ -26,11 +26,28 @@ const alive = (pid: number): boolean => {
 }
 
 export const readLock = async (path: string): Promise<LockInfo | undefined> => {
+  const state = await lockState(path)
+  return state.kind === 'held' ? state.info : undefined
+}
+
+/**
+ * What is at the lock's path: a holder, nothing (never taken, or released since: the
+ * holder of a moment ago finished), or a file that does not read as a lock.
+ */
+export type LockState = { kind: 'held', info: LockInfo } | { kind: 'gone' } | { kind: 'unreadable' }
+
+export const lockState = async (path: string): Promise<LockState> => {
+  let text: string
   try {
-    const info = JSON.parse(await readFile(path, 'utf8')) as LockInfo
-    return typeof info.pid === 'number' ? info : undefined
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? { kind: 'gone' } : { kind: 'unreadable' }
+  }
+  try {
+    const info = JSON.parse(text) as LockInfo
+    return typeof info?.pid === 'number' ? { kind: 'held', info } : { kind: 'unreadable' }
   } catch {
-    return undefined
+    return { kind: 'unreadable' }
   }
 }
 
@@ -58,10 +75,13 @@ export const acquireLock = async (path: string, role: LockInfo['role']): Promise
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       }
-      const holder = await readLock(path)
-      if (holder === undefined) {
+      const state = await lockState(path)
+      // Released between our link and this read (commands run together): try the link again.
+      if (state.kind === 'gone') continue
+      if (state.kind === 'unreadable') {
         throw new StoreLockedError(`the account store lock ${path} is unreadable; if no orbit-account process uses this directory, delete that file`)
       }
+      const holder = state.info
       if (holder.pid === process.pid || alive(holder.pid)) {
         throw new StoreLockedError(`the account store is in use by ${holder.role === 'daemon' ? 'a daemon' : 'another command'} (pid ${holder.pid}${holder.pid === process.pid ? ', this process' : ''}); ` +
           (holder.role === 'daemon' ? 'commands reach it through its socket' : 'wait for it to finish'))
