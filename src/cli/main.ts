@@ -98,11 +98,11 @@ const askAdmit = async (q: Question): Promise<boolean> =>
 /** Whether to try again (after a pause) when the store is locked: a daemon starting, another command running. */
 const shouldWait = async (err: unknown, lockPath: string, since: number): Promise<boolean> => {
   if (!(err instanceof StoreLockedError)) return false
+  // Only a holder is waited for: an unreadable lock is for a person to look at, and with none
+  // the store is held by a process that took no lock (or a lock was removed under it).
   const state = await lockState(lockPath)
-  // An unreadable lock is for a person to look at; one released meanwhile is free to try again.
-  if (state.kind === 'unreadable') return false
-  const role = state.kind === 'held' ? state.info.role : 'command'
-  return Date.now() - since < (role === 'daemon' ? DAEMON_WAIT_MS : HOLDER_WAIT_MS)
+  if (state.kind !== 'held') return false
+  return Date.now() - since < (state.info.role === 'daemon' ? DAEMON_WAIT_MS : HOLDER_WAIT_MS)
 }
 
 /** Runs a store command through the daemon, or with the store opened here when none runs. */

@@ -51,6 +51,9 @@ export const lockState = async (path: string): Promise<LockState> => {
   }
 }
 
+/** How many times a take tries to link the lock, at most. */
+const MAX_TRIES = 100
+
 /**
  * Takes the lock at `path`. The file is written whole under a temporary name and
  * linked into place (atomic, fails if it exists), so a reader never sees it half-written.
@@ -60,7 +63,10 @@ export const acquireLock = async (path: string, role: LockInfo['role']): Promise
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}`
   await writeFile(tmp, JSON.stringify(info), { mode: 0o600, flush: true })
   try {
-    for (let attempt = 0; attempt < 3; attempt++) {
+    // A stale lock is taken over twice at most; a lock released under us (commands run
+    // together, each holding it briefly) is tried again, many times if need be.
+    let takeovers = 0
+    for (let tries = 0; tries < MAX_TRIES && takeovers <= 2; tries++) {
       try {
         await link(tmp, path)
         let released = false
@@ -87,6 +93,7 @@ export const acquireLock = async (path: string, role: LockInfo['role']): Promise
           (holder.role === 'daemon' ? 'commands reach it through its socket' : 'wait for it to finish'))
       }
       // A stale lock: its process is gone (killed or crashed). Take it over.
+      takeovers++
       await unlink(path).catch(() => {})
     }
     throw new StoreLockedError('could not take the account store lock')
