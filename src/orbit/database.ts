@@ -237,22 +237,11 @@ export const ManagedDatabase = async (args: DatabaseArgs & ManagedOptions): Prom
     }
   }
 
-  // The admits under way, by entry: one that comes again meanwhile (its head announced
-  // again, or sent by a second peer) waits for the first instead of walking its ancestry again.
-  const admitting = new Map<string, Promise<void>>()
   const applyOperation = async (entry: LogEntry): Promise<void> => {
     if (entry === undefined || entry === null) return
-    let work = admitting.get(entry.hash)
-    if (work === undefined) {
-      const started = admit(entry).catch((err: unknown) => { events.emit('error', err) })
-      work = started
-      admitting.set(entry.hash, started)
-      checking.add(started)
-      void started.finally(() => {
-        checking.delete(started)
-        admitting.delete(entry.hash)
-      })
-    }
+    const work = admit(entry).catch((err: unknown) => { events.emit('error', err) })
+    checking.add(work)
+    void work.finally(() => { checking.delete(work) })
     // An honest entry is checked at once; a forged one, or one whose ancestry is slow to
     // come, can take seconds to give up on: the sync does not wait for it.
     let timer: ReturnType<typeof setTimeout> | undefined

@@ -140,8 +140,9 @@ export const fetchAncestry = async (entry: LogEntry, walk: AncestryWalk): Promis
             if (why !== undefined) return fail(why)
             launch()
             if (!failed && inFlight === 0 && queue.length === 0) resolve({ ok: true, entries: count, holes })
-          })
-        })
+          // Never a rejected chain: the checks after it would never run, and the walk never end.
+          }).catch((err: unknown) => { fail(`the walk failed: ${err instanceof Error ? err.message : String(err)}`) })
+        }, (err: unknown) => { fail(`ancestor ${hash}: ${err instanceof Error ? err.message : String(err)}`) })
       }
     }
     launch()
