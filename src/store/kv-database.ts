@@ -9,7 +9,7 @@ import { ManagedDatabase, type EarlyWork } from '../orbit/database.ts'
 import { ranked, WriterRanks } from '../orbit/ranks.ts'
 import type { DatabaseArgs, LogEntry, OrbitLog } from '../orbit/orbitdb.ts'
 import { holdsAll } from '../orbit/orbitdb.ts'
-import type { KvCheckpoint } from './checkpoint.ts'
+import { encodeCheckpoint, type KvCheckpoint } from './checkpoint.ts'
 import { changesBetween, compareStamps, type Change, type SlotRecord, type Stamp } from './kv-index.ts'
 import { checkKey, checkValue, type JsonValue } from './limits.ts'
 import type { BatchRecord, DataOp, PayloadCodec } from './codec.ts'
@@ -347,7 +347,11 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
   const snapshotOfState = (clean: boolean, heads: string[]): KvCheckpoint => ({
     epoch, heads, clean, seen: [...d.seen], skipped: d.skipped, writes: d.writes, snapshotOf: d.snapshotOf, snapshotParts: [...d.snapshotParts], unsettled: [...d.unsettled], state: d.state.dump(), ranks: d.ranks.dump()
   })
-  checkpoints?.start(async () => snapshotOfState(false, (await db.log.heads()).map((e) => e.hash)))
+  checkpoints?.start(async () => {
+    const heads = (await db.log.heads()).map((e) => e.hash)
+    // Dumped and encoded in one synchronous run: no apply in between (see Checkpoints.start).
+    return encodeCheckpoint(snapshotOfState(false, heads))
+  })
 
   // This device's own writes, one at a time: each is checked against its quotas after the one before counted.
   const self = db.identity.publicKey

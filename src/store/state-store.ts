@@ -62,8 +62,13 @@ export interface Checkpoints {
   load: (epoch: number, onDamage?: () => void) => Promise<KvCheckpoint | undefined>
   /** Says the state changed: a checkpoint follows (soon, not at once). */
   changed: () => void
-  /** From now on checkpoints are taken with `take`. */
-  start: (take: () => Promise<KvCheckpoint>) => void
+  /**
+   * From now on checkpoints are taken with `take`, which gives the checkpoint's bytes
+   * (`encodeCheckpoint`) encoded in the same synchronous run as the state was dumped:
+   * parts of a dump are the state's live arrays (a ledger's ops), which an apply between
+   * the two would change.
+   */
+  start: (take: () => Promise<SplitBlob>) => void
   /** No more timed checkpoints; waits for the one under way. */
   stop: () => Promise<void>
   /** A close's checkpoint (clean): written unless the one on disk is clean and nothing changed since. */
@@ -73,7 +78,7 @@ export interface Checkpoints {
 
 export const Checkpoints = (store: StateStore, logAddress: string): Checkpoints => {
   const name = checkpointName(logAddress)
-  let take: (() => Promise<KvCheckpoint>) | undefined
+  let take: (() => Promise<SplitBlob>) | undefined
   let dirty = false
   /** Changed since the checkpoint on disk was taken; is that one a close's? */
   let unsaved = false
@@ -112,9 +117,11 @@ export const Checkpoints = (store: StateStore, logAddress: string): Checkpoints 
     dirty = false
     const t = take
     void queue(async () => {
-      const c = await t()
+      const started = Date.now()
+      const blob = await t()
       unsaved = dirty
-      await write(c)
+      await store.writeSplit(name, blob)
+      last = Date.now() - started
       cleanOnDisk = false
     })
   }
