@@ -90,9 +90,10 @@ export const Checkpoints = (store: StateStore, logAddress: string): Checkpoints 
   let firstChange = 0
   let lastChange = 0
   let saving: Promise<void> = Promise.resolve()
-  const write = async (c: KvCheckpoint): Promise<void> => {
+  /** Writes the checkpoint `encode` gives; `last` is what both took. */
+  const write = async (encode: () => SplitBlob | Promise<SplitBlob>): Promise<void> => {
     const started = Date.now()
-    await store.writeSplit(name, encodeCheckpoint(c))
+    await store.writeSplit(name, await encode())
     last = Date.now() - started
   }
   // A checkpoint that fails costs only a longer replay at the next open.
@@ -117,11 +118,11 @@ export const Checkpoints = (store: StateStore, logAddress: string): Checkpoints 
     dirty = false
     const t = take
     void queue(async () => {
-      const started = Date.now()
-      const blob = await t()
-      unsaved = dirty
-      await store.writeSplit(name, blob)
-      last = Date.now() - started
+      await write(async () => {
+        const blob = await t()
+        unsaved = dirty
+        return blob
+      })
       cleanOnDisk = false
     })
   }
@@ -182,7 +183,7 @@ export const Checkpoints = (store: StateStore, logAddress: string): Checkpoints 
     close: async (t) => {
       await queue(async () => {
         if (cleanOnDisk && !unsaved) return
-        await write(t())
+        await write(() => encodeCheckpoint(t()))
         cleanOnDisk = true
         unsaved = false
       })
