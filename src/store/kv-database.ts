@@ -10,7 +10,7 @@ import { ranked, WriterRanks } from '../orbit/ranks.ts'
 import type { DatabaseArgs, LogEntry, OrbitLog } from '../orbit/orbitdb.ts'
 import { holdsAll } from '../orbit/orbitdb.ts'
 import { encodeCheckpoint, type KvCheckpoint } from './checkpoint.ts'
-import { changesBetween, compareStamps, type Change, type SlotRecord, type Stamp } from './kv-index.ts'
+import { changesBetween, compareStamps, type Change, type KvIndex, type SlotRecord, type Stamp } from './kv-index.ts'
 import { checkKey, checkValue, type JsonValue } from './limits.ts'
 import type { BatchRecord, DataOp, PayloadCodec } from './codec.ts'
 import { batchWrites, KvState, type Applied, type BatchPart } from './kv-state.ts'
@@ -75,7 +75,30 @@ export interface KvDatabase extends ManagedDatabase {
   retire: () => Promise<void>
   /** How this log's payloads are encoded (to read them when carrying them forward). */
   codec: PayloadCodec
+  /**
+   * Every slot of the index as it is now, read as it goes: what a rotation's snapshot
+   * parts are written from (src/rotation/rotate.ts), after its `rotate` op, a part at a
+   * time. Writes made after the call do not show.
+   */
+  frozenRecords: () => Iterable<SlotRecord>
+  /**
+   * Gives this log's index away to the log of the next epoch (a move on this device's own
+   * state, src/account/epochs.ts): from then on this log applies nothing, writes no
+   * checkpoint and keeps the one on disk (until `retire`), whose values the index reads.
+   * Undefined when it cannot (a rebuild under way, a damaged checkpoint, closed).
+   */
+  handOver: () => HandedIndex | undefined
+  /** Takes the index another log handed over, under the slots this one holds (each kept where newer). */
+  adopt: (handed: HandedIndex) => void
+  /**
+   * Resolves true once a checkpoint taken after the call is on disk, false when none
+   * will be (no store, or the log closed first).
+   */
+  checkpointed: () => Promise<boolean>
 }
+
+/** An index handed from one epoch's log to the next (KvDatabase.handOver). */
+export interface HandedIndex { index: KvIndex, release: (() => void) | undefined }
 
 export interface OpenStats { fromCheckpoint: boolean, applied: number }
 
@@ -130,6 +153,14 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
     if (started) rebuild()
   })
   let d = blank()
+  /** Set once this log handed its index over (handOver): it applies nothing from then on. */
+  let handed = false
+  /** What the indexes this log adopted read from (other logs' checkpoints): let go at its close. */
+  const adopted: Array<() => void> = []
+  const releaseAll = (): void => {
+    if (!handed) saved?.release?.()
+    for (const release of adopted.splice(0)) release()
+  }
   if (saved !== undefined) {
     d.state = KvState.restore({ epoch, quotas, starter }, saved.state)
     d.ranks.restore(saved.ranks)
@@ -291,6 +322,7 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
   }
 
   const onUpdate = async (log: OrbitLog, entry: LogEntry): Promise<void> => {
+    if (handed) return
     await applyFrom(d, log, [entry])
   }
 
@@ -392,9 +424,10 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
     await checkpoints?.stop()
     await db.close()
     // After the close: the checks it let finish are in it. Clean: no other process writes this log.
-    await checkpoints?.close(() => snapshotOfState(true, heads))
+    // A log that handed its index over keeps the checkpoint on disk: the next epoch's may not be written yet.
+    if (!handed) await checkpoints?.close(() => snapshotOfState(true, heads))
     // The index read the checkpoint it opened from until now (its values, its sealed ledgers).
-    saved?.release?.()
+    releaseAll()
   }
   /** Closes a log this device left for a newer epoch: its checkpoint is deleted, not written (nothing reads it again). */
   const retire = async (): Promise<void> => {
@@ -403,7 +436,7 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
     await checkpoints?.stop()
     await db.close()
     await checkpoints?.remove()
-    saved?.release?.()
+    releaseAll()
   }
   const drop = async (): Promise<void> => {
     closed = true
@@ -411,7 +444,7 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
     await checkpoints?.stop()
     await db.drop()
     await checkpoints?.remove()
-    saved?.release?.()
+    releaseAll()
   }
 
   return {
@@ -423,6 +456,21 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
     epoch,
     openStats: () => opened,
     codec,
+    frozenRecords: () => d.state.index.frozenRecords(),
+    handOver: () => {
+      if (handed || closed || damaged || rebuilding !== undefined) return undefined
+      handed = true
+      void checkpoints?.stop()
+      // What the index reads goes with it: this log's checkpoint, and those of indexes it adopted.
+      const reads = [...(saved?.release !== undefined ? [saved.release] : []), ...adopted.splice(0)]
+      return { index: d.state.index, release: reads.length === 0 ? undefined : () => { for (const release of reads) release() } }
+    },
+    adopt: (given) => {
+      d.state.index.adopt(given.index)
+      if (given.release !== undefined) adopted.push(given.release)
+      checkpoints?.changed()
+    },
+    checkpointed: async () => checkpoints === undefined || closed ? false : await checkpoints.saved(),
     records: () => d.state.index.records(),
     liveStamps: () => d.state.index.liveStamps(),
     hasApplied: (hashes) => !damaged && d.unsettled.size === 0 && d.state.batches.ready().length === 0 && hashes.every((h) => d.seen.has(h)),

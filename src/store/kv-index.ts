@@ -54,7 +54,7 @@ export const compareStamps = (a: Stamp, b: Stamp): number => {
  * that no write holds any more). A key is looked up in the Map, then in the table.
  */
 export class KvIndex {
-  readonly #slots = new Map<string, Slot | null>()
+  #slots = new Map<string, Slot | null>()
   #base: SlotTable | undefined
   #live = 0
 
@@ -152,6 +152,39 @@ export class KvIndex {
   /** Every slot as held, values not parsed (what a checkpoint writes). */
   rawSlots (): RawSlot[] {
     return [...this.#all()]
+  }
+
+  /**
+   * Every slot as held now, read as it goes (values parsed one at a time): a copy of the
+   * slots written since, over the table, which nothing changes. Writes after the call do
+   * not show. What a rotation's snapshot parts are written from, a part at a time.
+   */
+  * frozenRecords (): Generator<SlotRecord> {
+    const slots = new Map(this.#slots)
+    const base = this.#base
+    if (base !== undefined) {
+      for (let i = 0; i < base.count; i++) {
+        const key = base.key(i)
+        if (!slots.has(key)) yield { key, value: valueOf(base.value(i)), stamp: base.stamp(i) }
+      }
+    }
+    for (const [key, slot] of slots) if (slot !== null) yield { key, value: valueOf(slot.value), stamp: slot.stamp }
+  }
+
+  /**
+   * Takes over every slot of `from` (an index left for this one: it is emptied), under the
+   * slots this index holds already, each kept where its stamp is newer. O(slots of this
+   * index): the other's table and Map are taken as they are.
+   */
+  adopt (from: KvIndex): void {
+    const mine = [...this.#all()]
+    this.#base = from.#base
+    this.#slots = from.#slots
+    this.#live = from.#live
+    from.#base = undefined
+    from.#slots = new Map()
+    from.#live = 0
+    for (const r of mine) this.apply(r.key, r.value === undefined ? undefined : valueOf(r.value), r.stamp)
   }
 
   get size (): number {

@@ -74,6 +74,11 @@ export interface Checkpoints {
   /** A close's checkpoint (clean): written unless the one on disk is clean and nothing changed since. */
   close: (take: () => KvCheckpoint) => Promise<void>
   remove: () => Promise<void>
+  /**
+   * Resolves true once a checkpoint whose state was taken after the call is on disk;
+   * false if none will be (stopped, or removed, first). Asks for one (as `changed`).
+   */
+  saved: () => Promise<boolean>
 }
 
 export const Checkpoints = (store: StateStore, logAddress: string): Checkpoints => {
@@ -90,11 +95,23 @@ export const Checkpoints = (store: StateStore, logAddress: string): Checkpoints 
   let firstChange = 0
   let lastChange = 0
   let saving: Promise<void> = Promise.resolve()
+  /** Told of the next checkpoint written (true), or that none will be (false). */
+  let waiting: Array<(written: boolean) => void> = []
+  const tell = (list: Array<(written: boolean) => void>, written: boolean): void => { for (const f of list) f(written) }
   /** Writes the checkpoint `encode` gives; `last` is what both took. */
   const write = async (encode: () => SplitBlob | Promise<SplitBlob>): Promise<void> => {
     const started = Date.now()
-    await store.writeSplit(name, await encode())
+    // Those waiting now: the state this write takes is taken after they asked.
+    const told = waiting
+    waiting = []
+    try {
+      await store.writeSplit(name, await encode())
+    } catch (err) {
+      waiting.push(...told)
+      throw err
+    }
     last = Date.now() - started
+    tell(told, true)
   }
   // A checkpoint that fails costs only a longer replay at the next open.
   const queue = async (work: () => Promise<void>): Promise<void> => {
@@ -180,6 +197,10 @@ export const Checkpoints = (store: StateStore, logAddress: string): Checkpoints 
       timer = undefined
       await saving
     },
+    saved: async () => await new Promise<boolean>((resolve) => {
+      waiting.push(resolve)
+      changed()
+    }),
     close: async (t) => {
       await queue(async () => {
         if (cleanOnDisk && !unsaved) return
@@ -188,6 +209,9 @@ export const Checkpoints = (store: StateStore, logAddress: string): Checkpoints 
         unsaved = false
       })
     },
-    remove: async () => { await queue(async () => { await store.remove(name) }) }
+    remove: async () => {
+      await queue(async () => { await store.remove(name) })
+      tell(waiting.splice(0), false)
+    }
   }
 }
