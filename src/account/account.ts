@@ -12,7 +12,7 @@ import { InviteUsedError, NoAccountError, NotAuthorizedError, UnknownDeviceError
 import type { OrbitDB } from '../orbit/orbitdb.ts'
 import type { KvDatabase, OpenStats } from '../store/kv-database.ts'
 import { lockboxOf, openEpochs, quotasFrom, sealEpochKey, type Epochs } from './epochs.ts'
-import { rotate, type RotationProgress } from '../rotation/rotate.ts'
+import { rotate, unfinishedRotation, type RotationProgress } from '../rotation/rotate.ts'
 import { checkRevoke, resolveDevice } from '../rotation/revoke.ts'
 import type { Change } from '../store/kv-index.ts'
 import type { JsonValue } from '../store/limits.ts'
@@ -177,10 +177,8 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
     ...(store !== undefined ? { store } : {}),
     ...(options.previous !== undefined ? { previous: options.previous } : {}),
     ...(options.knownKey !== undefined ? { knownKey: options.knownKey } : {}),
-    onEpoch: (record) => {
-      options.onEpoch?.(record)
-      for (const m of moved) m()
-    },
+    ...(options.onEpoch !== undefined ? { onEpoch: options.onEpoch } : {}),
+    onCurrent: () => { for (const m of moved) m() },
     onChange: (change) => {
       poke()
       for (const w of watchers) w(change)
@@ -285,6 +283,9 @@ export const buildAccount = async (orbitdb: OrbitDB, secrets: DeviceSecrets, reg
     poke = () => { autoCompaction.poke() }
     autoCompaction.poke()
   }
+  // This device started the current epoch and stopped before its snapshot was whole (a
+  // crash between its rotate op and the last part): it rotates again, from its state.
+  if (unfinishedRotation(registry.state(), secrets.device, data())) void runRotation(false).catch(() => {})
 
   const refused = { registry: 0, data: 0 }
   registry.events.on('rejected', () => { refused.registry++ })

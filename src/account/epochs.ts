@@ -4,6 +4,13 @@
  * the new log holds its whole starting snapshot, then carries forward every write of
  * the old log that the rotation's cut had not seen (by a device still in the account),
  * with its original stamp, and retires the old log.
+ *
+ * A device whose old log holds exactly the rotation's cut (its heads are the cut, all
+ * applied) holds the snapshot's state already: it moves at once, on its own state (the
+ * old log hands its index to the new one), and the snapshot's parts, when they come,
+ * change nothing. The old log is retired once the new log's checkpoint holds that state
+ * (or, with no checkpoints, once the snapshot is whole): a crash before then reopens the
+ * old log, as if no move had been made.
  */
 import { entryWriter } from '../../acl/access.ts'
 import { revokedHoldsCurrentKey } from '../../acl/reducer.ts'
@@ -56,6 +63,8 @@ export interface EpochsInit {
   /** Whether anyone listens to `onChange` now: a move tells what changed only then (the diff of a 100,000-key move costs ~0.3 s). */
   watched?: () => boolean
   onEpoch?: (epoch: EpochRecord) => void
+  /** Told when reads and writes go to another log (a move; the log is `current()`). */
+  onCurrent?: () => void
   /** Where each data log's checkpoint is kept (none: replayed at each open). */
   store?: StateStore
 }
@@ -78,6 +87,12 @@ export interface Epochs {
 }
 
 interface Open { record: EpochRecord, db: KvDatabase, key: Uint8Array | undefined, stop: () => void }
+
+const sameSet = (a: string[], b: string[]): boolean => {
+  if (a.length !== b.length) return false
+  const set = new Set(a)
+  return b.every((x) => set.has(x))
+}
 
 export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
   const { orbitdb, secrets, registry, address, mode } = init
@@ -115,6 +130,8 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
   /** Set while a move carries writes forward. */
   let moving: Promise<void> | undefined
   const writing = new Set<Promise<unknown>>()
+  /** Old logs left by a move on this device's own state, until the new log's state is safe on disk (see settle). */
+  const leaving = new Map<KvDatabase, Promise<void>>()
 
   /** Writes the old log's uncovered writes, by devices still active, into the new log. */
   const carry = async (from: Open, to: Open, cut: string[]): Promise<void> => {
@@ -158,6 +175,7 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
       from.stop()
       cur = to
       watchCurrent(to)
+      init.onCurrent?.()
     } finally {
       moving = undefined
       release()
@@ -169,6 +187,67 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
     }
     await from.db.retire()
     init.onEpoch?.(to.record)
+  }
+
+  /** The cut of `to`'s rotation when it starts the epoch right after `from`'s (else undefined: not a move on own state). */
+  const cutFrom = (from: Open, to: Open): string[] | undefined => {
+    const state = registry.state()
+    const winner = state.epochs.find((e) => e.dataLog === to.record.dataLog)
+    if (winner === undefined || winner.epoch !== from.record.epoch + 1 || !state.epochs.some((e) => e.dataLog === from.record.dataLog)) return undefined
+    return winner.cut.length > 0 ? winner.cut : undefined
+  }
+
+  /**
+   * Moves to `to` before its snapshot is here, when the old log holds exactly the cut:
+   * its index (the state at the cut) is handed to the new log. Writes wait meanwhile, as
+   * in `move`. False (nothing done) when the old log holds more or less than the cut.
+   */
+  const moveOnOwnState = async (to: Open): Promise<boolean> => {
+    const from = cur
+    const cut = cutFrom(from, to)
+    if (cut === undefined) return false
+    let release = (): void => {}
+    moving = new Promise((resolve) => { release = resolve })
+    try {
+      await Promise.allSettled([...writing])
+      const applied = from.db.stats()
+      const heads = (await from.db.log.heads()).map((e) => e.hash)
+      const now = from.db.stats()
+      // Nothing applied while the heads were read, all of the cut applied and settled, nothing else.
+      if (now.applied !== applied.applied || now.skipped !== applied.skipped || !sameSet(heads, cut) || !from.db.hasApplied(cut)) return false
+      const handed = from.db.handOver()
+      if (handed === undefined) return false
+      to.db.adopt(handed)
+      from.stop()
+      cur = to
+      watchCurrent(to)
+      init.onCurrent?.()
+      // Stored while the move ran, after the heads were read: carried as in any move.
+      await carry(from, to, cut)
+    } finally {
+      moving = undefined
+      release()
+    }
+    leaving.set(from.db, settle(from, to))
+    return true
+  }
+
+  /** Retires the old log of a move on own state once its state is safe in the new log (checkpointed, or the snapshot whole). */
+  const settle = async (from: Open, to: Open): Promise<void> => {
+    const whole = new Promise<boolean>((resolve) => {
+      const check = (): void => {
+        if (!to.db.snapshotComplete()) return
+        to.db.events.off('update', check)
+        resolve(true)
+      }
+      to.db.events.on('update', check)
+      check()
+    })
+    const safe = await Promise.race([whole, to.db.checkpointed()])
+    if (!safe && !to.db.snapshotComplete()) return // closed first: the close below settles it
+    leaving.delete(from.db)
+    init.onEpoch?.(to.record)
+    await from.db.retire()
   }
 
   const step = async (): Promise<void> => {
@@ -199,6 +278,13 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
       to.stop()
       await move(to)
       await step()
+    } else if (cutFrom(cur, next) !== undefined) {
+      const to = next
+      if (await moveOnOwnState(to)) {
+        next = undefined
+        to.stop()
+        await step()
+      }
     }
   }
 
@@ -253,6 +339,14 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
       next?.stop()
       if (next !== undefined) await next.db.close()
       await cur.db.close()
+      // Old logs of a move on own state: the close's checkpoint of the new log holds their state now.
+      for (const old of [...leaving.keys()]) {
+        leaving.delete(old)
+        if (init.store !== undefined || cur.db.snapshotComplete()) {
+          init.onEpoch?.(cur.record)
+          await old.retire()
+        } else await old.close()
+      }
     }
   }
 }

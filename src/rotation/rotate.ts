@@ -1,9 +1,14 @@
 /**
- * Starting a new epoch: a new group key, a new data log that begins with the state at
- * the cut (a snapshot in a few large entries, re-encrypted under the new key), and a
- * `rotate` op with a lockbox of the new key for every remaining device. The snapshot
- * is written before the op, so a device that sees the op finds the snapshot; a crash
- * before the op leaves the registry asking for a rotation, which is done again.
+ * Starting a new epoch: a new group key, a `rotate` op with a lockbox of the new key for
+ * every remaining device and the cut, and a new data log that begins with the state at
+ * the cut (a snapshot in a few large entries, re-encrypted under the new key).
+ *
+ * The op goes first: a device that holds exactly the cut moves at once on its own state
+ * (src/account/epochs.ts), whatever the size of the data; the parts follow, for the
+ * devices that hold more or less than the cut, new devices and replicas. A crash before
+ * the op leaves the registry asking for a rotation (a revocation's), done again; a crash
+ * between the op and the last part leaves an epoch this device started with no whole
+ * snapshot, and this device rotates again when it opens (`unfinishedRotation`).
  */
 import type { StateStore } from '../store/state-store.ts'
 import { DataAccessController } from '../../acl/access.ts'
@@ -20,7 +25,7 @@ import type { SlotRecord } from '../store/kv-index.ts'
 import type { Mode } from '../types.ts'
 import type { RegistryDatabase } from '../account/registry.ts'
 import { quotasFrom, sealEpochKey } from '../account/epochs.ts'
-import { recordParts } from './parts.ts'
+import { partsInTurns } from './parts.ts'
 
 export interface RotationProgress { phase: 'snapshot' | 'registry', done: number, total: number }
 
@@ -40,14 +45,20 @@ export interface RotateInit {
 /** How long a rotation waits for the writes of its cut to reach the index (milliseconds, normally). */
 const CUT_APPLIED_WAIT_MS = 10_000
 
-/** Splits the records into parts small enough for one log entry each (src/rotation/parts.ts). */
-export const snapshotParts = (records: SlotRecord[]): SlotRecord[][] => recordParts(records)
+/**
+ * Did this device start the current epoch, and is its snapshot not whole where this
+ * device reads (`current`: that epoch's log, or still the one before)? Then it stopped
+ * between its `rotate` op and the last part (a crash, a close), and rotates again from
+ * the state it reads: only its parts could make that snapshot whole.
+ */
+export const unfinishedRotation = (state: AccountState, device: string, current: KvDatabase): boolean =>
+  state.epoch !== null && state.epoch.startedBy === device && (state.epoch.epoch !== current.epoch || !current.snapshotComplete())
 
-/** An active admin rotates; any active device may write the rotation a revocation calls for. */
-const mustMayRotate = (state: AccountState, device: string): void => {
+/** An active admin rotates; any active device may write the rotation a revocation calls for, or finish one it started. */
+const mustMayRotate = (state: AccountState, device: string, current: KvDatabase): void => {
   const me = state.devices[device]
   if (me === undefined || me.status !== 'active') throw new NotAuthorizedError('only an active device can rotate the group key')
-  if (me.role !== 'admin' && !revokedHoldsCurrentKey(state)) {
+  if (me.role !== 'admin' && !revokedHoldsCurrentKey(state) && !unfinishedRotation(state, device, current)) {
     throw new NotAuthorizedError('only an admin device can rotate the group key when no revocation calls for it')
   }
 }
@@ -56,7 +67,7 @@ const mustMayRotate = (state: AccountState, device: string): void => {
 export const rotate = async (init: RotateInit): Promise<number> => {
   const { orbitdb, registry, address, mode } = init
   const state = registry.state()
-  mustMayRotate(state, init.device)
+  mustMayRotate(state, init.device, init.current)
   const from = state.epoch
   if (from === null) throw new NotAuthorizedError('the account has no epoch yet')
   const epoch = from.epoch + 1
@@ -76,11 +87,9 @@ export const rotate = async (init: RotateInit): Promise<number> => {
   // way; the snapshot waits for it (bounded: a value that cannot be read is not waited for long).
   const deadline = Date.now() + CUT_APPLIED_WAIT_MS
   while (!init.current.hasApplied(cut) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
-  const parts = snapshotParts(init.current.records())
-  for (let i = 0; i < parts.length; i++) {
-    await log.append({ op: 'snapshot', part: i, of: parts.length, records: (parts[i] as SlotRecord[]).map(toWire) })
-    init.onProgress?.({ phase: 'snapshot', done: i + 1, total: parts.length })
-  }
+  // The state at the cut, read later (no value is read here: the slots written since the
+  // last checkpoint are copied, its table is read in place).
+  const records = init.current.frozenRecords()
   // Lockboxes for every device still in the account, as of now, and for the recovery key.
   const now = registry.state()
   const holders = Object.values(now.devices).filter((d) => d.status === 'active').map((d) => ({ device: d.device, boxKey: d.boxKey }))
@@ -91,5 +100,10 @@ export const rotate = async (init: RotateInit): Promise<number> => {
   }
   await registry.append(rotateOp({ epoch, dataLog: log.address, lockboxes, cut }))
   init.onProgress?.({ phase: 'registry', done: 1, total: 1 })
+  const parts = await partsInTurns(records)
+  for (let i = 0; i < parts.length; i++) {
+    await log.append({ op: 'snapshot', part: i, of: parts.length, records: (parts[i] as SlotRecord[]).map(toWire) })
+    init.onProgress?.({ phase: 'snapshot', done: i + 1, total: parts.length })
+  }
   return epoch
 }
