@@ -159,16 +159,19 @@ export class KvIndex {
    * slots written since, over the table, which nothing changes. Writes after the call do
    * not show. What a rotation's snapshot parts are written from, a part at a time.
    */
-  * frozenRecords (): Generator<SlotRecord> {
+  frozenRecords (): Iterable<SlotRecord> {
+    // Taken now (a generator's body would run only at its first read).
     const slots = new Map(this.#slots)
     const base = this.#base
-    if (base !== undefined) {
-      for (let i = 0; i < base.count; i++) {
-        const key = base.key(i)
-        if (!slots.has(key)) yield { key, value: valueOf(base.value(i)), stamp: base.stamp(i) }
+    return (function * () {
+      if (base !== undefined) {
+        for (let i = 0; i < base.count; i++) {
+          const key = base.key(i)
+          if (!slots.has(key)) yield { key, value: valueOf(base.value(i)), stamp: base.stamp(i) }
+        }
       }
-    }
-    for (const [key, slot] of slots) if (slot !== null) yield { key, value: valueOf(slot.value), stamp: slot.stamp }
+      for (const [key, slot] of slots) if (slot !== null) yield { key, value: valueOf(slot.value), stamp: slot.stamp }
+    })()
   }
 
   /**

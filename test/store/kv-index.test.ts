@@ -120,6 +120,51 @@ describe('store: the materialized index', () => {
     }
   })
 
+  it('adopting another index gives the index both would make, newest stamp per key, and empties the other', () => {
+    const rnd = prng(11)
+    const keys = ['a', 'b', 'c', 'd/1', 'd/2', 'é', 'z']
+    const stampOf = (i: number): Stamp => ({ epoch: Math.floor(rnd() * 2), time: Math.floor(rnd() * 1000), id: ['laptop', 'tablet'][Math.floor(rnd() * 2)] as string, hash: `h${i}` })
+    const sorted = (xs: SlotRecord[]): SlotRecord[] => [...xs].sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+    for (let run = 0; run < 200; run++) {
+      const writes: Op[] = Array.from({ length: 24 }, (_, i) => ({ key: keys[Math.floor(rnd() * keys.length)] as string, value: rnd() < 0.7 ? i : undefined, stamp: stampOf(i) }))
+      const old = new KvIndex()
+      const fresh = new KvIndex()
+      const reference = new KvIndex()
+      // The old index from a checkpoint's table plus writes since; the new one with a few writes of its own.
+      const table = new KvIndex()
+      for (const w of writes.slice(0, 10)) table.apply(w.key, w.value, w.stamp)
+      old.restore(tableOf(encodeSlotTable(table.rawSlots())))
+      for (const w of writes.slice(10, 18)) old.apply(w.key, w.value, w.stamp)
+      for (const w of writes.slice(18)) fresh.apply(w.key, w.value, w.stamp)
+      for (const w of writes) reference.apply(w.key, w.value, w.stamp)
+      fresh.adopt(old)
+      assert.deepEqual(fresh.entries(), reference.entries(), `run ${run}`)
+      assert.deepEqual(sorted(fresh.records()), sorted(reference.records()))
+      assert.equal(fresh.size, reference.size)
+      assert.deepEqual(old.records(), [])
+      assert.equal(old.size, 0)
+      // A write to the other after the hand-over changes nothing here.
+      old.apply('a', 'late', { epoch: 9, time: 1, id: 'x', hash: 'late' })
+      assert.notEqual(fresh.get('a'), 'late')
+    }
+  })
+
+  it('frozen records are the slots as they were when asked for, whatever is written after', () => {
+    const index = new KvIndex()
+    const table = new KvIndex()
+    for (let i = 0; i < 5; i++) table.apply(`t/${i}`, i, { epoch: 0, time: i + 1, id: 'laptop', hash: `t${i}` })
+    index.restore(tableOf(encodeSlotTable(table.rawSlots())))
+    index.apply('w/1', 'one', { epoch: 0, time: 10, id: 'laptop', hash: 'w1' })
+    index.apply('t/0', undefined, { epoch: 0, time: 11, id: 'laptop', hash: 'd0' })
+    const before = index.records()
+    const frozen = index.frozenRecords()
+    index.apply('w/1', 'changed', { epoch: 0, time: 12, id: 'laptop', hash: 'w1b' })
+    index.apply('t/1', 'changed', { epoch: 0, time: 13, id: 'laptop', hash: 't1b' })
+    index.apply('w/new', 'new', { epoch: 0, time: 14, id: 'laptop', hash: 'wn' })
+    const sorted = (xs: SlotRecord[]): SlotRecord[] => [...xs].sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+    assert.deepEqual(sorted([...frozen]), sorted(before))
+  })
+
   it('a table with a value past its end does not open', () => {
     const bytes = encodeSlotTable([{ key: 'a', value: { x: 1 }, stamp: { epoch: 0, time: 1, id: 'i', hash: 'h' } }])
     assert.throws(() => tableOf({ ...bytes, values: bytes.values.subarray(0, 3) }), RangeError)
