@@ -131,7 +131,7 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
   let moving: Promise<void> | undefined
   const writing = new Set<Promise<unknown>>()
   /** Old logs left by a move on this device's own state, until the new log's state is safe on disk (see settle). */
-  const leaving = new Map<KvDatabase, Promise<void>>()
+  const leaving = new Set<KvDatabase>()
 
   /** Writes the old log's uncovered writes, by devices still active, into the new log. */
   const carry = async (from: Open, to: Open, cut: string[]): Promise<void> => {
@@ -228,7 +228,9 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
       moving = undefined
       release()
     }
-    leaving.set(from.db, settle(from, to))
+    leaving.add(from.db)
+    // A retire that fails leaves the old log's files, as a crash would: nothing is lost.
+    void settle(from, to).catch(() => {})
     return true
   }
 
@@ -244,7 +246,8 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
       check()
     })
     const safe = await Promise.race([whole, to.db.checkpointed()])
-    if (!safe && !to.db.snapshotComplete()) return // closed first: the close below settles it
+    // Closed first (not safe), or settled by the close meanwhile.
+    if ((!safe && !to.db.snapshotComplete()) || !leaving.has(from.db)) return
     leaving.delete(from.db)
     init.onEpoch?.(to.record)
     await from.db.retire()
@@ -270,7 +273,15 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
       // On every entry, not only on visible changes: the snapshot of an empty store changes nothing.
       const onUpdate = (): void => { if (candidate.db.snapshotComplete()) tryFollow() }
       candidate.db.events.on('update', onUpdate)
-      candidate.stop = () => { candidate.db.events.off('update', onUpdate) }
+      // The old log may reach the cut later (this device was syncing it): then it can move on its own state.
+      const old = cur.db
+      const cut = cutFrom(cur, candidate)
+      const onOld = (): void => { if (cut !== undefined && cur.db === old && old.hasApplied(cut)) tryFollow() }
+      if (cut !== undefined) old.events.on('update', onOld)
+      candidate.stop = () => {
+        candidate.db.events.off('update', onUpdate)
+        old.events.off('update', onOld)
+      }
     }
     if (next.db.snapshotComplete()) {
       const to = next
@@ -340,7 +351,7 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
       if (next !== undefined) await next.db.close()
       await cur.db.close()
       // Old logs of a move on own state: the close's checkpoint of the new log holds their state now.
-      for (const old of [...leaving.keys()]) {
+      for (const old of [...leaving]) {
         leaving.delete(old)
         if (init.store !== undefined || cur.db.snapshotComplete()) {
           init.onEpoch?.(cur.record)
