@@ -103,6 +103,12 @@ const prepareSync = async (side: Side, _root: string, p: ChildParams & { fixture
   return {}
 }
 
+/** Does `b` read the log `a` reads, with the same heads? */
+const synced = (a: NodeAccount, b: NodeAccount) => async (): Promise<boolean> => {
+  const [x, y] = [(await a.heads()).dataHeads, (await b.heads()).dataHeads]
+  return x.length === y.length && x.every((h) => y.includes(h))
+}
+
 const prepareRevoke = async (side: Side, _root: string, p: ChildParams & { fixture: string }): Promise<Figures> => {
   if (side !== 'ours') throw new Error('plain OrbitDB has no revocation')
   const a = onExit(await createAccount({ dir: join(p.fixture, 'a'), name: 'a', listen: LOOPBACK }), async (x) => { await x.close() })
@@ -116,8 +122,11 @@ const prepareRevoke = async (side: Side, _root: string, p: ChildParams & { fixtu
   await fillOurs(a, p.keys, p.fill)
   const b = onExit(await openAccount({ dir: join(p.fixture, 'b'), listen: LOOPBACK }), async (x) => { await x.close() })
   await b.syncWith(a.addrs(), 30_000)
+  // Every key, in the epoch the admin is in: a fill of 100,000 keys makes the admin start a
+  // new log on the way (half its writes quota), and b could hold every key in the old one.
   await waitUntil(hasAllKeys(b, p.keys), 600_000, 'all keys on b', 50)
-  log('b has every key')
+  await waitUntil(synced(a, b), 600_000, 'b in the admin\'s epoch, with its log', 50)
+  log('b has every key, and the admin\'s log')
   return {}
 }
 
@@ -217,6 +226,8 @@ const revoke = async (side: Side, root: string, p: ChildParams & { fixture: stri
     if (!reached.includes(a.peerId())) throw new Error(`b could not sync the ${log} with a`)
   }
   if (!hasAllKeys(b, p.keys)()) throw new Error('b does not hold every key before the revocation')
+  // A move, or a sync, left from the fixture is not the revocation's (see prepareRevoke).
+  await waitUntil(synced(a, b), 120_000, 'b in the admin\'s epoch, with its log, before the revocation', 20)
   const before = b.info().epoch
   const t0 = now()
   let returned = Number.NaN
