@@ -81,15 +81,26 @@ export const rotate = async (init: RotateInit): Promise<number> => {
     Database: KeyValueDatabase({ codec, epoch, quotas: quotasFrom(registry), starter: orbitdb.identity.publicKey, ...(init.store !== undefined ? { store: init.store } : {}) }),
     meta: { account: address, epoch }
   }) as KvDatabase
-  const cut = (await init.current.log.heads()).map((e) => e.hash)
-  // A write stored in the log (so in the cut, and never carried) whose index update has
-  // not run yet would be in neither the snapshot nor a carry: lost. Its update is under
-  // way; the snapshot waits for it (bounded: a value that cannot be read is not waited for long).
-  const deadline = Date.now() + CUT_APPLIED_WAIT_MS
-  while (!init.current.hasApplied(cut) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
-  // The state at the cut, read later (no value is read here: the slots written since the
-  // last checkpoint are copied, its table is read in place).
-  const records = init.current.frozenRecords()
+  // Done again after a crash, from the log before the unfinished epoch: from the state at
+  // that epoch's cut, built again, not from what the log applied since (a revoked device's
+  // writes past the cut among it). Writes past the cut by active devices are carried.
+  const again = from.startedBy === init.device && from.epoch === init.current.epoch + 1 ? from.cut : undefined
+  let cut: string[]
+  let records: Iterable<SlotRecord>
+  if (again !== undefined) {
+    cut = again
+    records = await init.current.recordsAt(cut)
+  } else {
+    cut = (await init.current.log.heads()).map((e) => e.hash)
+    // A write stored in the log (so in the cut, and never carried) whose index update has
+    // not run yet would be in neither the snapshot nor a carry: lost. Its update is under
+    // way; the snapshot waits for it (bounded: a value that cannot be read is not waited for long).
+    const deadline = Date.now() + CUT_APPLIED_WAIT_MS
+    while (!init.current.hasApplied(cut) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+    // The state at the cut, read later (no value is read here: the slots written since the
+    // last checkpoint are copied, its table is read in place).
+    records = init.current.frozenRecords()
+  }
   // Lockboxes for every device still in the account, as of now, and for the recovery key.
   const now = registry.state()
   const holders = Object.values(now.devices).filter((d) => d.status === 'active').map((d) => ({ device: d.device, boxKey: d.boxKey }))

@@ -82,6 +82,12 @@ export interface KvDatabase extends ManagedDatabase {
    */
   frozenRecords: () => Iterable<SlotRecord>
   /**
+   * Every slot of the state that exactly these entries and their ancestors make, built
+   * again from the log beside the current one (O(entries)): a rotation done again after a
+   * crash, from a log that has applied entries past its first rotation's cut since.
+   */
+  recordsAt: (cut: string[]) => Promise<Iterable<SlotRecord>>
+  /**
    * Gives this log's index away to the log of the next epoch (a move on this device's own
    * state, src/account/epochs.ts): from then on this log applies nothing, writes no
    * checkpoint and keeps the one on disk (until `retire`), whose values the index reads.
@@ -457,6 +463,18 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
     openStats: () => opened,
     codec,
     frozenRecords: () => d.state.index.frozenRecords(),
+    recordsAt: async (cut) => {
+      const roots: LogEntry[] = []
+      for (const hash of cut) {
+        // In this log's index: a block of another log in the same block store is not one of its entries.
+        const entry = await db.log.has(hash) ? await db.log.get(hash) : undefined
+        if (entry === undefined) throw new Error(`entry ${hash} of the cut is not in this log`)
+        roots.push(entry)
+      }
+      const x = blank()
+      await applyFrom(x, db.log, roots)
+      return x.state.index.frozenRecords()
+    },
     handOver: () => {
       if (handed || closed || damaged || rebuilding !== undefined) return undefined
       handed = true

@@ -7,7 +7,10 @@
  */
 import assert from 'node:assert/strict'
 import { Devices } from '../join/helpers.ts'
-import { waitFor } from '../helpers/device.ts'
+import { startDevice, waitFor } from '../helpers/device.ts'
+import { createAccountCore } from '../../src/account/open.ts'
+import type { KvDatabase } from '../../src/store/kv-database.ts'
+import type { SlotRecord } from '../../src/store/kv-index.ts'
 
 const VALUES = 300
 
@@ -90,5 +93,34 @@ describe('rotation: a move on the device\'s own state', function () {
     assert.equal(back.get('k/0'), 0)
     assert.deepEqual(back.all(), before)
     assert.deepEqual(admin.all(), before)
+  })
+
+  it('a rotation done again after a crash starts from the state at the first one\'s cut, not from what the old log applied since', async () => {
+    // What rotate.ts takes when it runs again from the log before the unfinished epoch.
+    const laptop = await startDevice('laptop')
+    const account = await createAccountCore({ orbitdb: laptop.orbitdb, secrets: laptop.secrets, mode: 'encrypted' })
+    try {
+      await account.put('a', 1)
+      await account.put('b', 'kept')
+      await account.del('b')
+      await account.put('c', 3)
+      const cut = (await account.heads()).dataHeads
+      // Past the cut: an overwrite, a new key, a delete (as a revoked device's writes could be).
+      await account.put('a', 'PAST THE CUT')
+      await account.put('d', 'PAST THE CUT')
+      await account.del('c')
+      const db = await laptop.orbitdb.open(account.state().epoch?.dataLog as string) as KvDatabase
+      const byKey = (records: Iterable<SlotRecord>): Record<string, unknown> =>
+        Object.fromEntries([...records].map((r) => [r.key, r.value === undefined ? '(deleted)' : r.value]))
+      assert.deepEqual(byKey(await db.recordsAt(cut)), { a: 1, b: '(deleted)', c: 3 })
+      assert.deepEqual(byKey(db.frozenRecords()), { a: 'PAST THE CUT', b: '(deleted)', c: '(deleted)', d: 'PAST THE CUT' })
+      // The current state is untouched by the rebuild.
+      assert.deepEqual(account.all(), { a: 'PAST THE CUT', d: 'PAST THE CUT' })
+      // An entry of another log (the registry's), though its block is here.
+      await assert.rejects(db.recordsAt((await account.heads()).registryHeads), /not in this log/)
+    } finally {
+      await account.close()
+      await laptop.stop()
+    }
   })
 })
