@@ -150,6 +150,7 @@ const withServices = async (
 
 const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: DeviceSecrets, lock: StoreLock, swarm: { graceMs: number | undefined, pinned: boolean }, peerDevices: PeerDevices, flushConfig: () => Promise<void>): NodeAccount => {
   const { node, orbitdb } = started
+  let closing: Promise<void> | undefined
   const stopSwarm = followSwarm(node, account, paths.swarm, swarm)
   const libp2p = node.libp2p
   const addrs = (): string[] => libp2p.getMultiaddrs().map((a) => a.toString())
@@ -218,21 +219,25 @@ const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: 
         stop()
       }
     },
+    // Once: a second close waits for the first (stopping the node's native transports twice is not safe).
     close: async () => {
-      try {
-        stopRemembering()
-        stopDialingReplicas()
-        stopAdmitting()
-        stopSwarm()
-        await peerDevices.stop()
-        await (await joins?.catch(() => undefined))?.stop()
-        await account.close()
-        await flushConfig()
-        await orbitdb.stop()
-        await node.stop()
-      } finally {
-        await lock.release()
-      }
+      closing ??= (async () => {
+        try {
+          stopRemembering()
+          stopDialingReplicas()
+          stopAdmitting()
+          stopSwarm()
+          await peerDevices.stop()
+          await (await joins?.catch(() => undefined))?.stop()
+          await account.close()
+          await flushConfig()
+          await orbitdb.stop()
+          await node.stop()
+        } finally {
+          await lock.release()
+        }
+      })()
+      await closing
     }
   }
 }
