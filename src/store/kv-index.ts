@@ -48,6 +48,18 @@ export const compareStamps = (a: Stamp, b: Stamp): number => {
   return 0
 }
 
+/** The slots of a table not written since, then the written ones (null: none holds the key), whose key starts with `prefix`. */
+function * slotsOf (base: SlotTable | undefined, slots: Map<string, Slot | null>, prefix: string): Generator<RawSlot> {
+  if (base !== undefined) {
+    const [from, to] = base.range(prefix)
+    for (let i = from; i < to; i++) {
+      const key = base.key(i)
+      if (!slots.has(key)) yield { key, value: base.value(i), stamp: base.stamp(i) }
+    }
+  }
+  for (const [key, slot] of slots) if (slot !== null && key.startsWith(prefix)) yield { key, value: slot.value, stamp: slot.stamp }
+}
+
 /**
  * The index: a checkpoint's table of slots read in place (src/store/slot-table.ts), if
  * it opened from one, under the slots written since (a Map; null: a slot of the table
@@ -118,16 +130,8 @@ export class KvIndex {
   }
 
   /** Every slot held now, values as held: the table's not written since, then the written ones. */
-  * #all (prefix = ''): Generator<RawSlot> {
-    const base = this.#base
-    if (base !== undefined) {
-      const [from, to] = base.range(prefix)
-      for (let i = from; i < to; i++) {
-        const key = base.key(i)
-        if (!this.#slots.has(key)) yield { key, value: base.value(i), stamp: base.stamp(i) }
-      }
-    }
-    for (const [key, slot] of this.#slots) if (slot !== null && key.startsWith(prefix)) yield { key, value: slot.value, stamp: slot.stamp }
+  #all (prefix = ''): Generator<RawSlot> {
+    return slotsOf(this.#base, this.#slots, prefix)
   }
 
   /** Live entries, sorted by key, optionally only those whose key starts with `prefix`. */
@@ -160,17 +164,10 @@ export class KvIndex {
    * not show. What a rotation's snapshot parts are written from, a part at a time.
    */
   frozenRecords (): Iterable<SlotRecord> {
-    // Taken now (a generator's body would run only at its first read).
-    const slots = new Map(this.#slots)
-    const base = this.#base
+    // The copy is taken now (a generator's body would run only at its first read).
+    const slots = slotsOf(this.#base, new Map(this.#slots), '')
     return (function * () {
-      if (base !== undefined) {
-        for (let i = 0; i < base.count; i++) {
-          const key = base.key(i)
-          if (!slots.has(key)) yield { key, value: valueOf(base.value(i)), stamp: base.stamp(i) }
-        }
-      }
-      for (const [key, slot] of slots) if (slot !== null) yield { key, value: valueOf(slot.value), stamp: slot.stamp }
+      for (const slot of slots) yield { key: slot.key, value: valueOf(slot.value), stamp: slot.stamp }
     })()
   }
 
