@@ -161,12 +161,12 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
   let d = blank()
   /** Set once this log handed its index over (handOver): it applies nothing from then on. */
   let handed = false
-  /** What the indexes this log adopted read from (other logs' checkpoints): let go at its close. */
-  const adopted: Array<() => void> = []
-  const releaseAll = (): void => {
-    if (!handed) saved?.release?.()
-    for (const release of adopted.splice(0)) release()
-  }
+  /**
+   * What the index reads from: the checkpoint this log opened from, and those of indexes it
+   * adopted. Let go at its close, or handed over with the index.
+   */
+  const reads: Array<() => void> = saved?.release !== undefined ? [saved.release] : []
+  const releaseAll = (): void => { for (const release of reads.splice(0)) release() }
   if (saved !== undefined) {
     d.state = KvState.restore({ epoch, quotas, starter }, saved.state)
     d.ranks.restore(saved.ranks)
@@ -479,13 +479,13 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
       if (handed || closed || damaged || rebuilding !== undefined) return undefined
       handed = true
       void checkpoints?.stop()
-      // What the index reads goes with it: this log's checkpoint, and those of indexes it adopted.
-      const reads = [...(saved?.release !== undefined ? [saved.release] : []), ...adopted.splice(0)]
-      return { index: d.state.index, release: reads.length === 0 ? undefined : () => { for (const release of reads) release() } }
+      // What the index reads goes with it.
+      const given = reads.splice(0)
+      return { index: d.state.index, release: given.length === 0 ? undefined : () => { for (const release of given) release() } }
     },
     adopt: (given) => {
       d.state.index.adopt(given.index)
-      if (given.release !== undefined) adopted.push(given.release)
+      if (given.release !== undefined) reads.push(given.release)
       checkpoints?.changed()
     },
     checkpointed: async () => checkpoints === undefined || closed ? false : await checkpoints.saved(),
