@@ -169,9 +169,7 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
     moving = new Promise((resolve) => { release = resolve })
     try {
       await Promise.allSettled([...writing])
-      const winner = registry.state().epochs.find((e) => e.dataLog === to.record.dataLog)
-      const cut = winner !== undefined && winner.epoch === from.record.epoch + 1 && registry.state().epochs.some((e) => e.dataLog === from.record.dataLog) ? winner.cut : []
-      await carry(from, to, cut)
+      await carry(from, to, cutFrom(from, to) ?? [])
       from.stop()
       cur = to
       watchCurrent(to)
@@ -189,7 +187,11 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
     init.onEpoch?.(to.record)
   }
 
-  /** The cut of `to`'s rotation when it starts the epoch right after `from`'s (else undefined: not a move on own state). */
+  /**
+   * The cut of `to`'s rotation when it starts the epoch right after `from`'s, both counted
+   * (else undefined, as for an empty cut: no move on own state, and a move carries every
+   * write of the old log that the cut does not cover, i.e. all of them).
+   */
   const cutFrom = (from: Open, to: Open): string[] | undefined => {
     const state = registry.state()
     const winner = state.epochs.find((e) => e.dataLog === to.record.dataLog)
