@@ -5,7 +5,6 @@
  * a part holds at most the JSON of one put at its limits, or a single record.
  */
 import { utf8Length } from '../crypto/bytes.ts'
-import { toWire } from '../store/codec.ts'
 import type { SlotRecord } from '../store/kv-index.ts'
 import { MAX_VALUE_BYTES } from '../store/limits.ts'
 
@@ -23,23 +22,55 @@ const nextTurn = (go: () => void): void => {
   else setTimeout(go, 0)
 }
 
-/** Parts built one record at a time. */
+/** What a packed record's stamp adds to its `{"k":...,"v":...}`, besides its four numbers: `,"s":[`, three commas, `]`, and the comma before the next record. */
+const STAMP_BYTES = 6 + 3 + 1 + 1
+
+/** The bytes of `text` as a JSON string in a table, with its comma. */
+const tableBytes = (text: string): number => utf8Length(JSON.stringify(text)) + 1
+
+const digits = (n: number): number => String(n).length
+
+/** The packed records' frame: `{"ids":[],"hashes":[],"records":[]}`. */
+const FRAME_BYTES = 35
+
+/** Parts built one record at a time, each counted as its packed form writes it (src/store/codec.ts, packRecords). */
 class Splitter {
   readonly parts: SlotRecord[][] = []
   #part: SlotRecord[] = []
-  #bytes = 0
+  #bytes = FRAME_BYTES
+  /** The part's tables so far: each id's and hash's index. */
+  #ids = new Map<string, number>()
+  #hashes = new Map<string, number>()
   readonly maxRecords: number
   constructor (maxRecords: number) { this.maxRecords = maxRecords }
+
+  /** What the record's stamp adds to the part: its numbers, and its id and hash where the tables lack them. */
+  #stampBytes (record: SlotRecord): number {
+    const { epoch, time, id, hash } = record.stamp
+    const i = this.#ids.get(id)
+    const j = this.#hashes.get(hash)
+    return STAMP_BYTES + digits(epoch) + digits(time) +
+      (i !== undefined ? digits(i) : digits(this.#ids.size) + tableBytes(id)) +
+      (j !== undefined ? digits(j) : digits(this.#hashes.size) + tableBytes(hash))
+  }
+
   add (record: SlotRecord): void {
-    const size = utf8Length(JSON.stringify(toWire(record)))
+    const own = utf8Length(JSON.stringify(record.value === undefined ? { k: record.key } : { k: record.key, v: record.value }))
+    let size = own + this.#stampBytes(record)
     if (this.#part.length > 0 && (this.#part.length >= this.maxRecords || this.#bytes + size > PART_BYTES)) {
       this.parts.push(this.#part)
       this.#part = []
-      this.#bytes = 0
+      this.#bytes = FRAME_BYTES
+      this.#ids = new Map()
+      this.#hashes = new Map()
+      size = own + this.#stampBytes(record)
     }
     this.#part.push(record)
+    if (!this.#ids.has(record.stamp.id)) this.#ids.set(record.stamp.id, this.#ids.size)
+    if (!this.#hashes.has(record.stamp.hash)) this.#hashes.set(record.stamp.hash, this.#hashes.size)
     this.#bytes += size
   }
+
   finish (): SlotRecord[][] {
     this.parts.push(this.#part)
     return this.parts

@@ -20,6 +20,16 @@ import type { SlotRecord, Stamp } from './kv-index.ts'
 /** A slot on the wire: key, value (absent when deleted), stamp as [epoch, time, id, hash]. */
 export interface WireRecord { k: string, v?: JsonValue, s: [number, number, string, string] }
 
+/**
+ * A snapshot part's or a carry's records as written: each writer id and entry hash once,
+ * in the op's `ids` and `hashes`, and a record's stamp as [epoch, time, index in ids,
+ * index in hashes]. A snapshot of batch writes repeats one id and a few hashes for
+ * thousands of records: ~110 of a record's ~290 bytes (a new device fetched, decrypted,
+ * parsed and held each copy). Ops written before this form (stamps in full) still read.
+ */
+export interface PackedRecord { k: string, v?: JsonValue, s: [number, number, number, number] }
+export interface PackedRecords { ids: string[], hashes: string[], records: PackedRecord[] }
+
 /** A record of a batch part: key and value (absent: a del). Its stamp is its entry's, as for a put. */
 export interface BatchRecord { k: string, v?: JsonValue }
 
@@ -53,22 +63,74 @@ export const fromWire = (w: WireRecord): SlotRecord => ({
 
 const isCount = (v: unknown, max: number): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max
 
-const parseRecords = (v: unknown): WireRecord[] => {
+/** The records with their stamps' ids and hashes in tables (see PackedRecord). */
+export const packRecords = (records: WireRecord[]): PackedRecords => {
+  const ids = new Map<string, number>()
+  const hashes = new Map<string, number>()
+  const indexIn = (table: Map<string, number>, x: string): number => {
+    let i = table.get(x)
+    if (i === undefined) {
+      i = table.size
+      table.set(x, i)
+    }
+    return i
+  }
+  const packed = records.map((r): PackedRecord => {
+    const s: PackedRecord['s'] = [r.s[0], r.s[1], indexIn(ids, r.s[2]), indexIn(hashes, r.s[3])]
+    return r.v !== undefined ? { k: r.k, v: r.v, s } : { k: r.k, s }
+  })
+  return { ids: [...ids.keys()], hashes: [...hashes.keys()], records: packed }
+}
+
+/** The op as its payload holds it: a snapshot's or a carry's records packed. */
+const toPayloadOp = (op: DataOp): unknown => {
+  if (op.op === 'snapshot') return { op: 'snapshot', part: op.part, of: op.of, ...packRecords(op.records) }
+  if (op.op === 'carry') return { op: 'carry', ...packRecords(op.records) }
+  return op
+}
+
+const STAMP_TEXT_MAX = 200
+
+/** A table of a packed op: at most one string per record, each of at most 200 characters. */
+const parseTable = (v: unknown, name: string): string[] => {
+  if (!Array.isArray(v) || v.length > MAX_RECORDS_PER_OP) throw new InvalidOperationError(`${name} must be an array of at most 50,000`)
+  for (const x of v) if (typeof x !== 'string' || x.length > STAMP_TEXT_MAX) throw new InvalidOperationError(`${name} must hold strings of at most ${STAMP_TEXT_MAX} characters`)
+  return v as string[]
+}
+
+/**
+ * Records of a snapshot part or a carry, checked: stamps in full (`tables` absent: ops
+ * written before packing), or packed, each index naming an entry of `tables`.
+ */
+const parseRecords = (v: unknown, tables?: { ids: string[], hashes: string[] }): WireRecord[] => {
   if (!Array.isArray(v) || v.length > MAX_RECORDS_PER_OP) throw new InvalidOperationError('records must be an array of at most 50,000')
-  return v.map((r: unknown, i): WireRecord => {
+  const out: WireRecord[] = new Array<WireRecord>(v.length)
+  for (let i = 0; i < v.length; i++) {
+    const r: unknown = v[i]
     if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new InvalidOperationError(`record ${i} must be an object`)
     const o = r as Record<string, unknown>
     const s = o.s
-    if (typeof o.k !== 'string' || !Array.isArray(s) || s.length !== 4 || !isCount(s[0], 2 ** 31) || !isCount(s[1], Number.MAX_SAFE_INTEGER) ||
-      typeof s[2] !== 'string' || s[2].length > 200 || typeof s[3] !== 'string' || s[3].length > 200) {
+    if (typeof o.k !== 'string' || !Array.isArray(s) || s.length !== 4 || !isCount(s[0], 2 ** 31) || !isCount(s[1], Number.MAX_SAFE_INTEGER)) {
+      throw new InvalidOperationError(`record ${i} is malformed`)
+    }
+    let id: unknown = s[2]
+    let hash: unknown = s[3]
+    if (tables !== undefined) {
+      id = typeof id === 'number' ? tables.ids[id] : undefined
+      hash = typeof hash === 'number' ? tables.hashes[hash] : undefined
+    }
+    if (typeof id !== 'string' || id.length > STAMP_TEXT_MAX || typeof hash !== 'string' || hash.length > STAMP_TEXT_MAX) {
       throw new InvalidOperationError(`record ${i} is malformed`)
     }
     checkKey(o.k)
-    if ('v' in o) checkValue(o.v as JsonValue)
-    const out: WireRecord = { k: o.k, s: [s[0], s[1], s[2], s[3]] }
-    if ('v' in o) out.v = o.v as JsonValue
-    return out
-  })
+    const record: WireRecord = { k: o.k, s: [s[0], s[1], id, hash] }
+    if ('v' in o) {
+      checkValue(o.v as JsonValue)
+      record.v = o.v as JsonValue
+    }
+    out[i] = record
+  }
+  return out
 }
 
 /** A batch part's records: at least one, each `{k, v?}`, no key twice (no honest writer repeats one). */
@@ -102,13 +164,15 @@ export const parseDataOp = (v: unknown): DataOp => {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InvalidOperationError('data op must be an object')
   const o = v as Record<string, unknown>
   const n = Object.keys(o).length
-  if (o.op === 'snapshot' && n === 4) {
+  const packed = 'ids' in o || 'hashes' in o
+  const tables = packed ? { ids: parseTable(o.ids, 'ids'), hashes: parseTable(o.hashes, 'hashes') } : undefined
+  if (o.op === 'snapshot' && n === (packed ? 6 : 4)) {
     if (!isCount(o.part, MAX_SNAPSHOT_PARTS) || !isCount(o.of, MAX_SNAPSHOT_PARTS) || (o.part as number) >= (o.of as number)) {
       throw new InvalidOperationError('snapshot part/of are malformed')
     }
-    return { op: 'snapshot', part: o.part as number, of: o.of as number, records: parseRecords(o.records) }
+    return { op: 'snapshot', part: o.part as number, of: o.of as number, records: parseRecords(o.records, tables) }
   }
-  if (o.op === 'carry' && n === 2) return { op: 'carry', records: parseRecords(o.records) }
+  if (o.op === 'carry' && n === (packed ? 4 : 2)) return { op: 'carry', records: parseRecords(o.records, tables) }
   if (o.op === 'batch' && n === 5) return parseBatch(o)
   if (typeof o.key !== 'string') throw new InvalidOperationError('data op key must be a string')
   checkKey(o.key)
@@ -146,7 +210,7 @@ export const encryptedCodec = (key: Uint8Array, account: string, epoch: number):
   const aad = dataAad(account, epoch)
   return {
     encrypted: true,
-    encode: (op) => encrypt(key, pad(utf8Encode(JSON.stringify(op))), aad),
+    encode: (op) => encrypt(key, pad(utf8Encode(JSON.stringify(toPayloadOp(op)))), aad),
     decode: (payload) => {
       if (!(payload instanceof Uint8Array)) throw new DecryptionError('encrypted payload must be bytes')
       const text = plaintextJson(decrypt(key, payload, aad))
@@ -163,6 +227,6 @@ export const encryptedCodec = (key: Uint8Array, account: string, epoch: number):
 
 export const plainCodec: PayloadCodec = {
   encrypted: false,
-  encode: (op) => JSON.parse(JSON.stringify(op)) as Record<string, unknown>,
+  encode: (op) => JSON.parse(JSON.stringify(toPayloadOp(op))) as Record<string, unknown>,
   decode: (payload) => parseDataOp(payload)
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { encryptedCodec, plainCodec, parseDataOp } from '../../src/store/codec.ts'
+import { encryptedCodec, plainCodec, parseDataOp, type DataOp, type WireRecord } from '../../src/store/codec.ts'
 import { generateKey } from '../../src/crypto/aead.ts'
 import { utf8Encode } from '../../src/crypto/bytes.ts'
 import { checkValue, parseJsonValue, MAX_VALUE_BYTES } from '../../src/store/limits.ts'
@@ -45,5 +45,61 @@ describe('store: payload codecs', () => {
     assert.throws(() => checkValue('x'.repeat(MAX_VALUE_BYTES)), { code: 'VALUE_TOO_LARGE' })
     assert.throws(() => parseJsonValue('{bad'), { code: 'INVALID_JSON' })
     assert.equal(utf8Encode(checkValue({ a: 1 })).length, 7)
+  })
+
+  describe('snapshot parts and carries: stamps packed in tables', () => {
+    const stamp = (time: number, id: string, hash: string): WireRecord['s'] => [2, time, id, hash]
+    const records: WireRecord[] = [
+      { k: 'a', v: { n: 1 }, s: stamp(5, 'writer-1', 'entry-1') },
+      { k: 'b', s: stamp(5, 'writer-1', 'entry-1') },
+      { k: 'c', v: 'x', s: stamp(9, 'writer-2', 'entry-2') },
+      { k: 'd', v: [1, 2], s: stamp(6, 'writer-1', 'entry-3') }
+    ]
+
+    it('writes each writer id and entry hash once, and reads back the same records', () => {
+      const written = plainCodec.encode({ op: 'snapshot', part: 1, of: 3, records })
+      assert.deepEqual(written, {
+        op: 'snapshot',
+        part: 1,
+        of: 3,
+        ids: ['writer-1', 'writer-2'],
+        hashes: ['entry-1', 'entry-2', 'entry-3'],
+        records: [{ k: 'a', v: { n: 1 }, s: [2, 5, 0, 0] }, { k: 'b', s: [2, 5, 0, 0] }, { k: 'c', v: 'x', s: [2, 9, 1, 1] }, { k: 'd', v: [1, 2], s: [2, 6, 0, 2] }]
+      })
+      for (const op of [{ op: 'snapshot', part: 1, of: 3, records }, { op: 'carry', records }] satisfies DataOp[]) {
+        assert.deepEqual(plainCodec.decode(plainCodec.encode(op)), op)
+        const codec = encryptedCodec(generateKey(), account, 2)
+        const decoded = codec.decode(codec.encode(op))
+        assert.deepEqual(decoded, op)
+        // One string per table entry, shared by the records that name it.
+        if (decoded.op === 'snapshot' || decoded.op === 'carry') assert.equal(decoded.records[0]?.s[2], decoded.records[1]?.s[2])
+      }
+    })
+
+    it('still reads ops written with whole stamps', () => {
+      assert.deepEqual(parseDataOp({ op: 'snapshot', part: 0, of: 1, records }), { op: 'snapshot', part: 0, of: 1, records })
+      assert.deepEqual(parseDataOp({ op: 'carry', records }), { op: 'carry', records })
+    })
+
+    it('refuses a packed op whose stamps or tables are malformed, with a typed error', () => {
+      const good = { op: 'snapshot', part: 0, of: 1, ids: ['w'], hashes: ['h'], records: [{ k: 'a', v: 1, s: [0, 1, 0, 0] }] }
+      assert.deepEqual(parseDataOp(good), { op: 'snapshot', part: 0, of: 1, records: [{ k: 'a', v: 1, s: [0, 1, 'w', 'h'] }] })
+      const bad: unknown[] = [
+        { ...good, records: [{ k: 'a', v: 1, s: [0, 1, 1, 0] }] }, // no id 1
+        { ...good, records: [{ k: 'a', v: 1, s: [0, 1, 0, -1] }] },
+        { ...good, records: [{ k: 'a', v: 1, s: [0, 1, 0.5, 0] }] },
+        { ...good, records: [{ k: 'a', v: 1, s: [0, 1, 'w', 'h'] }] }, // whole stamps in a packed op
+        { op: 'snapshot', part: 0, of: 1, records: [{ k: 'a', v: 1, s: [0, 1, 0, 0] }] }, // indexes with no tables
+        { ...good, ids: ['w', 7] },
+        { ...good, hashes: ['h'.repeat(201)] },
+        { ...good, ids: 'w' },
+        { op: 'snapshot', part: 0, of: 1, ids: ['w'], records: good.records }, // no hashes
+        { ...good, extra: 1 },
+        { op: 'carry', ids: ['w'], hashes: ['h'], records: good.records, part: 0 },
+        { op: 'put', key: 'k', value: 1, ids: [] }
+      ]
+      for (const op of bad) assert.throws(() => parseDataOp(op), { code: 'INVALID_OPERATION' }, JSON.stringify(op))
+      assert.deepEqual(parseDataOp({ op: 'carry', ids: ['w'], hashes: ['h'], records: good.records }), { op: 'carry', records: [{ k: 'a', v: 1, s: [0, 1, 'w', 'h'] }] })
+    })
   })
 })

@@ -55,11 +55,12 @@ describe('store: padding ciphertexts to size buckets', () => {
       const content = utf8Encode(JSON.stringify(op)).length
       assert.equal(payload.length, bucketSize(5 + content) + AEAD_OVERHEAD, `length ${n}`)
     }
-    // A snapshot and a carry are padded too.
+    // A snapshot and a carry are padded too (their records packed: stamps' ids and hashes in tables).
     const records = [{ k: 'a', v: 'x'.repeat(700), s: [0, 1, 'id', 'h'] as [number, number, string, string] }]
-    for (const op of [{ op: 'snapshot', part: 0, of: 1, records }, { op: 'carry', records }] satisfies DataOp[]) {
+    const packed = { op: 'snapshot', part: 0, of: 1, ids: ['id'], hashes: ['h'], records: [{ k: 'a', v: 'x'.repeat(700), s: [0, 1, 0, 0] }] }
+    for (const [op, written] of [[{ op: 'snapshot', part: 0, of: 1, records }, packed], [{ op: 'carry', records }, { op: 'carry', ids: packed.ids, hashes: packed.hashes, records: packed.records }]] satisfies Array<[DataOp, unknown]>) {
       const payload = codec.encode(op) as Uint8Array
-      assert.equal(payload.length, bucketSize(5 + utf8Encode(JSON.stringify(op)).length) + AEAD_OVERHEAD)
+      assert.equal(payload.length, bucketSize(5 + utf8Encode(JSON.stringify(written)).length) + AEAD_OVERHEAD)
       assert.deepEqual(codec.decode(payload), op)
     }
   })
