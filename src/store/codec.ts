@@ -14,7 +14,7 @@ import { decrypt, encrypt } from '../crypto/aead.ts'
 import { utf8Decode, utf8Encode } from '../crypto/bytes.ts'
 import { pad, unpad } from '../crypto/padding.ts'
 import { DecryptionError, InvalidOperationError } from '../errors.ts'
-import { checkKey, checkValue, type JsonValue } from './limits.ts'
+import { checkDecodedValue, checkKey, type JsonValue } from './limits.ts'
 import type { SlotRecord, Stamp } from './kv-index.ts'
 
 /** A slot on the wire: key, value (absent when deleted), stamp as [epoch, time, id, hash]. */
@@ -125,7 +125,7 @@ const parseRecords = (v: unknown, tables?: { ids: string[], hashes: string[] }):
     checkKey(o.k)
     const record: WireRecord = { k: o.k, s: [s[0], s[1], id, hash] }
     if ('v' in o) {
-      checkValue(o.v as JsonValue)
+      checkDecodedValue(o.v as JsonValue)
       record.v = o.v as JsonValue
     }
     out[i] = record
@@ -146,7 +146,7 @@ const parseBatchRecords = (v: unknown): BatchRecord[] => {
     if (keys.has(o.k)) throw new InvalidOperationError(`batch record ${i} repeats key ${JSON.stringify(o.k)}`)
     keys.add(o.k)
     if (!('v' in o)) return { k: o.k }
-    checkValue(o.v as JsonValue)
+    checkDecodedValue(o.v as JsonValue)
     return { k: o.k, v: o.v as JsonValue }
   })
 }
@@ -177,7 +177,7 @@ export const parseDataOp = (v: unknown): DataOp => {
   if (typeof o.key !== 'string') throw new InvalidOperationError('data op key must be a string')
   checkKey(o.key)
   if (o.op === 'put' && n === 3 && 'value' in o) {
-    checkValue(o.value as JsonValue)
+    checkDecodedValue(o.value as JsonValue)
     return { op: 'put', key: o.key, value: o.value as JsonValue }
   }
   if (o.op === 'del' && n === 2) return { op: 'del', key: o.key }

@@ -15,7 +15,8 @@ const CONTROL = /[\u0000-\u001f\u007f]/
 export const checkKey = (key: string): string => {
   if (typeof key !== 'string' || key.length === 0) throw new InvalidArgumentError('key must be a non-empty string')
   if (CONTROL.test(key)) throw new InvalidArgumentError('key must not contain control characters')
-  const n = utf8Length(key)
+  // Three bytes of UTF-8 at most a character: a short key is not measured.
+  const n = 3 * key.length > MAX_KEY_BYTES ? utf8Length(key) : 0
   if (n > MAX_KEY_BYTES) throw new ValueTooLargeError(`key is ${n} bytes; the limit is ${MAX_KEY_BYTES}`)
   return key
 }
@@ -23,27 +24,95 @@ export const checkKey = (key: string): string => {
 /** How deep arrays and objects may nest (checking stops there: no stack overflow, however deep the input). */
 export const MAX_VALUE_DEPTH = 100
 
+/** What each number, array, object, property or string costs in memory besides its characters (the quotas' measure, src/store/quota.ts). */
+export const NODE_COST = 32
+
+/** What one walk of a value finds (see `measure`). */
+interface Measure {
+  /** The memory it holds, estimated: NODE_COST a node and two bytes a character. */
+  cost: number
+  /** At least the length of its JSON text (a character escaped takes at most 6). */
+  bound: number
+  problem: string | undefined
+}
+
+/** The longest JSON text of a finite number (`-1.2345678901234567e-308`), and its comma. */
+const NUMBER_TEXT = 25
+
 /**
- * Plain JSON only: null, booleans, finite numbers, strings, arrays and plain objects (no
- * bytes, no CIDs, no classes), nested at most MAX_VALUE_DEPTH deep. Undefined when it is;
- * else what is wrong, for the person who gave it.
+ * Walks a value once: is it plain JSON (null, booleans, finite numbers, strings, arrays
+ * and plain objects: no bytes, no CIDs, no classes), nested at most MAX_VALUE_DEPTH deep?
+ * Adds its cost and a bound of its text's length to `m`; stops at the first problem.
  */
-const plainJsonProblem = (v: unknown, depth = 0): string | undefined => {
-  if (depth > MAX_VALUE_DEPTH) return `it nests deeper than ${MAX_VALUE_DEPTH} levels`
-  if (v === null || typeof v === 'boolean' || typeof v === 'string') return undefined
-  if (typeof v === 'number') return Number.isFinite(v) ? undefined : `${String(v)} is not a number JSON can hold (too large, like 1e999)`
-  if (Array.isArray(v)) return v.reduce<string | undefined>((found, x) => found ?? plainJsonProblem(x, depth + 1), undefined)
-  if (typeof v !== 'object') return `a ${typeof v} is not JSON`
-  const proto = Object.getPrototypeOf(v) as unknown
-  if (proto !== Object.prototype && proto !== null) return 'only plain objects are JSON'
-  return Object.values(v as Record<string, unknown>).reduce<string | undefined>((found, x) => found ?? plainJsonProblem(x, depth + 1), undefined)
+const measure = (v: unknown, depth: number, m: Measure): void => {
+  if (depth > MAX_VALUE_DEPTH) {
+    m.problem = `it nests deeper than ${MAX_VALUE_DEPTH} levels`
+    return
+  }
+  m.cost += NODE_COST
+  if (typeof v === 'string') {
+    m.cost += 2 * v.length
+    m.bound += 6 * v.length + 3
+  } else if (typeof v === 'number') {
+    if (!Number.isFinite(v)) m.problem = `${String(v)} is not a number JSON can hold (too large, like 1e999)`
+    m.bound += NUMBER_TEXT
+  } else if (v === null || typeof v === 'boolean') {
+    m.bound += 6
+  } else if (Array.isArray(v)) {
+    m.bound += 3
+    for (let i = 0; i < v.length && m.problem === undefined; i++) measure(v[i], depth + 1, m)
+  } else if (typeof v !== 'object') {
+    m.problem = `a ${typeof v} is not JSON`
+  } else {
+    const proto = Object.getPrototypeOf(v) as unknown
+    if (proto !== Object.prototype && proto !== null) {
+      m.problem = 'only plain objects are JSON'
+      return
+    }
+    m.bound += 3
+    const o = v as Record<string, unknown>
+    for (const k of Object.keys(o)) {
+      m.cost += NODE_COST + 2 * k.length
+      m.bound += 6 * k.length + 3
+      measure(o[k], depth + 1, m)
+      if (m.problem !== undefined) return
+    }
+  }
+}
+
+/** The memory a checked value holds, estimated (see Measure); the quotas count it. */
+export const jsonCost = (value: JsonValue): number => {
+  const m: Measure = { cost: 0, bound: 0, problem: undefined }
+  measure(value, 0, m)
+  return m.cost
+}
+
+/** Walks a value to check it; throws InvalidJsonError naming what is wrong. */
+const checked = (value: JsonValue): Measure => {
+  if (value === undefined) throw new InvalidJsonError('value must be a JSON value, got undefined')
+  const m: Measure = { cost: 0, bound: 0, problem: undefined }
+  measure(value, 0, m)
+  if (m.problem !== undefined) throw new InvalidJsonError(`value must be plain JSON (null, booleans, finite numbers, strings, arrays, objects): ${m.problem}`)
+  return m
 }
 
 /** Checks that a value is plain JSON within the size limit; returns its JSON text. */
 export const checkValue = (value: JsonValue): string => {
-  if (value === undefined) throw new InvalidJsonError('value must be a JSON value, got undefined')
-  const problem = plainJsonProblem(value)
-  if (problem !== undefined) throw new InvalidJsonError(`value must be plain JSON (null, booleans, finite numbers, strings, arrays, objects): ${problem}`)
+  checked(value)
+  return sizedText(value)
+}
+
+/**
+ * The same check for a value of a decoded op (thousands in a snapshot part): its JSON
+ * text is written only when its bound could pass the limit (a character takes at most
+ * three bytes of UTF-8), not for every value.
+ */
+export const checkDecodedValue = (value: JsonValue): void => {
+  if (3 * checked(value).bound > MAX_VALUE_BYTES) sizedText(value)
+}
+
+/** The JSON text of a plain JSON value, within the size limit. */
+const sizedText = (value: JsonValue): string => {
   let text: string
   try {
     text = JSON.stringify(value)

@@ -19,7 +19,7 @@
  */
 import { InvalidArgumentError, QuotaExceededError } from '../errors.ts'
 import { compareStamps, type Stamp } from './kv-index.ts'
-import type { JsonValue } from './limits.ts'
+import { jsonCost, type JsonValue } from './limits.ts'
 
 export interface Quotas {
   /** Estimated bytes of memory a device's counted writes hold at once (see `writeCost`). */
@@ -63,31 +63,12 @@ export const quotasOf = (params: { quotas?: Quotas }): Quotas => params.quotas ?
 
 /** What one slot costs besides its key and value: the slot, its stamp's strings, map entries. */
 export const SLOT_OVERHEAD = 256
-/** What each number, array, object, property or string costs besides its characters. */
-const NODE_COST = 32
-
 /**
  * A generous estimate of the memory a parsed JSON value holds: two bytes a character
- * and NODE_COST for each node. JSON text alone would undercount: `[{},{},...]` takes
- * 3 bytes of text but some 40 bytes of memory per element.
+ * and NODE_COST for each node (src/store/limits.ts, jsonCost). JSON text alone would
+ * undercount: `[{},{},...]` takes 3 bytes of text but some 40 bytes of memory per element.
  */
-export const valueCost = (value: JsonValue): number => {
-  let cost = 0
-  const stack: JsonValue[] = [value]
-  while (stack.length > 0) {
-    const v = stack.pop() as JsonValue
-    cost += NODE_COST
-    if (typeof v === 'string') cost += 2 * v.length
-    else if (Array.isArray(v)) stack.push(...v)
-    else if (v !== null && typeof v === 'object') {
-      for (const [k, x] of Object.entries(v)) {
-        cost += NODE_COST + 2 * k.length
-        stack.push(x)
-      }
-    }
-  }
-  return cost
-}
+export const valueCost = (value: JsonValue): number => jsonCost(value)
 
 /** The cost of a write of `key` (value undefined: a del, which leaves a tombstone). */
 export const writeCost = (key: string, value: JsonValue | undefined): number =>

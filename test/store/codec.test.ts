@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { encryptedCodec, plainCodec, parseDataOp, type DataOp, type WireRecord } from '../../src/store/codec.ts'
 import { generateKey } from '../../src/crypto/aead.ts'
 import { utf8Encode } from '../../src/crypto/bytes.ts'
-import { checkValue, parseJsonValue, MAX_VALUE_BYTES } from '../../src/store/limits.ts'
+import { checkValue, parseJsonValue, MAX_VALUE_BYTES, MAX_VALUE_DEPTH, type JsonValue } from '../../src/store/limits.ts'
+import { valueCost } from '../../src/store/quota.ts'
 
 describe('store: payload codecs', () => {
   const account = '/orbitdb/zdpuAccount'
@@ -45,6 +46,62 @@ describe('store: payload codecs', () => {
     assert.throws(() => checkValue('x'.repeat(MAX_VALUE_BYTES)), { code: 'VALUE_TOO_LARGE' })
     assert.throws(() => parseJsonValue('{bad'), { code: 'INVALID_JSON' })
     assert.equal(utf8Encode(checkValue({ a: 1 })).length, 7)
+  })
+
+  it('checks a decoded value as a written one: its size as JSON text, not as it came, and plain JSON only', () => {
+    const decode = (value: JsonValue): DataOp => parseDataOp(JSON.parse(JSON.stringify({ op: 'put', key: 'k', value })))
+    const text = (chars: number): string => 'x'.repeat(chars - 2) // a string's JSON has two quotes more
+    assert.doesNotThrow(() => decode(text(MAX_VALUE_BYTES)))
+    assert.throws(() => decode(text(MAX_VALUE_BYTES + 1)), { code: 'VALUE_TOO_LARGE' })
+    // Three bytes of UTF-8 each: just over the limit, though fewer characters than it.
+    assert.throws(() => decode('€'.repeat(Math.ceil(MAX_VALUE_BYTES / 3))), { code: 'VALUE_TOO_LARGE' })
+    // `1e20` comes as 4 characters but is written as 21: counted as written.
+    const n = Math.floor(MAX_VALUE_BYTES / 20)
+    const expands = `{"op":"put","key":"k","value":[${Array.from({ length: n }, () => '1e20').join(',')}]}`
+    assert.ok(expands.length < MAX_VALUE_BYTES / 3)
+    assert.throws(() => parseDataOp(JSON.parse(expands)), { code: 'VALUE_TOO_LARGE' })
+    // Too large a number, too deep, not JSON: each refused with a typed error.
+    assert.throws(() => parseDataOp(JSON.parse('{"op":"put","key":"k","value":[1e999]}')), { code: 'INVALID_JSON' })
+    const deep = (d: number): string => '['.repeat(d) + ']'.repeat(d)
+    assert.doesNotThrow(() => parseDataOp(JSON.parse(`{"op":"put","key":"k","value":${deep(MAX_VALUE_DEPTH + 1)}}`)))
+    assert.throws(() => parseDataOp(JSON.parse(`{"op":"put","key":"k","value":${deep(MAX_VALUE_DEPTH + 2)}}`)), { code: 'INVALID_JSON' })
+    assert.throws(() => parseDataOp({ op: 'put', key: 'k', value: new Uint8Array(2) }), { code: 'INVALID_JSON' })
+    assert.throws(() => parseDataOp({ op: 'put', key: 'k', value: { a: 1n } }), { code: 'INVALID_JSON' })
+    // In a snapshot part's record as in a put.
+    assert.throws(() => parseDataOp({ op: 'snapshot', part: 0, of: 1, ids: ['w'], hashes: ['h'], records: [{ k: 'a', v: text(MAX_VALUE_BYTES + 1), s: [0, 1, 0, 0] }] }), { code: 'VALUE_TOO_LARGE' })
+  })
+
+  it('measures what a value costs the quotas as before: two bytes a character and 32 a node', () => {
+    // The measure the quotas used before it was merged into the value check's walk.
+    const reference = (value: JsonValue): number => {
+      let cost = 0
+      const stack: JsonValue[] = [value]
+      while (stack.length > 0) {
+        const v = stack.pop() as JsonValue
+        cost += 32
+        if (typeof v === 'string') cost += 2 * v.length
+        else if (Array.isArray(v)) stack.push(...v)
+        else if (v !== null && typeof v === 'object') {
+          for (const [k, x] of Object.entries(v)) {
+            cost += 32 + 2 * k.length
+            stack.push(x)
+          }
+        }
+      }
+      return cost
+    }
+    let seed = 7
+    const next = (): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 }
+    const value = (depth: number): JsonValue => {
+      const r = next()
+      if (depth > 4 || r < 0.3) return [null, true, 1.5, -2, 'tëxt', ''][Math.floor(next() * 6)] as JsonValue
+      if (r < 0.65) return Array.from({ length: Math.floor(next() * 5) }, () => value(depth + 1))
+      return Object.fromEntries(Array.from({ length: Math.floor(next() * 5) }, (_, i) => [`k${i}${'é'.repeat(i)}`, value(depth + 1)]))
+    }
+    for (let i = 0; i < 300; i++) {
+      const v = value(0)
+      assert.equal(valueCost(v), reference(v), JSON.stringify(v))
+    }
   })
 
   describe('snapshot parts and carries: stamps packed in tables', () => {
