@@ -15,7 +15,7 @@
  * Browser-ready.
  */
 import { Batches, type WholeBatch } from './batches.ts'
-import { fromWire, type BatchRecord, type DataOp } from './codec.ts'
+import { fromWire, type BatchRecord, type DataOp, type WireRecord } from './codec.ts'
 import { compareStamps, KvIndex, type Change, type RawSlot, type SlotRecord, type Stamp } from './kv-index.ts'
 import type { JsonValue } from './limits.ts'
 import { SealedLedger } from './checkpoint.ts'
@@ -101,21 +101,27 @@ export class KvState {
       if (entry.signer !== starter) return this.#ignore()
       // Each record is held by the device that wrote it (its stamp's clock id), in its quotas.
       const byWriter = new Map<string, Write[]>()
-      const values = new Map<Write, JsonValue | undefined>()
-      op.records.forEach((wire, index) => {
-        const r = fromWire(wire)
-        if (r.stamp.epoch > epoch) return
-        const w = { key: r.key, stamp: r.stamp, cost: writeCost(r.key, r.value), ref: { hash: entry.hash, index }, live: r.value !== undefined }
-        values.set(w, r.value)
-        const mine = byWriter.get(r.stamp.id)
-        if (mine === undefined) byWriter.set(r.stamp.id, [w])
+      const records = op.records
+      // The records of one write (a batch's) share one stamp object.
+      let last: WireRecord['s'] | undefined
+      let stamp: Stamp | undefined
+      for (let index = 0; index < records.length; index++) {
+        const { k: key, v: value, s } = records[index] as WireRecord
+        if (s[0] > epoch) continue
+        if (stamp === undefined || last === undefined || s[1] !== last[1] || s[3] !== last[3] || s[2] !== last[2] || s[0] !== last[0]) {
+          stamp = { epoch: s[0], time: s[1], id: s[2], hash: s[3] }
+          last = s
+        }
+        const w: Write = { key, stamp, cost: writeCost(key, value), ref: { hash: entry.hash, index }, live: value !== undefined }
+        const mine = byWriter.get(s[2])
+        if (mine === undefined) byWriter.set(s[2], [w])
         else mine.push(w)
-      })
+      }
       const settle: string[] = []
       for (const [writer, writes] of byWriter) {
         const result = this.#ledger(writer).addBase(writes)
         if (result.kind === 'replayed') settle.push(...result.changed)
-        if (result.kind === 'appended') for (const w of result.counted) push(this.index.apply(w.key, values.get(w), w.stamp))
+        if (result.kind === 'appended') for (const w of result.counted) push(this.index.apply(w.key, records[w.ref.index]?.v, w.stamp))
       }
       return { changes, settle, snapshot: true, ignored: false }
     }
