@@ -7,6 +7,7 @@
 import { rm, stat } from 'node:fs/promises'
 // For its effect: the core's cipher runs natively on large inputs.
 import './native-aead.ts'
+import './native-deflate.ts'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Account, BuildOptions } from '../account/account.ts'
 import type { Swarm } from '../account/swarm.ts'

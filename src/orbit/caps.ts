@@ -6,14 +6,7 @@
  * so one cap serves every data entry: a put, a del, a snapshot part and a carried part
  * (the rotation cuts parts to at most the bytes of one put, src/rotation/rotate.ts).
  */
-import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../store/limits.ts'
-
-/**
- * The JSON text of the largest data op: a key (JSON escapes at most double it), a
- * value at its limit, and the op's wrapper or a carried record's stamp (its id and hash
- * are at most 200 characters each, src/store/codec.ts).
- */
-const MAX_OP_JSON = 2 * MAX_KEY_BYTES + MAX_VALUE_BYTES + 1024
+import { MAX_OP_JSON } from '../store/limits.ts'
 
 /**
  * The largest data entry an honest writer makes, with room to spare:

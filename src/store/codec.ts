@@ -12,9 +12,10 @@
  */
 import { decrypt, encrypt } from '../crypto/aead.ts'
 import { utf8Decode, utf8Encode } from '../crypto/bytes.ts'
+import { deflate, inflate } from '../crypto/deflate.ts'
 import { pad, unpad } from '../crypto/padding.ts'
 import { DecryptionError, InvalidOperationError } from '../errors.ts'
-import { checkDecodedValue, checkKey, type JsonValue } from './limits.ts'
+import { checkDecodedValue, checkKey, MAX_OP_JSON, type JsonValue } from './limits.ts'
 import type { SlotRecord, Stamp } from './kv-index.ts'
 
 /** A slot on the wire: key, value (absent when deleted), stamp as [epoch, time, id, hash]. */
@@ -191,9 +192,33 @@ export const dataAad = (account: string, epoch: number): Uint8Array =>
 const LEGACY_START = 0x7b // '{'
 
 /**
- * The JSON text inside a decrypted payload: padded (the current format), or the bare
- * JSON of entries written before padding (their first byte is always `{`, which the
- * padded format never starts with), so older logs still read.
+ * The first byte of a padded content that is raw DEFLATE of the JSON after it (a
+ * snapshot part's or a carry's, src/crypto/deflate.ts); JSON never starts with it.
+ *
+ * Compression and secrecy: a ciphertext's size says how well its plaintext compresses.
+ * That leaks only to who can choose part of a plaintext and see the size of the rest,
+ * and only a device that can read the account writes what goes in a snapshot or carry:
+ * a blind replica or a revoked device sees sizes but writes nothing into them. A put
+ * (its size, the one thing an outsider could tie to a person's action) is never compressed.
+ */
+const DEFLATED = 0x00
+/** The most a deflated content may inflate to: twice the largest op's JSON (a part holds at most one op's worth, src/rotation/parts.ts). */
+const MAX_INFLATED = 2 * MAX_OP_JSON
+
+/** The content to pad for an op's JSON: snapshot parts and carries deflated (see DEFLATED). */
+const contentOf = (op: DataOp, json: Uint8Array): Uint8Array => {
+  if (op.op !== 'snapshot' && op.op !== 'carry') return json
+  const deflated = deflate(json)
+  const content = new Uint8Array(deflated.length + 1)
+  content[0] = DEFLATED
+  content.set(deflated, 1)
+  return content
+}
+
+/**
+ * The JSON text inside a decrypted payload: padded (the current format: JSON, or JSON
+ * deflated), or the bare JSON of entries written before padding (their first byte is
+ * always `{`, which the padded format never starts with), so older logs still read.
  */
 const plaintextJson = (plain: Uint8Array): string => {
   if (plain[0] === LEGACY_START) return utf8Decode(plain, 'payload')
@@ -203,6 +228,13 @@ const plaintextJson = (plain: Uint8Array): string => {
   } catch (cause) {
     throw new InvalidOperationError('decrypted payload is not padded correctly', { cause })
   }
+  if (content[0] === DEFLATED) {
+    try {
+      content = inflate(content.subarray(1), MAX_INFLATED)
+    } catch (cause) {
+      throw new InvalidOperationError('decrypted payload does not inflate to an op', { cause })
+    }
+  }
   return utf8Decode(content, 'payload')
 }
 
@@ -210,7 +242,7 @@ export const encryptedCodec = (key: Uint8Array, account: string, epoch: number):
   const aad = dataAad(account, epoch)
   return {
     encrypted: true,
-    encode: (op) => encrypt(key, pad(utf8Encode(JSON.stringify(toPayloadOp(op)))), aad),
+    encode: (op) => encrypt(key, pad(contentOf(op, utf8Encode(JSON.stringify(toPayloadOp(op))))), aad),
     decode: (payload) => {
       if (!(payload instanceof Uint8Array)) throw new DecryptionError('encrypted payload must be bytes')
       const text = plaintextJson(decrypt(key, payload, aad))

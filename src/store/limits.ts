@@ -9,6 +9,14 @@ export const MAX_KEY_BYTES = 1024
 /** A value is at most 256 KiB of JSON text. */
 export const MAX_VALUE_BYTES = 256 * 1024
 
+/**
+ * The JSON text of the largest data op: a key (JSON escapes at most double it), a
+ * value at its limit, and the op's wrapper or a carried record's stamp (its id and hash
+ * are at most 200 characters each, src/store/codec.ts). A snapshot part or a carry holds
+ * at most this much (src/rotation/parts.ts), also once inflated.
+ */
+export const MAX_OP_JSON = 2 * MAX_KEY_BYTES + MAX_VALUE_BYTES + 1024
+
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/
 

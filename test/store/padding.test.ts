@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { AEAD_OVERHEAD, decrypt, encrypt, generateKey } from '../../src/crypto/aead.ts'
+import { deflate } from '../../src/crypto/deflate.ts'
 import { utf8Encode } from '../../src/crypto/bytes.ts'
 import { bucketSize, MIN_BUCKET, pad, padme, PADDED_FORMAT, unpad } from '../../src/crypto/padding.ts'
 import { dataAad, encryptedCodec, type DataOp } from '../../src/store/codec.ts'
@@ -55,12 +56,12 @@ describe('store: padding ciphertexts to size buckets', () => {
       const content = utf8Encode(JSON.stringify(op)).length
       assert.equal(payload.length, bucketSize(5 + content) + AEAD_OVERHEAD, `length ${n}`)
     }
-    // A snapshot and a carry are padded too (their records packed: stamps' ids and hashes in tables).
+    // A snapshot and a carry are padded too: their records packed (stamps' ids and hashes in tables), then deflated after a 0 byte.
     const records = [{ k: 'a', v: 'x'.repeat(700), s: [0, 1, 'id', 'h'] as [number, number, string, string] }]
     const packed = { op: 'snapshot', part: 0, of: 1, ids: ['id'], hashes: ['h'], records: [{ k: 'a', v: 'x'.repeat(700), s: [0, 1, 0, 0] }] }
     for (const [op, written] of [[{ op: 'snapshot', part: 0, of: 1, records }, packed], [{ op: 'carry', records }, { op: 'carry', ids: packed.ids, hashes: packed.hashes, records: packed.records }]] satisfies Array<[DataOp, unknown]>) {
       const payload = codec.encode(op) as Uint8Array
-      assert.equal(payload.length, bucketSize(5 + utf8Encode(JSON.stringify(written)).length) + AEAD_OVERHEAD)
+      assert.equal(payload.length, bucketSize(5 + 1 + deflate(utf8Encode(JSON.stringify(written))).length) + AEAD_OVERHEAD)
       assert.deepEqual(codec.decode(payload), op)
     }
   })
