@@ -308,14 +308,15 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
   const applyFrom = async (x: Derived, log: OrbitLog, roots: LogEntry[]): Promise<void> => {
     const stack = [...roots]
     const batch: LogEntry[] = []
-    const queued = new Set<string>()
+    // Each entry read once: a snapshot part is named by the 17 after it (next and refs).
+    const queued = new Set<string>(roots.map((e) => e.hash))
     while (stack.length > 0) {
       const entry = stack.pop() as LogEntry
-      if (x.seen.has(entry.hash) || queued.has(entry.hash)) continue
-      queued.add(entry.hash)
+      if (x.seen.has(entry.hash)) continue
       batch.push(entry)
       for (const hash of [...entry.next, ...entry.refs]) {
         if (x.seen.has(hash) || queued.has(hash)) continue
+        queued.add(hash)
         const parent = await log.get(hash)
         if (parent !== undefined) stack.push(parent)
       }
