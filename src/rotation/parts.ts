@@ -5,7 +5,8 @@
  * a part holds at most the JSON of one put at its limits, or a single record.
  */
 import { utf8Length } from '../crypto/bytes.ts'
-import type { SlotRecord } from '../store/kv-index.ts'
+import type { RawSlot } from '../store/kv-index.ts'
+import { LazyValue } from '../store/slot-table.ts'
 import { MAX_VALUE_BYTES } from '../store/limits.ts'
 
 /** A part holds at most this many records (by default), or about this many bytes of JSON. */
@@ -33,10 +34,18 @@ const digits = (n: number): number => String(n).length
 /** The packed records' frame: `{"ids":[],"hashes":[],"records":[]}`. */
 const FRAME_BYTES = 35
 
+/** The bytes of a record's `{"k":...,"v":...}`: a table's value by its stored text's length, unread. */
+const ownBytes = (record: RawSlot): number => {
+  const { key, value } = record
+  if (!(value instanceof LazyValue)) return utf8Length(JSON.stringify(value === undefined ? { k: key } : { k: key, v: value }))
+  // `{"k":` + key + `,"v":` + text + `}`
+  return 5 + utf8Length(JSON.stringify(key)) + 5 + value.byteLength + 1
+}
+
 /** Parts built one record at a time, each counted as its packed form writes it (src/store/codec.ts, packRecords). */
-class Splitter {
-  readonly parts: SlotRecord[][] = []
-  #part: SlotRecord[] = []
+class Splitter<R extends RawSlot> {
+  readonly parts: R[][] = []
+  #part: R[] = []
   #bytes = FRAME_BYTES
   /** The part's tables so far: each id's and hash's index. */
   #ids = new Map<string, number>()
@@ -45,7 +54,7 @@ class Splitter {
   constructor (maxRecords: number) { this.maxRecords = maxRecords }
 
   /** What the record's stamp adds to the part: its numbers, and its id and hash where the tables lack them. */
-  #stampBytes (record: SlotRecord): number {
+  #stampBytes (record: RawSlot): number {
     const { epoch, time, id, hash } = record.stamp
     const i = this.#ids.get(id)
     const j = this.#hashes.get(hash)
@@ -54,8 +63,8 @@ class Splitter {
       (j !== undefined ? digits(j) : digits(this.#hashes.size) + tableBytes(hash))
   }
 
-  add (record: SlotRecord): void {
-    const own = utf8Length(JSON.stringify(record.value === undefined ? { k: record.key } : { k: record.key, v: record.value }))
+  add (record: R): void {
+    const own = ownBytes(record)
     let size = own + this.#stampBytes(record)
     if (this.#part.length > 0 && (this.#part.length >= this.maxRecords || this.#bytes + size > PART_BYTES)) {
       this.parts.push(this.#part)
@@ -71,15 +80,15 @@ class Splitter {
     this.#bytes += size
   }
 
-  finish (): SlotRecord[][] {
+  finish (): R[][] {
     this.parts.push(this.#part)
     return this.parts
   }
 }
 
 /** Splits the records into parts small enough for one log entry each (at least one part). */
-export const recordParts = (records: SlotRecord[], maxRecords = PART_RECORDS): SlotRecord[][] => {
-  const splitter = new Splitter(maxRecords)
+export const recordParts = <R extends RawSlot>(records: R[], maxRecords = PART_RECORDS): R[][] => {
+  const splitter = new Splitter<R>(maxRecords)
   for (const record of records) splitter.add(record)
   return splitter.finish()
 }
@@ -89,8 +98,8 @@ export const recordParts = (records: SlotRecord[], maxRecords = PART_RECORDS): S
  * reads), in turns of a few milliseconds: the device answers its peers and its person
  * meanwhile.
  */
-export const partsInTurns = async (records: Iterable<SlotRecord>, maxRecords = PART_RECORDS): Promise<SlotRecord[][]> => {
-  const splitter = new Splitter(maxRecords)
+export const partsInTurns = async <R extends RawSlot>(records: Iterable<R>, maxRecords = PART_RECORDS): Promise<R[][]> => {
+  const splitter = new Splitter<R>(maxRecords)
   let turn = Date.now()
   for (const record of records) {
     splitter.add(record)

@@ -21,7 +21,7 @@ import { NotAuthorizedError } from '../errors.ts'
 import type { OrbitDB } from '../orbit/orbitdb.ts'
 import { encryptedCodec, plainCodec, toWire } from '../store/codec.ts'
 import { KeyValueDatabase, KV_TYPE, type KvDatabase } from '../store/kv-database.ts'
-import type { SlotRecord } from '../store/kv-index.ts'
+import { valueOf, type RawSlot } from '../store/kv-index.ts'
 import type { Mode } from '../types.ts'
 import type { RegistryDatabase } from '../account/registry.ts'
 import { quotasFrom, sealEpochKey } from '../account/epochs.ts'
@@ -86,7 +86,7 @@ export const rotate = async (init: RotateInit): Promise<number> => {
   // writes past the cut among it). Writes past the cut by active devices are carried.
   const again = from.startedBy === init.device && from.epoch === init.current.epoch + 1 ? from.cut : undefined
   let cut: string[]
-  let records: Iterable<SlotRecord>
+  let records: Iterable<RawSlot>
   if (again !== undefined) {
     cut = again
     records = await init.current.recordsAt(cut)
@@ -113,7 +113,9 @@ export const rotate = async (init: RotateInit): Promise<number> => {
   init.onProgress?.({ phase: 'registry', done: 1, total: 1 })
   const parts = await partsInTurns(records)
   for (let i = 0; i < parts.length; i++) {
-    await log.append({ op: 'snapshot', part: i, of: parts.length, records: (parts[i] as SlotRecord[]).map(toWire) })
+    // A table's values are read here, a part at a time.
+    const records = (parts[i] as RawSlot[]).map((r) => toWire({ key: r.key, value: valueOf(r.value), stamp: r.stamp }))
+    await log.append({ op: 'snapshot', part: i, of: parts.length, records })
     init.onProgress?.({ phase: 'snapshot', done: i + 1, total: parts.length })
   }
   return epoch

@@ -10,7 +10,7 @@ import { ranked, WriterRanks } from '../orbit/ranks.ts'
 import type { DatabaseArgs, LogEntry, OrbitLog } from '../orbit/orbitdb.ts'
 import { holdsAll } from '../orbit/orbitdb.ts'
 import { encodeCheckpoint, type KvCheckpoint } from './checkpoint.ts'
-import { changesBetween, compareStamps, type Change, type KvIndex, type SlotRecord, type Stamp } from './kv-index.ts'
+import { changesBetween, compareStamps, type Change, type KvIndex, type RawSlot, type SlotRecord, type Stamp } from './kv-index.ts'
 import { checkKey, checkValue, type JsonValue } from './limits.ts'
 import type { BatchRecord, DataOp, PayloadCodec } from './codec.ts'
 import { batchWrites, KvState, type Applied, type BatchPart } from './kv-state.ts'
@@ -80,13 +80,13 @@ export interface KvDatabase extends ManagedDatabase {
    * parts are written from (src/rotation/rotate.ts), after its `rotate` op, a part at a
    * time. Writes made after the call do not show.
    */
-  frozenRecords: () => Iterable<SlotRecord>
+  frozenRecords: () => Iterable<RawSlot>
   /**
    * Every slot of the state that exactly these entries and their ancestors make, built
    * again from the log beside the current one (O(entries)): a rotation done again after a
    * crash, from a log that has applied entries past its first rotation's cut since.
    */
-  recordsAt: (cut: string[]) => Promise<Iterable<SlotRecord>>
+  recordsAt: (cut: string[]) => Promise<Iterable<RawSlot>>
   /**
    * Gives this log's index away to the log of the next epoch (a move on this device's own
    * state, src/account/epochs.ts): from then on this log applies nothing, writes no

@@ -159,16 +159,14 @@ export class KvIndex {
   }
 
   /**
-   * Every slot as held now, read as it goes (values parsed one at a time): a copy of the
-   * slots written since, over the table, which nothing changes. Writes after the call do
-   * not show. What a rotation's snapshot parts are written from, a part at a time.
+   * Every slot as held now, read as it goes: a copy of the slots written since, over the
+   * table, which nothing changes. Writes after the call do not show. What a rotation's
+   * snapshot parts are written from, a part at a time.
    */
-  frozenRecords (): Iterable<SlotRecord> {
-    // The copy is taken now (a generator's body would run only at its first read).
-    const slots = slotsOf(this.#base, new Map(this.#slots), '')
-    return (function * () {
-      for (const slot of slots) yield { key: slot.key, value: valueOf(slot.value), stamp: slot.stamp }
-    })()
+  frozenRecords (): Iterable<RawSlot> {
+    // The copy is taken now (a generator's body would run only at its first read). A
+    // table's values stay unread: a part is cut by their length, and reads them when written.
+    return slotsOf(this.#base, new Map(this.#slots), '')
   }
 
   /**

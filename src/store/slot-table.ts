@@ -34,6 +34,8 @@ export class LazyValue {
 
   /** The value's JSON text, as bytes. */
   bytes (): Uint8Array { return this.#source.bytes(this.#start, this.#end) }
+  /** How many bytes its JSON text takes (nothing is read). */
+  get byteLength (): number { return this.#end - this.#start }
   value (): JsonValue { return JSON.parse(decoder.decode(this.bytes())) as JsonValue }
 }
 const decoder = new TextDecoder()

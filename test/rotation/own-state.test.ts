@@ -10,7 +10,7 @@ import { Devices } from '../join/helpers.ts'
 import { startDevice, waitFor } from '../helpers/device.ts'
 import { createAccountCore } from '../../src/account/open.ts'
 import type { KvDatabase } from '../../src/store/kv-database.ts'
-import type { SlotRecord } from '../../src/store/kv-index.ts'
+import { valueOf, type RawSlot } from '../../src/store/kv-index.ts'
 
 const VALUES = 300
 
@@ -110,8 +110,8 @@ describe('rotation: a move on the device\'s own state', function () {
       await account.put('d', 'PAST THE CUT')
       await account.del('c')
       const db = await laptop.orbitdb.open(account.state().epoch?.dataLog as string) as KvDatabase
-      const byKey = (records: Iterable<SlotRecord>): Record<string, unknown> =>
-        Object.fromEntries([...records].map((r) => [r.key, r.value === undefined ? '(deleted)' : r.value]))
+      const byKey = (records: Iterable<RawSlot>): Record<string, unknown> =>
+        Object.fromEntries([...records].map((r) => [r.key, r.value === undefined ? '(deleted)' : valueOf(r.value)]))
       assert.deepEqual(byKey(await db.recordsAt(cut)), { a: 1, b: '(deleted)', c: 3 })
       assert.deepEqual(byKey(db.frozenRecords()), { a: 'PAST THE CUT', b: '(deleted)', c: '(deleted)', d: 'PAST THE CUT' })
       // The current state is untouched by the rebuild.

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
 import { recordParts, partsInTurns } from '../../src/rotation/parts.ts'
 import { packRecords, toWire } from '../../src/store/codec.ts'
-import type { SlotRecord } from '../../src/store/kv-index.ts'
+import { KvIndex, valueOf, type SlotRecord } from '../../src/store/kv-index.ts'
+import { encodeSlotTable, SlotTable } from '../../src/store/slot-table.ts'
+import { memorySource } from '../../src/store/byte-source.ts'
 import { MAX_VALUE_BYTES } from '../../src/store/limits.ts'
 import { utf8Encode } from '../../src/crypto/bytes.ts'
 
@@ -39,5 +41,20 @@ describe('rotation: records cut into parts (packed stamps)', () => {
       const whole = (part: SlotRecord[]): number => utf8Encode(JSON.stringify(part.map(toWire))).length
       assert.ok(parts.some((part) => whole(part) > MAX_VALUE_BYTES), 'some part holds more than whole stamps would fit')
     }
+  })
+
+  it('cuts a checkpoint\'s table, its values unread, exactly as the same records parsed', async () => {
+    const all = records(6000, 4)
+    const table = new KvIndex()
+    for (const r of all) table.apply(r.key, r.value, r.stamp)
+    const bytes = encodeSlotTable(table.rawSlots())
+    const index = new KvIndex()
+    index.restore(new SlotTable({ ...bytes, values: memorySource(bytes.values) }))
+    const lazy = await partsInTurns(index.frozenRecords())
+    // The same records in the table's order, each value parsed.
+    const parsed = recordParts([...index.frozenRecords()].map((r): SlotRecord => ({ key: r.key, value: valueOf(r.value), stamp: r.stamp })))
+    assert.equal(parsed.flat().length, all.length)
+    assert.deepEqual(lazy.map((part) => part.map((r) => r.key)), parsed.map((part) => part.map((r) => r.key)))
+    assert.deepEqual(lazy.flat().map((r) => ({ key: r.key, value: valueOf(r.value), stamp: r.stamp })), parsed.flat())
   })
 })

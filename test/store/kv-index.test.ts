@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { KvIndex, type SlotRecord, type Stamp } from '../../src/store/kv-index.ts'
+import { KvIndex, valueOf, type SlotRecord, type Stamp } from '../../src/store/kv-index.ts'
 import { encodeSlotTable, SlotTable, type SlotTableBytes } from '../../src/store/slot-table.ts'
 import { memorySource } from '../../src/store/byte-source.ts'
 
@@ -162,7 +162,8 @@ describe('store: the materialized index', () => {
     index.apply('t/1', 'changed', { epoch: 0, time: 13, id: 'laptop', hash: 't1b' })
     index.apply('w/new', 'new', { epoch: 0, time: 14, id: 'laptop', hash: 'wn' })
     const sorted = (xs: SlotRecord[]): SlotRecord[] => [...xs].sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
-    assert.deepEqual(sorted([...frozen]), sorted(before))
+    // A table's values are read when asked for (unread: the text the table holds).
+    assert.deepEqual(sorted([...frozen].map((r) => ({ key: r.key, value: valueOf(r.value), stamp: r.stamp }))), sorted(before))
   })
 
   it('a table with a value past its end does not open', () => {
