@@ -39,6 +39,8 @@ export class LazyValue {
   value (): JsonValue { return JSON.parse(decoder.decode(this.bytes())) as JsonValue }
 }
 const decoder = new TextDecoder()
+/** How many decoded stamp strings a table keeps (see SlotTable's #interned). */
+const INTERNED_MAX = 4096
 const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
 
 /** Compares two byte strings (UTF-8 byte order; for ASCII the same as JavaScript's string order). */
@@ -141,13 +143,27 @@ export class SlotTable implements Iterable<RawSlot> {
   #string (at: number, length: number): Uint8Array { return this.#strings.subarray(at, at + length) }
   #keyBytes (i: number): Uint8Array { const w = i * RECORD_WORDS; return this.#string(this.#words[w] as number, this.#words[w + 1] as number) }
 
+  /** Record i's key against `key` (bytes), as compareBytes, read in place (a lookup makes ~17 of these). */
+  #compareKey (i: number, key: Uint8Array): number {
+    const w = i * RECORD_WORDS
+    const at = this.#words[w] as number
+    const length = this.#words[w + 1] as number
+    const strings = this.#strings
+    const n = Math.min(length, key.length)
+    for (let j = 0; j < n; j++) {
+      const d = (strings[at + j] as number) - (key[j] as number)
+      if (d !== 0) return d
+    }
+    return length - key.length
+  }
+
   /** The first record whose key is not below `key` (bytes). */
   #lowerBound (key: Uint8Array): number {
     let lo = 0
     let hi = this.count
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (compareBytes(this.#keyBytes(mid), key) < 0) lo = mid + 1
+      if (this.#compareKey(mid, key) < 0) lo = mid + 1
       else hi = mid
     }
     return lo
@@ -157,10 +173,27 @@ export class SlotTable implements Iterable<RawSlot> {
   find (key: string): number {
     const bytes = encoder.encode(key)
     const i = this.#lowerBound(bytes)
-    return i < this.count && compareBytes(this.#keyBytes(i), bytes) === 0 ? i : -1
+    return i < this.count && this.#compareKey(i, bytes) === 0 ? i : -1
   }
 
   key (i: number): string { return decoder.decode(this.#keyBytes(i)) }
+
+  /**
+   * Stamps' ids and hashes are stored once each (a batch's thousands of records name one
+   * of each): each is decoded once, while at most INTERNED_MAX are held.
+   */
+  readonly #decoded = new Map<number, string>()
+  #interned (at: number, length: number): string {
+    // By place and length: an empty string shares its place with the next one.
+    const place = at * 65536 + length
+    let text = this.#decoded.get(place)
+    if (text === undefined) {
+      text = decoder.decode(this.#string(at, length))
+      if (this.#decoded.size >= INTERNED_MAX) this.#decoded.clear()
+      this.#decoded.set(place, text)
+    }
+    return text
+  }
 
   stamp (i: number): Stamp {
     const w = i * RECORD_WORDS
@@ -168,8 +201,8 @@ export class SlotTable implements Iterable<RawSlot> {
     return {
       epoch: words[w + 2] as number,
       time: (words[w + 3] as number) * TWO_32 + (words[w + 4] as number),
-      id: decoder.decode(this.#string(words[w + 5] as number, words[w + 6] as number)),
-      hash: decoder.decode(this.#string(words[w + 7] as number, words[w + 8] as number))
+      id: this.#interned(words[w + 5] as number, words[w + 6] as number),
+      hash: this.#interned(words[w + 7] as number, words[w + 8] as number)
     }
   }
 

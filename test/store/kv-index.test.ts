@@ -166,6 +166,21 @@ describe('store: the materialized index', () => {
     assert.deepEqual(sorted([...frozen].map((r) => ({ key: r.key, value: valueOf(r.value), stamp: r.stamp }))), sorted(before))
   })
 
+  it('a table finds every key in place (prefixes, non-ASCII, absent ones) and reads each stamp as written, an empty id too', () => {
+    const keys = ['a', 'ab', 'abc', 'b', 'é', 'éa', 'z\u{1F600}', 'A', '']
+    const slots = keys.filter((k) => k !== '').map((key, i) => ({ key, value: i, stamp: { epoch: 1, time: i, id: i % 2 === 0 ? '' : `id${i % 3}`, hash: i % 2 === 0 ? 'shared-hash' : `h${i}` } }))
+    const table = tableOf(encodeSlotTable(slots))
+    for (const slot of slots) {
+      const i = table.find(slot.key)
+      assert.ok(i >= 0, slot.key)
+      assert.equal(table.key(i), slot.key)
+      assert.deepEqual(table.stamp(i), slot.stamp)
+      // Read again (from the table's decoded strings): the same.
+      assert.deepEqual(table.stamp(i), slot.stamp)
+    }
+    for (const absent of ['', 'aa', 'abcd', 'é0', 'zz', 'B']) assert.equal(table.find(absent), -1, absent)
+  })
+
   it('a table with a value past its end does not open', () => {
     const bytes = encodeSlotTable([{ key: 'a', value: { x: 1 }, stamp: { epoch: 0, time: 1, id: 'i', hash: 'h' } }])
     assert.throws(() => tableOf({ ...bytes, values: bytes.values.subarray(0, 3) }), RangeError)
