@@ -43,14 +43,17 @@ const decoder = new TextDecoder()
 const INTERNED_MAX = 4096
 const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
 
-/** Compares two byte strings (UTF-8 byte order; for ASCII the same as JavaScript's string order). */
-const compareBytes = (a: Uint8Array, b: Uint8Array): number => {
-  const n = Math.min(a.length, b.length)
+/**
+ * Compares two byte strings (UTF-8 byte order; for ASCII the same as JavaScript's string
+ * order): `a`'s `length` bytes from `at` (default: all of it), read in place, against `b`.
+ */
+const compareBytes = (a: Uint8Array, b: Uint8Array, at = 0, length = a.length): number => {
+  const n = Math.min(length, b.length)
   for (let i = 0; i < n; i++) {
-    const d = (a[i] as number) - (b[i] as number)
+    const d = (a[at + i] as number) - (b[i] as number)
     if (d !== 0) return d
   }
-  return a.length - b.length
+  return length - b.length
 }
 
 export interface SlotTableBytes<Values = Uint8Array> {
@@ -143,18 +146,10 @@ export class SlotTable implements Iterable<RawSlot> {
   #string (at: number, length: number): Uint8Array { return this.#strings.subarray(at, at + length) }
   #keyBytes (i: number): Uint8Array { const w = i * RECORD_WORDS; return this.#string(this.#words[w] as number, this.#words[w + 1] as number) }
 
-  /** Record i's key against `key` (bytes), as compareBytes, read in place (a lookup makes ~17 of these). */
+  /** Record i's key against `key` (bytes), read in place (a lookup makes ~17 of these: no subarray each). */
   #compareKey (i: number, key: Uint8Array): number {
     const w = i * RECORD_WORDS
-    const at = this.#words[w] as number
-    const length = this.#words[w + 1] as number
-    const strings = this.#strings
-    const n = Math.min(length, key.length)
-    for (let j = 0; j < n; j++) {
-      const d = (strings[at + j] as number) - (key[j] as number)
-      if (d !== 0) return d
-    }
-    return length - key.length
+    return compareBytes(this.#strings, key, this.#words[w] as number, this.#words[w + 1] as number)
   }
 
   /** The first record whose key is not below `key` (bytes). */
