@@ -13,6 +13,7 @@
  */
 import { deflateSync, Inflate } from 'fflate'
 import { InvalidArgumentError } from '../errors.ts'
+import { joinBytes } from './bytes.ts'
 
 export interface NativeDeflate {
   deflate: (bytes: Uint8Array) => Uint8Array
@@ -50,13 +51,7 @@ export const inflate = (bytes: Uint8Array, max: number): Uint8Array => {
       if (length > max) throw new InvalidArgumentError(`inflates to more than ${max} bytes`)
     }
     if (!done) throw new InvalidArgumentError('the DEFLATE stream ends early')
-    const out = new Uint8Array(length)
-    let offset = 0
-    for (const c of chunks) {
-      out.set(c, offset)
-      offset += c.length
-    }
-    return out
+    return joinBytes(chunks)
   } catch (cause) {
     if (cause instanceof InvalidArgumentError) throw cause
     throw new InvalidArgumentError(`not raw DEFLATE within ${max} bytes: ${(cause as Error).message}`, { cause })
