@@ -1,5 +1,6 @@
 /** Devices of one account, each a real node on loopback with its own directory. */
 import { createAccount, joinAccount, openAccount, type NodeAccount } from '../../src/node/account-dir.ts'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { Mode, Role } from '../../src/types.ts'
 import { removeDir, tempDir } from '../helpers/device.ts'
 
@@ -57,7 +58,11 @@ export class Devices {
   async connect (from: string, to: string, log: 'registry' | 'data' = 'data'): Promise<void> {
     const target = this.get(to)
     const reached = await this.get(from).syncWith(target.addrs(), 15_000, log)
-    if (!reached.includes(target.peerId())) throw new Error(`${from} could not reach ${to}`)
+    if (reached.includes(target.peerId())) return
+    // Say why: the dial's own error, or that it connected but did not sync in time.
+    const why = await this.get(from).node.libp2p.dial(multiaddr(`${target.addrs()[0] ?? ''}`), { signal: AbortSignal.timeout(5000) })
+      .then(() => 'it connects now but did not sync in 15 s', (err: Error) => `${err.name}: ${err.message}`)
+    throw new Error(`${from} could not reach ${to} (${why})`)
   }
 
   async cleanup (): Promise<void> {
