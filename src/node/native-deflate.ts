@@ -9,9 +9,13 @@ import { useNativeDeflate, type NativeDeflate } from '../crypto/deflate.ts'
 /** The bytes of a Node buffer, as a plain Uint8Array over the same memory (the core takes no Buffer). */
 const plain = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 
+const CHUNK = 256 * 1024
+
 export const nodeDeflate: NativeDeflate = {
   deflate: (bytes) => plain(deflateRawSync(bytes, { level: 1 })),
-  inflate: (bytes, max) => plain(inflateRawSync(bytes, { maxOutputLength: max }))
+  // Output in 256 KiB chunks, not zlib's 16 KiB: a snapshot part inflates to a few hundred
+  // KiB, and small chunks cost an allocation each and a copy to join them (~5x slower).
+  inflate: (bytes, max) => plain(inflateRawSync(bytes, { maxOutputLength: max, chunkSize: Math.min(CHUNK, Math.max(64, max)) }))
 }
 
 useNativeDeflate(nodeDeflate)

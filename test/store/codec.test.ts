@@ -138,6 +138,24 @@ describe('store: payload codecs', () => {
       assert.deepEqual(parseDataOp({ op: 'carry', records }), { op: 'carry', records })
     })
 
+    it('reuses the records of a payload it owns, leaves a caller\'s object as it was, and drops fields besides k, v and s', () => {
+      const text = JSON.stringify({ op: 'snapshot', part: 0, of: 1, ids: ['w'], hashes: ['h'], records: [{ k: 'a', v: { x: 1 }, s: [0, 1, 0, 0] }, { k: 'b', s: [0, 2, 0, 0], extra: 'x' }] })
+      const expected = { op: 'snapshot', part: 0, of: 1, records: [{ k: 'a', v: { x: 1 }, s: [0, 1, 'w', 'h'] }, { k: 'b', s: [0, 2, 'w', 'h'] }] }
+      const mine = JSON.parse(text) as { records: unknown[] }
+      assert.deepEqual(parseDataOp(mine), expected)
+      assert.deepEqual(mine, JSON.parse(text), 'a caller\'s object is not changed')
+      assert.deepEqual(parseDataOp(mine), expected, 'and parses again alike')
+      const owned = JSON.parse(text) as { records: unknown[] }
+      const op = parseDataOp(owned, true)
+      assert.deepEqual(op, expected)
+      assert.equal((op as { records: unknown[] }).records[0], owned.records[0], 'an owned record is reused')
+      assert.notEqual((op as { records: unknown[] }).records[1], owned.records[1], 'one with another field is copied without it')
+      const key = new Uint8Array(32).fill(3)
+      const codec = encryptedCodec(key, 'acct', 0)
+      const records: WireRecord[] = [{ k: 'a', v: { x: 1 }, s: [0, 1, 'w', 'h'] }, { k: 'b', s: [0, 2, 'w', 'h'] }]
+      assert.deepEqual(codec.decode(codec.encode({ op: 'carry', records })), { op: 'carry', records })
+    })
+
     it('refuses a packed op whose stamps or tables are malformed, with a typed error', () => {
       const good = { op: 'snapshot', part: 0, of: 1, ids: ['w'], hashes: ['h'], records: [{ k: 'a', v: 1, s: [0, 1, 0, 0] }] }
       assert.deepEqual(parseDataOp(good), { op: 'snapshot', part: 0, of: 1, records: [{ k: 'a', v: 1, s: [0, 1, 'w', 'h'] }] })
