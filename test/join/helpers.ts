@@ -54,14 +54,22 @@ export class Devices {
     return account
   }
 
-  /** Dials `to` from `from` and waits until they have synced. */
+  /**
+   * Dials `to` from `from` and waits until they have synced. A dial that fails is tried once
+   * more a second later: every test device is on 127.0.0.1, and libp2p refuses more than 5
+   * inbound connections a second from one host (inboundConnectionThreshold), which devices
+   * on machines of their own never share.
+   */
   async connect (from: string, to: string, log: 'registry' | 'data' = 'data'): Promise<void> {
     const target = this.get(to)
-    const reached = await this.get(from).syncWith(target.addrs(), 15_000, log)
-    if (reached.includes(target.peerId())) return
-    // Say why: the dial's own error, or that it connected but did not sync in time.
+    for (const pause of [0, 1100]) {
+      if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause))
+      const reached = await this.get(from).syncWith(target.addrs(), 15_000, log)
+      if (reached.includes(target.peerId())) return
+    }
+    // Say why: the dial's own error.
     const why = await this.get(from).node.libp2p.dial(multiaddr(`${target.addrs()[0] ?? ''}`), { signal: AbortSignal.timeout(5000) })
-      .then(() => 'it connects now but did not sync in 15 s', (err: Error) => `${err.name}: ${err.message}`)
+      .then(() => 'two dials failed, a third connects', (err: Error) => `${err.name}: ${err.message}`)
     throw new Error(`${from} could not reach ${to} (${why})`)
   }
 
