@@ -22,7 +22,8 @@ import { CorruptStateError } from '../errors.ts'
 import type { Place } from '../orbit/ranks.ts'
 import type { LedgerDump, LedgerOp, QuotaUsage, Write } from './quota.ts'
 import type { StateDump } from './kv-state.ts'
-import { encodeSlotTable, SlotTable } from './slot-table.ts'
+import { SLOTS_PER_STEP, slotTableSteps, SlotTable } from './slot-table.ts'
+import { runSteps, runStepsPaused, type Steps } from './steps.ts'
 import type { ByteSource } from './byte-source.ts'
 import type { SplitBlob } from './state-store.ts'
 
@@ -95,17 +96,27 @@ class Strings {
 /** Numbers per write: key, cost, live, ref (hash, index), stamp (epoch, time, id, hash). */
 const WRITE = 9
 
-/** A ledger's JSON text, with its own string table. */
-const encodeLedger = (l: LedgerDump): Uint8Array => {
+/** A ledger's JSON text, with its own string table; a pause every SLOTS_PER_STEP writes. */
+function * ledgerSteps (l: LedgerDump): Steps<Uint8Array> {
   const t = new Strings()
-  const writes = (list: Write[]): number[] => {
+  let done = 0
+  function * writes (list: Write[]): Steps<number[]> {
     const out: number[] = []
-    for (const w of list) out.push(t.of(w.key), w.cost, w.live ? 1 : 0, t.of(w.ref.hash), w.ref.index, w.stamp.epoch, w.stamp.time, t.of(w.stamp.id), t.of(w.stamp.hash))
+    for (const w of list) {
+      out.push(t.of(w.key), w.cost, w.live ? 1 : 0, t.of(w.ref.hash), w.ref.index, w.stamp.epoch, w.stamp.time, t.of(w.stamp.id), t.of(w.stamp.hash))
+      if (++done % SLOTS_PER_STEP === 0) yield
+    }
     return out
   }
   // A batch's op also has its weight in the quota and whether its writes count together (src/store/quota.ts).
-  const op = (o: LedgerOp): unknown => [o.time, t.of(o.hash), writes(o.writes), o.weight ?? -1, o.atomic === true ? 1 : 0]
-  const body = { ops: l.ops.map(op), cutoff: l.cutoff === undefined ? null : op(l.cutoff), base: writes(l.base), best: l.best.flat(), usage: l.usage }
+  function * op (o: LedgerOp): Steps<unknown> {
+    return [o.time, t.of(o.hash), yield * writes(o.writes), o.weight ?? -1, o.atomic === true ? 1 : 0]
+  }
+  const ops: unknown[] = []
+  for (const o of l.ops) ops.push(yield * op(o))
+  const cutoff = l.cutoff === undefined ? null : yield * op(l.cutoff)
+  const base = yield * writes(l.base)
+  const body = { ops, cutoff, base, best: l.best.flat(), usage: l.usage }
   return utf8Encode(JSON.stringify({ strings: t.list, ...body }))
 }
 
@@ -130,22 +141,37 @@ class Sections {
  * and its strings), and the tail, read a range at a time when needed (the values and
  * the ledgers).
  */
-export const encodeCheckpoint = (c: KvCheckpoint): SplitBlob => {
+export const encodeCheckpoint = (c: KvCheckpoint): SplitBlob => runSteps(checkpointSteps(c))
+
+/**
+ * The same, with a pause every few thousand keys (src/store/steps.ts): reads and writes go
+ * on meanwhile. `c` must be a copy that they do not change: what `dump()`s give (fresh
+ * lists of the slots, the ledgers' writes and ops), not the state's own collections.
+ */
+export const encodeCheckpointPaused = async (c: KvCheckpoint): Promise<SplitBlob> => await runStepsPaused(checkpointSteps(c))
+
+function * checkpointSteps (c: KvCheckpoint): Steps<SplitBlob> {
   const t = new Strings()
   const head = new Sections()
   const tail = new Sections()
-  const table = encodeSlotTable(c.state.slots)
+  // What is read of `c` outside its dumped lists is read before the first pause.
+  const heads = c.heads.map((h) => t.of(h))
+  const seen = c.seen.map((h) => t.of(h))
+  const ranks = c.ranks.map(([key, places]) => [t.of(key), places.flatMap((p) => [p.time, t.of(p.hash)])])
+  const ledgerBytes: Uint8Array[] = []
+  for (const [, l] of c.state.ledgers) ledgerBytes.push(l instanceof SealedLedger ? l.bytes() : yield * ledgerSteps(l))
+  const table = yield * slotTableSteps(c.state.slots)
   const places = { table: head.add(table.table), strings: head.add(table.strings), values: tail.add(table.values) }
-  const ledgers = c.state.ledgers.map(([signer, l]) => {
+  const ledgers = c.state.ledgers.map(([signer, l], i) => {
     const { writes, keys, bytes } = l instanceof SealedLedger ? l.usage() : l.usage
-    return [signer, ...tail.add(l instanceof SealedLedger ? l.bytes() : encodeLedger(l)), writes, keys, bytes]
+    return [signer, ...tail.add(ledgerBytes[i] as Uint8Array), writes, keys, bytes]
   })
   const body = {
     v: CHECKPOINT_VERSION,
     epoch: c.epoch,
     clean: c.clean,
-    heads: c.heads.map((h) => t.of(h)),
-    seen: c.seen.map((h) => t.of(h)),
+    heads,
+    seen,
     skipped: c.skipped,
     writes: c.writes,
     snapshotOf: c.snapshotOf ?? null,
@@ -155,7 +181,7 @@ export const encodeCheckpoint = (c: KvCheckpoint): SplitBlob => {
     ledgers,
     ignored: c.state.ignored,
     ...(c.state.batches !== undefined ? { batches: c.state.batches } : {}),
-    ranks: c.ranks.map(([key, places]) => [t.of(key), places.flatMap((p) => [p.time, t.of(p.hash)])]),
+    ranks,
     ...(c.extra !== undefined ? { extra: c.extra } : {})
   }
   const header = utf8Encode(JSON.stringify({ strings: t.list, ...body }))

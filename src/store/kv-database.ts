@@ -9,7 +9,7 @@ import { ManagedDatabase, type EarlyWork } from '../orbit/database.ts'
 import { ranked, WriterRanks } from '../orbit/ranks.ts'
 import type { DatabaseArgs, LogEntry, OrbitLog } from '../orbit/orbitdb.ts'
 import { holdsAll } from '../orbit/orbitdb.ts'
-import { encodeCheckpoint, type KvCheckpoint } from './checkpoint.ts'
+import { encodeCheckpointPaused, type KvCheckpoint } from './checkpoint.ts'
 import { changesBetween, compareStamps, type Change, type KvIndex, type RawSlot, type SlotRecord, type Stamp } from './kv-index.ts'
 import { checkKey, checkValue, type JsonValue } from './limits.ts'
 import type { BatchRecord, DataOp, PayloadCodec } from './codec.ts'
@@ -388,8 +388,9 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
   })
   checkpoints?.start(async () => {
     const heads = (await db.log.heads()).map((e) => e.hash)
-    // Dumped and encoded in one synchronous run: no apply in between (see Checkpoints.start).
-    return encodeCheckpoint(snapshotOfState(false, heads))
+    // Dumped in one synchronous run (no apply in between), then encoded with pauses, from
+    // the dump's own lists: reads and writes go on meanwhile (see Checkpoints.start).
+    return await encodeCheckpointPaused(snapshotOfState(false, heads))
   })
 
   // This device's own writes, one at a time: each is checked against its quotas after the one before counted.

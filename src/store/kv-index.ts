@@ -164,9 +164,12 @@ export class KvIndex {
    * snapshot parts are written from, a part at a time.
    */
   frozenRecords (): Iterable<RawSlot> {
-    // The copy is taken now (a generator's body would run only at its first read). A
-    // table's values stay unread: a part is cut by their length, and reads them when written.
-    return slotsOf(this.#base, new Map(this.#slots), '')
+    // The copy is taken now (a generator's body would run only at its first read), and can
+    // be read more than once. A table's values stay unread: a part is cut by their length,
+    // and reads them when written.
+    const base = this.#base
+    const slots = new Map(this.#slots)
+    return { [Symbol.iterator]: () => slotsOf(base, slots, '') }
   }
 
   /**

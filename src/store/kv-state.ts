@@ -48,7 +48,7 @@ export const batchWrites = (records: BatchRecord[]): BatchPart['writes'] =>
 interface Candidate { stamp: Stamp, ref: WriteRef }
 
 /** A state as a checkpoint keeps it: its slots as a list or a table read in place, its ledgers dumped or still sealed. */
-export interface StateDump { slots: RawSlot[] | SlotTable, ledgers: Array<[string, LedgerDump | SealedLedger]>, ignored: number, /** Batches.toJSON() */ batches?: unknown }
+export interface StateDump { slots: Iterable<RawSlot> | SlotTable, ledgers: Array<[string, LedgerDump | SealedLedger]>, ignored: number, /** Batches.toJSON() */ batches?: unknown }
 
 export class KvState {
   readonly index = new KvIndex()
@@ -68,7 +68,8 @@ export class KvState {
   /** What a checkpoint keeps (src/store/checkpoint.ts): the index's slots, each device's ledger, the ignored count. */
   dump (): StateDump {
     const ledgers: StateDump['ledgers'] = [...this.#ledgers].map(([signer, l]) => [signer, l.dump()])
-    return { slots: this.index.rawSlots(), ledgers: [...ledgers, ...this.#sealed], ignored: this.#ignored, batches: this.batches.toJSON() }
+    // The slots as they are now (a copy of the Map of slots written since the table, ~10 ms at 100,000 keys), read as a checkpoint is encoded.
+    return { slots: this.index.frozenRecords(), ledgers: [...ledgers, ...this.#sealed], ignored: this.#ignored, batches: this.batches.toJSON() }
   }
 
   /** A state as `dump()` left it. */

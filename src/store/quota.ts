@@ -150,7 +150,8 @@ export class DeviceLedger {
       const place = places.get(w)
       if (place !== undefined) best.push(place)
     }
-    return { ops: this.#ops, cutoff: this.#cutoff, base, best, usage: this.usage() }
+    // A copy of the list of ops: a checkpoint is encoded from this while more ops come (an op itself never changes).
+    return { ops: [...this.#ops], cutoff: this.#cutoff, base, best, usage: this.usage() }
   }
 
   /** A ledger as `dump()` left it (a checkpoint this device sealed: trusted as written). */

@@ -9,6 +9,7 @@ import type { JsonValue } from './limits.ts'
 import type { RawSlot, Stamp } from './kv-index.ts'
 import type { ByteSource } from './byte-source.ts'
 import { joinBytes } from '../crypto/bytes.ts'
+import { runSteps, type Steps } from './steps.ts'
 
 /** 32-bit words per record: key (offset, length), stamp (epoch, time high, time low, id offset, id length, hash offset, hash length), value (offset, length). */
 export const RECORD_WORDS = 11
@@ -63,10 +64,21 @@ export interface SlotTableBytes<Values = Uint8Array> {
   values: Values
 }
 
+/** Slots encoded between two pauses of a checkpoint written in steps (src/store/steps.ts). */
+export const SLOTS_PER_STEP = 2000
+
 /** Builds the table of `slots` (each key once). Values already held as JSON text are copied as they are. */
-export const encodeSlotTable = (slots: Iterable<RawSlot>): SlotTableBytes => {
-  const rows = [...slots].map((slot) => ({ slot, key: encoder.encode(slot.key) }))
+export const encodeSlotTable = (slots: Iterable<RawSlot>): SlotTableBytes => runSteps(slotTableSteps(slots))
+
+/** The same, in steps of SLOTS_PER_STEP slots: `slots` and what they hold must not change meanwhile. */
+export function * slotTableSteps (slots: Iterable<RawSlot>): Steps<SlotTableBytes> {
+  const rows: Array<{ slot: RawSlot, key: Uint8Array }> = []
+  for (const slot of slots) {
+    rows.push({ slot, key: encoder.encode(slot.key) })
+    if (rows.length % SLOTS_PER_STEP === 0) yield
+  }
   rows.sort((a, b) => compareBytes(a.key, b.key))
+  yield
   const table = new Uint8Array(rows.length * RECORD_WORDS * 4)
   const view = new DataView(table.buffer)
   const set = (word: number, value: number): void => { view.setUint32(word * 4, value, true) }
@@ -86,23 +98,34 @@ export const encodeSlotTable = (slots: Iterable<RawSlot>): SlotTableBytes => {
   }
   const values: Uint8Array[] = []
   let valueBytes = 0
-  rows.forEach(({ slot, key }, i) => {
+  for (let i = 0; i < rows.length; i++) {
+    if (i > 0 && i % SLOTS_PER_STEP === 0) yield
+    const { slot, key } = rows[i] as { slot: RawSlot, key: Uint8Array }
     const w = i * RECORD_WORDS
     const [keyAt, keyLength] = put(key)
     const [idAt, idLength] = intern(slot.stamp.id)
     const [hashAt, hashLength] = intern(slot.stamp.hash)
     const time = slot.stamp.time
-    ;[keyAt, keyLength, slot.stamp.epoch, Math.floor(time / TWO_32), time % TWO_32, idAt, idLength, hashAt, hashLength].forEach((v, k) => set(w + k, v))
+    set(w, keyAt)
+    set(w + 1, keyLength)
+    set(w + 2, slot.stamp.epoch)
+    set(w + 3, Math.floor(time / TWO_32))
+    set(w + 4, time % TWO_32)
+    set(w + 5, idAt)
+    set(w + 6, idLength)
+    set(w + 7, hashAt)
+    set(w + 8, hashLength)
     if (slot.value === undefined) {
       set(w + 10, DELETED)
-      return
+      continue
     }
     const bytes = slot.value instanceof LazyValue ? slot.value.bytes() : encoder.encode(JSON.stringify(slot.value))
     values.push(bytes)
     set(w + 9, valueBytes)
     set(w + 10, bytes.length)
     valueBytes += bytes.length
-  })
+  }
+  yield
   return { table, strings: joinBytes(strings, new Uint8Array(stringBytes)), values: joinBytes(values, new Uint8Array(valueBytes)) }
 }
 

@@ -63,10 +63,10 @@ export interface Checkpoints {
   /** Says the state changed: a checkpoint follows (soon, not at once). */
   changed: () => void
   /**
-   * From now on checkpoints are taken with `take`, which gives the checkpoint's bytes
-   * (`encodeCheckpoint`) encoded in the same synchronous run as the state was dumped:
-   * parts of a dump are the state's live arrays (a ledger's ops), which an apply between
-   * the two would change.
+   * From now on checkpoints are taken with `take`, which gives the checkpoint's bytes:
+   * the state dumped in one synchronous run (a consistent state), then encoded in steps
+   * with pauses (`encodeCheckpointPaused`), from the dump's own lists, which the applies
+   * that come meanwhile do not change.
    */
   start: (take: () => Promise<SplitBlob>) => void
   /** No more timed checkpoints; waits for the one under way. */

@@ -11,7 +11,11 @@ import { join } from 'node:path'
 import { openAccount, type NodeAccount } from '../../src/node/account-dir.ts'
 import { accountPaths } from '../../src/node/paths.ts'
 import { stateFiles } from '../../src/node/state-files.ts'
-import { decodeCheckpoint, encodeCheckpoint, ledgerOf, type KvCheckpoint } from '../../src/store/checkpoint.ts'
+import { decodeCheckpoint, encodeCheckpoint, encodeCheckpointPaused, ledgerOf, type KvCheckpoint } from '../../src/store/checkpoint.ts'
+import { KvState } from '../../src/store/kv-state.ts'
+import { DEFAULT_QUOTAS } from '../../src/store/quota.ts'
+import { SLOTS_PER_STEP } from '../../src/store/slot-table.ts'
+import type { DataOp } from '../../src/store/codec.ts'
 import { checkpointName, stateKey, type SplitBlob } from '../../src/store/state-store.ts'
 import { allBytes, memorySource } from '../../src/store/byte-source.ts'
 import { decodeKeystore } from '../../identity/keystore.ts'
@@ -110,6 +114,35 @@ describe('persisted state: checkpoints', function () {
     assert.throws(() => read({ head: head.subarray(0, head.length - 3), tail }), CorruptStateError)
     assert.throws(() => read({ head, tail: tail.subarray(0, tail.length - 3) }), CorruptStateError)
     assert.throws(() => read({ head: new TextEncoder().encode('{"v":99}'), tail }), CorruptStateError)
+  })
+
+  it('encoded in steps, a checkpoint is the same bytes; timers run between the steps; writes meanwhile do not get in', async () => {
+    const state = new KvState({ epoch: 1, quotas: DEFAULT_QUOTAS, starter: undefined })
+    let n = 0
+    const apply = (signer: string, op: DataOp): void => { state.apply({ hash: `zh${n}`, signer, clock: { id: signer, time: ++n } }, op) }
+    for (let i = 0; i < 3 * SLOTS_PER_STEP + 17; i++) apply(i % 3 === 0 ? 'A' : 'B', { op: 'put', key: `k${(i * 7919) % 9000}`, value: { i, s: 'é'.repeat(i % 5) } })
+    apply('A', { op: 'del', key: 'k0' })
+    const c: KvCheckpoint = { epoch: 1, heads: [`zh${n - 1}`], seen: [], skipped: 0, writes: n, snapshotOf: undefined, snapshotParts: [], unsettled: [], clean: false, state: state.dump(), ranks: [] }
+    const before = encodeCheckpoint(c)
+    let ticks = 0
+    const ticking = setInterval(() => {
+      ticks++
+      // Writes while it encodes: new keys, overwrites and ops in both ledgers.
+      apply(ticks % 2 === 0 ? 'A' : 'B', { op: 'put', key: ticks % 3 === 0 ? 'k1' : `new${ticks}`, value: ticks })
+    }, 0)
+    let paused: SplitBlob
+    try {
+      paused = await encodeCheckpointPaused(c)
+    } finally {
+      clearInterval(ticking)
+    }
+    assert.ok(ticks > 0, 'timers ran while it was encoded')
+    assert.ok(state.index.get('new1') !== undefined || state.index.get('new2') !== undefined, 'the writes meanwhile were applied')
+    assert.deepEqual(paused.head, before.head)
+    assert.deepEqual(paused.tail, before.tail)
+    const back = decodeCheckpoint({ head: paused.head, tail: memorySource(paused.tail) })
+    assert.equal([...back.state.slots].length, [...c.state.slots].length)
+    assert.deepEqual(normal(back), normal(c))
   })
 
   it('the first write of a process removes the temporary files a killed writer left, and nothing else', async () => {
