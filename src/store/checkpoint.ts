@@ -161,6 +161,7 @@ function * checkpointSteps (c: KvCheckpoint): Steps<SplitBlob> {
   const ledgerBytes: Uint8Array[] = []
   for (const [, l] of c.state.ledgers) ledgerBytes.push(l instanceof SealedLedger ? l.bytes() : yield * ledgerSteps(l))
   const table = yield * slotTableSteps(c.state.slots)
+  yield
   const places = { table: head.add(table.table), strings: head.add(table.strings), values: tail.add(table.values) }
   const ledgers = c.state.ledgers.map(([signer, l], i) => {
     const { writes, keys, bytes } = l instanceof SealedLedger ? l.usage() : l.usage
@@ -189,7 +190,10 @@ function * checkpointSteps (c: KvCheckpoint): Steps<SplitBlob> {
   const out = new Uint8Array(start + head.length)
   new DataView(out.buffer).setUint32(0, header.length)
   out.set(header, 4)
-  return { head: joinBytes(head.parts, out, start), tail: joinBytes(tail.parts, new Uint8Array(tail.length)) }
+  yield
+  const joinedHead = joinBytes(head.parts, out, start)
+  yield
+  return { head: joinedHead, tail: joinBytes(tail.parts, new Uint8Array(tail.length)) }
 }
 
 const fail = (why: string): never => { throw new CorruptStateError(`the checkpoint is unreadable: ${why}`) }

@@ -126,7 +126,9 @@ export function * slotTableSteps (slots: Iterable<RawSlot>): Steps<SlotTableByte
     valueBytes += bytes.length
   }
   yield
-  return { table, strings: joinBytes(strings, new Uint8Array(stringBytes)), values: joinBytes(values, new Uint8Array(valueBytes)) }
+  const joinedStrings = joinBytes(strings, new Uint8Array(stringBytes))
+  yield
+  return { table, strings: joinedStrings, values: joinBytes(values, new Uint8Array(valueBytes)) }
 }
 
 /** A table read in place. Its bytes were authenticated by the store that kept them (this device wrote them). */
