@@ -24,6 +24,7 @@ import type { LedgerDump, LedgerOp, QuotaUsage, Write } from './quota.ts'
 import type { StateDump } from './kv-state.ts'
 import { SLOTS_PER_STEP, slotTableSteps, SlotTable } from './slot-table.ts'
 import { runSteps, runStepsPaused, type Steps } from './steps.ts'
+import { Strings } from './strings.ts'
 import type { ByteSource } from './byte-source.ts'
 import type { SplitBlob } from './state-store.ts'
 
@@ -76,21 +77,6 @@ export interface KvCheckpoint {
   extra?: unknown
   /** Set on one read from a store: lets go of its tail (read until then when values or ledgers are). */
   release?: () => void
-}
-
-/** Interns strings: each written once, referred to by its index. */
-class Strings {
-  readonly list: string[] = []
-  readonly #index = new Map<string, number>()
-  of (s: string): number {
-    let i = this.#index.get(s)
-    if (i === undefined) {
-      i = this.list.length
-      this.list.push(s)
-      this.#index.set(s, i)
-    }
-    return i
-  }
 }
 
 /** Numbers per write: key, cost, live, ref (hash, index), stamp (epoch, time, id, hash). */

@@ -17,6 +17,7 @@ import { pad, unpad } from '../crypto/padding.ts'
 import { DecryptionError, InvalidOperationError } from '../errors.ts'
 import { checkDecodedValue, checkKey, MAX_OP_JSON, type JsonValue } from './limits.ts'
 import type { SlotRecord, Stamp } from './kv-index.ts'
+import { Strings } from './strings.ts'
 
 /** A slot on the wire: key, value (absent when deleted), stamp as [epoch, time, id, hash]. */
 export interface WireRecord { k: string, v?: JsonValue, s: [number, number, string, string] }
@@ -66,21 +67,13 @@ const isCount = (v: unknown, max: number): v is number => typeof v === 'number' 
 
 /** The records with their stamps' ids and hashes in tables (see PackedRecord). */
 export const packRecords = (records: WireRecord[]): PackedRecords => {
-  const ids = new Map<string, number>()
-  const hashes = new Map<string, number>()
-  const indexIn = (table: Map<string, number>, x: string): number => {
-    let i = table.get(x)
-    if (i === undefined) {
-      i = table.size
-      table.set(x, i)
-    }
-    return i
-  }
+  const ids = new Strings()
+  const hashes = new Strings()
   const packed = records.map((r): PackedRecord => {
-    const s: PackedRecord['s'] = [r.s[0], r.s[1], indexIn(ids, r.s[2]), indexIn(hashes, r.s[3])]
+    const s: PackedRecord['s'] = [r.s[0], r.s[1], ids.of(r.s[2]), hashes.of(r.s[3])]
     return r.v !== undefined ? { k: r.k, v: r.v, s } : { k: r.k, s }
   })
-  return { ids: [...ids.keys()], hashes: [...hashes.keys()], records: packed }
+  return { ids: ids.list, hashes: hashes.list, records: packed }
 }
 
 /** The op as its payload holds it: a snapshot's or a carry's records packed. */
