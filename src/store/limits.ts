@@ -88,18 +88,20 @@ const measure = (v: unknown, depth: number, m: Measure): void => {
   }
 }
 
-/** The memory a checked value holds, estimated (see Measure); the quotas count it. */
-export const jsonCost = (value: JsonValue): number => {
+/** One walk of a whole value (see `measure`). */
+const walk = (value: unknown): Measure => {
   const m: Measure = { cost: 0, bound: 0, problem: undefined }
   measure(value, 0, m)
-  return m.cost
+  return m
 }
+
+/** The memory a checked value holds, estimated (see Measure); the quotas count it. */
+export const jsonCost = (value: JsonValue): number => walk(value).cost
 
 /** Walks a value to check it; throws InvalidJsonError naming what is wrong. */
 const checked = (value: JsonValue): Measure => {
   if (value === undefined) throw new InvalidJsonError('value must be a JSON value, got undefined')
-  const m: Measure = { cost: 0, bound: 0, problem: undefined }
-  measure(value, 0, m)
+  const m = walk(value)
   if (m.problem !== undefined) throw new InvalidJsonError(`value must be plain JSON (null, booleans, finite numbers, strings, arrays, objects): ${m.problem}`)
   return m
 }
