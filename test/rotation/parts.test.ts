@@ -6,19 +6,12 @@ import { encodeSlotTable, SlotTable } from '../../src/store/slot-table.ts'
 import { memorySource } from '../../src/store/byte-source.ts'
 import { MAX_VALUE_BYTES } from '../../src/store/limits.ts'
 import { utf8Encode } from '../../src/crypto/bytes.ts'
+import { prng } from '../helpers/random.ts'
 
-/** A seeded generator (mulberry32): the same records every run. */
-const random = (seed: number) => (): number => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = seed
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
 
 describe('rotation: records cut into parts (packed stamps)', () => {
   const records = (n: number, seed: number): SlotRecord[] => {
-    const r = random(seed)
+    const r = prng(seed)
     return Array.from({ length: n }, (_, i): SlotRecord => {
       // Batches share one stamp; puts have their own hash; a few writers; some non-ASCII text; some deletions.
       const batch = r() < 0.7

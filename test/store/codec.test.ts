@@ -4,6 +4,7 @@ import { generateKey } from '../../src/crypto/aead.ts'
 import { utf8Encode } from '../../src/crypto/bytes.ts'
 import { checkValue, parseJsonValue, MAX_VALUE_BYTES, MAX_VALUE_DEPTH, type JsonValue } from '../../src/store/limits.ts'
 import { valueCost } from '../../src/store/quota.ts'
+import { prng } from '../helpers/random.ts'
 
 describe('store: payload codecs', () => {
   const account = '/orbitdb/zdpuAccount'
@@ -90,8 +91,7 @@ describe('store: payload codecs', () => {
       }
       return cost
     }
-    let seed = 7
-    const next = (): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 }
+    const next = prng(7)
     const value = (depth: number): JsonValue => {
       const r = next()
       if (depth > 4 || r < 0.3) return [null, true, 1.5, -2, 'tëxt', ''][Math.floor(next() * 6)] as JsonValue
