@@ -298,7 +298,7 @@ export const ManagedDatabase = async (args: DatabaseArgs & ManagedOptions): Prom
       if (hole) absent.healed(entry.hash)
       pending.delete(entry.hash)
       if (updated) {
-        if (onUpdate !== undefined) await onUpdate(log, entry)
+        if (onUpdate !== undefined) await onUpdate(log, entry, batch)
         events.emit('update', entry)
       }
       return true

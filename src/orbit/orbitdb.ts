@@ -128,7 +128,11 @@ export interface DatabaseArgs {
   entryStorage?: unknown
   indexStorage?: unknown
   referencesCount?: number
-  onUpdate?: (log: OrbitLog, entry: LogEntry) => Promise<void>
+  /**
+   * Told of each entry the log gains. `joined`: the ancestors joined with it, those that
+   * were not in the log before (our ManagedDatabase's joins only; OrbitDB passes none).
+   */
+  onUpdate?: (log: OrbitLog, entry: LogEntry, joined?: LogEntry[]) => Promise<void>
 }
 
 export interface AccessController {

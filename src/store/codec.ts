@@ -39,8 +39,19 @@ export type DataOp =
   | { op: 'put', key: string, value: JsonValue }
   | { op: 'del', key: string }
   | { op: 'batch', id: string, part: number, of: number, records: BatchRecord[] }
-  | { op: 'snapshot', part: number, of: number, records: WireRecord[] }
-  | { op: 'carry', records: WireRecord[] }
+  | { op: 'snapshot', part: number, of: number, records: WireRecord[], costs?: RecordCosts }
+  | { op: 'carry', records: WireRecord[], costs?: RecordCosts }
+
+/**
+ * The `jsonCost` of each record's value (-1: a record with none), measured by the decoder
+ * as it checked them. Not enumerable, so never written nor compared; an op built here
+ * (not decoded), or a copy of one, has none.
+ */
+export type RecordCosts = Float64Array
+
+/** `op` with its records' costs attached (see RecordCosts). */
+const withCosts = <T extends { records: WireRecord[] }>(op: T, costs: RecordCosts): T =>
+  Object.defineProperty(op, 'costs', { value: costs, enumerable: false, writable: false, configurable: false })
 
 export interface PayloadCodec {
   readonly encrypted: boolean
@@ -96,9 +107,10 @@ const parseTable = (v: unknown, name: string): string[] => {
  * Records of a snapshot part or a carry, checked: stamps in full (`tables` absent: ops
  * written before packing), or packed, each index naming an entry of `tables`.
  */
-const parseRecords = (v: unknown, tables: { ids: string[], hashes: string[] } | undefined, owned: boolean): WireRecord[] => {
+const parseRecords = (v: unknown, tables: { ids: string[], hashes: string[] } | undefined, owned: boolean): [WireRecord[], RecordCosts] => {
   if (!Array.isArray(v) || v.length > MAX_RECORDS_PER_OP) throw new InvalidOperationError('records must be an array of at most 50,000')
   const out: WireRecord[] = new Array<WireRecord>(v.length)
+  const costs: RecordCosts = new Float64Array(v.length).fill(-1)
   for (let i = 0; i < v.length; i++) {
     const r: unknown = v[i]
     if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new InvalidOperationError(`record ${i} must be an object`)
@@ -118,7 +130,7 @@ const parseRecords = (v: unknown, tables: { ids: string[], hashes: string[] } | 
     }
     checkKey(o.k)
     const hasValue = 'v' in o
-    if (hasValue) checkDecodedValue(o.v as JsonValue)
+    if (hasValue) costs[i] = checkDecodedValue(o.v as JsonValue)
     // When the caller owns the parsed object (fresh from JSON.parse), it and its stamp array
     // become the record: no copies of 100,000 records to collect. Not when it holds fields
     // besides k, v and s: those are left out of a copy.
@@ -132,7 +144,7 @@ const parseRecords = (v: unknown, tables: { ids: string[], hashes: string[] } | 
       out[i] = hasValue ? { k: o.k, v: o.v as JsonValue, s: [s[0], s[1], id, hash] } : { k: o.k, s: [s[0], s[1], id, hash] }
     }
   }
-  return out
+  return [out, costs]
 }
 
 /** A batch part's records: at least one, each `{k, v?}`, no key twice (no honest writer repeats one). */
@@ -176,9 +188,13 @@ export const parseDataOp = (v: unknown, owned = false): DataOp => {
     if (!isCount(o.part, MAX_SNAPSHOT_PARTS) || !isCount(o.of, MAX_SNAPSHOT_PARTS) || (o.part as number) >= (o.of as number)) {
       throw new InvalidOperationError('snapshot part/of are malformed')
     }
-    return { op: 'snapshot', part: o.part as number, of: o.of as number, records: parseRecords(o.records, tables, owned) }
+    const [records, costs] = parseRecords(o.records, tables, owned)
+    return withCosts({ op: 'snapshot' as const, part: o.part as number, of: o.of as number, records }, costs)
   }
-  if (o.op === 'carry' && n === (packed ? 4 : 2)) return { op: 'carry', records: parseRecords(o.records, tables, owned) }
+  if (o.op === 'carry' && n === (packed ? 4 : 2)) {
+    const [records, costs] = parseRecords(o.records, tables, owned)
+    return withCosts({ op: 'carry' as const, records }, costs)
+  }
   if (o.op === 'batch' && n === 5) return parseBatch(o)
   if (typeof o.key !== 'string') throw new InvalidOperationError('data op key must be a string')
   checkKey(o.key)

@@ -113,7 +113,7 @@ export class KvState {
           stamp = { epoch: s[0], time: s[1], id: s[2], hash: s[3] }
           last = s
         }
-        const w: Write = { key, stamp, cost: writeCost(key, value), ref: { hash: entry.hash, index }, live: value !== undefined }
+        const w: Write = { key, stamp, cost: writeCost(key, value, op.costs?.[index]), ref: { hash: entry.hash, index }, live: value !== undefined }
         const mine = byWriter.get(s[2])
         if (mine === undefined) byWriter.set(s[2], [w])
         else mine.push(w)
@@ -135,7 +135,7 @@ export class KvState {
     records.forEach((r, index) => {
       // A carried record claiming a later epoch than this log's: no honest carry makes one.
       if (r.stamp.epoch > epoch) return
-      const w = { key: r.key, stamp: r.stamp, cost: writeCost(r.key, r.value), ref: { hash: entry.hash, index: op.op === 'put' || op.op === 'del' ? -1 : index }, live: r.value !== undefined }
+      const w = { key: r.key, stamp: r.stamp, cost: writeCost(r.key, r.value, op.op === 'carry' ? op.costs?.[index] : undefined), ref: { hash: entry.hash, index: op.op === 'put' || op.op === 'del' ? -1 : index }, live: r.value !== undefined }
       values.set(w, r.value)
       writes.push(w)
     })

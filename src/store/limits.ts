@@ -115,10 +115,13 @@ export const checkValue = (value: JsonValue): string => {
 /**
  * The same check for a value of a decoded op (thousands in a snapshot part): its JSON
  * text is written only when its bound could pass the limit (a character takes at most
- * three bytes of UTF-8), not for every value.
+ * three bytes of UTF-8), not for every value. Returns its `jsonCost`, found by the same
+ * walk (a snapshot's apply then need not walk each value again).
  */
-export const checkDecodedValue = (value: JsonValue): void => {
-  if (3 * checked(value).bound > MAX_VALUE_BYTES) sizedText(value)
+export const checkDecodedValue = (value: JsonValue): number => {
+  const m = checked(value)
+  if (3 * m.bound > MAX_VALUE_BYTES) sizedText(value)
+  return m.cost
 }
 
 /** The JSON text of a plain JSON value, within the size limit. */

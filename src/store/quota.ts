@@ -70,9 +70,12 @@ export const SLOT_OVERHEAD = 256
  */
 export const valueCost = (value: JsonValue): number => jsonCost(value)
 
-/** The cost of a write of `key` (value undefined: a del, which leaves a tombstone). */
-export const writeCost = (key: string, value: JsonValue | undefined): number =>
-  SLOT_OVERHEAD + 2 * key.length + (value === undefined ? 0 : valueCost(value))
+/**
+ * The cost of a write of `key` (value undefined: a del, which leaves a tombstone).
+ * `measured`: the value's cost as its decoder found it (src/store/codec.ts, RecordCosts), if any.
+ */
+export const writeCost = (key: string, value: JsonValue | undefined, measured?: number): number =>
+  SLOT_OVERHEAD + 2 * key.length + (value === undefined ? 0 : measured !== undefined && measured >= 0 ? measured : valueCost(value))
 
 /** Where a write's value can be read again: the entry, and the record's index in it (-1: the op's own put/del). */
 export interface WriteRef { hash: string, index: number }
@@ -125,8 +128,12 @@ export class DeviceLedger {
   #cutoff: LedgerOp | undefined
   /** The snapshot's records of this device's writes, by key. */
   readonly #base = new Map<string, Write>()
-  /** For each key, this device's counted write that holds it (the highest stamp). */
-  #best = new Map<string, Write>()
+  /**
+   * For each key, this device's counted write that holds it (the highest stamp). The same
+   * Map as `#base` while it holds nothing else (a new device applying a snapshot: 100,000
+   * keys kept once, not twice); copied before it first differs (`#ownBest`).
+   */
+  #best: Map<string, Write> = this.#base
   #bytes = 0
   /** How many of `#best` hold a value. */
   #keys = 0
@@ -158,6 +165,7 @@ export class DeviceLedger {
   static restore (quotas: Quotas, dump: LedgerDump): DeviceLedger {
     const ledger = new DeviceLedger(quotas)
     for (const w of dump.base) ledger.#base.set(w.key, w)
+    ledger.#best = new Map()
     ledger.#ops = dump.ops
     ledger.#cutoff = dump.cutoff
     for (const [i, j] of dump.best) {
@@ -194,6 +202,8 @@ export class DeviceLedger {
    * the quotas, and take room from its writes to this log (judged again if there are some).
    */
   addBase (writes: Write[]): LedgerResult {
+    if (this.#best === this.#base && this.#ops.length === 0) return this.#addSharedBase(writes)
+    this.#ownBest()
     const fresh = writes.filter((w) => {
       const held = this.#base.get(w.key)
       if (held !== undefined && compareStamps(held.stamp, w.stamp) >= 0) return false
@@ -204,6 +214,24 @@ export class DeviceLedger {
     if (this.#ops.length > 0) return { kind: 'replayed', changed: this.#replay() }
     const counted = fresh.filter((w) => this.#holdBase(w))
     return { kind: 'appended', counted }
+  }
+
+  /** addBase while `#best` is `#base` and no op is here: each newer record is held, in one Map. */
+  #addSharedBase (writes: Write[]): LedgerResult {
+    const counted: Write[] = []
+    for (const w of writes) {
+      const held = this.#base.get(w.key)
+      if (held !== undefined && compareStamps(held.stamp, w.stamp) >= 0) continue
+      this.#base.set(w.key, w)
+      this.#count(w, held)
+      counted.push(w)
+    }
+    return counted.length === 0 ? { kind: 'ignored' } : { kind: 'appended', counted }
+  }
+
+  /** Gives `#best` a Map of its own before it changes apart from `#base`. */
+  #ownBest (): void {
+    if (this.#best === this.#base) this.#best = new Map(this.#base)
   }
 
   add (op: LedgerOp): LedgerResult {
@@ -281,6 +309,7 @@ export class DeviceLedger {
   }
 
   #unhold (w: Write, before: Write | undefined): void {
+    this.#ownBest()
     if (before === undefined) this.#best.delete(w.key)
     else this.#best.set(w.key, before)
     this.#bytes -= w.cost - (before?.cost ?? 0)
@@ -306,7 +335,13 @@ export class DeviceLedger {
   #addsKey (held: Write | undefined, live: boolean): boolean { return live && held?.live !== true }
 
   #hold (w: Write, held: Write | undefined): void {
+    this.#ownBest()
     this.#best.set(w.key, w)
+    this.#count(w, held)
+  }
+
+  /** The usage after `w` holds its key in place of `held`. */
+  #count (w: Write, held: Write | undefined): void {
     this.#bytes += w.cost - (held?.cost ?? 0)
     this.#keys += (w.live ? 1 : 0) - (held?.live === true ? 1 : 0)
   }

@@ -9,7 +9,7 @@ import fc from 'fast-check'
 import type { DataOp } from '../../src/store/codec.ts'
 import { compareStamps, type SlotRecord, type Stamp } from '../../src/store/kv-index.ts'
 import { KvState, type EntryMeta } from '../../src/store/kv-state.ts'
-import { checkQuotas, quotasOf, DEFAULT_QUOTAS, valueCost, writeCost, type Quotas } from '../../src/store/quota.ts'
+import { checkQuotas, quotasOf, DeviceLedger, DEFAULT_QUOTAS, valueCost, writeCost, type Quotas, type Write } from '../../src/store/quota.ts'
 import type { JsonValue } from '../../src/store/limits.ts'
 
 interface TestEntry { meta: EntryMeta, op: DataOp }
@@ -122,6 +122,35 @@ describe('store: per-device quotas', () => {
     const objects: JsonValue = Array.from({ length: 1000 }, () => ({}))
     assert.ok(valueCost(objects) > 10 * JSON.stringify(objects).length, String(valueCost(objects)))
     assert.ok(valueCost('x'.repeat(1000)) >= 2000)
+  })
+
+  it('a snapshot\'s records kept once while they are all a device holds; a later write or record leaves them as they were', () => {
+    const stamp = (time: number): Stamp => ({ epoch: EPOCH, time, id: 'w', hash: `h${time}` })
+    const write = (key: string, time: number, live = true): Write => ({ key, stamp: stamp(time), cost: writeCost(key, live ? time : undefined), ref: { hash: `h${time}`, index: 0 }, live })
+    const ledger = new DeviceLedger(DEFAULT_QUOTAS)
+    const [a1, b1, a0] = [write('a', 10), write('b', 11), write('a', 5)]
+    assert.deepEqual(ledger.addBase([a1, b1, a0]), { kind: 'appended', counted: [a1, b1] })
+    assert.deepEqual(ledger.usage(), { writes: 0, keys: 2, bytes: a1.cost + b1.cost })
+    // A later write of a holds it; the snapshot's record of a is still the snapshot's.
+    const a2 = write('a', 20)
+    assert.deepEqual(ledger.add({ time: 20, hash: 'h20', writes: [a2] }), { kind: 'appended', counted: [a2] })
+    assert.equal(ledger.best('a'), a2)
+    const dump = ledger.dump()
+    assert.deepEqual(dump.base, [a1, b1])
+    assert.deepEqual(dump.best.map(([i, j]) => (i < 0 ? dump.base[j] : dump.ops[i]?.writes[j])?.key).sort(), ['a', 'b'])
+    // A record arriving later (replayed over the op): the base gains it, the op still holds a.
+    const c1 = write('c', 12, false)
+    assert.deepEqual(ledger.addBase([c1]), { kind: 'replayed', changed: new Set(['c']) })
+    assert.deepEqual(ledger.dump().base, [a1, b1, c1])
+    assert.equal(ledger.best('a'), a2)
+    assert.deepEqual(ledger.usage(), { writes: 1, keys: 2, bytes: a2.cost + b1.cost + c1.cost })
+    // Restored, it holds the same and judges alike.
+    const restored = DeviceLedger.restore(DEFAULT_QUOTAS, ledger.dump())
+    assert.equal(restored.best('a'), a2)
+    assert.equal(restored.best('c'), c1)
+    const b2 = write('b', 30)
+    restored.add({ time: 30, hash: 'h30', writes: [b2] })
+    assert.deepEqual(restored.dump().base, [a1, b1, c1])
   })
 
   it('quota parameters are checked; accounts without them get the defaults', () => {
