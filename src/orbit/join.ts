@@ -42,7 +42,9 @@ export const joinVerified = async (stores: LogStores, entry: LogEntry, batch: Pa
   // leaves a head to traverse whose join is retried, never an indexed entry no head reaches).
   await stores.entries.put(entry.hash, bytes)
   await stores.heads.put(HEADS_KEY, utf8Encode(JSON.stringify(heads)))
-  for (const e of batch) await stores.index.put(e.hash, true)
+  // The ancestors' marks side by side (one at a time, a rotation's ~100 parts took ~80 ms);
+  // the entry's own last, once they are all down.
+  await Promise.all(batch.map(async (e) => { await stores.index.put(e.hash, true) }))
   await stores.index.put(entry.hash, true)
 }
 
