@@ -133,9 +133,9 @@ export const ManagedDatabase = async (args: DatabaseArgs & ManagedOptions): Prom
     if (err instanceof OversizedEntryError) void refuseForGood(err.hash)
   })
 
-  const addOperation = async (op: unknown): Promise<string> => {
+  const addOperation = async (op: unknown, options?: { references?: number }): Promise<string> => {
     return await queue.add(async () => {
-      const entry = await log.append(op, { referencesCount })
+      const entry = await log.append(op, { referencesCount: options?.references ?? referencesCount })
       await sync.add(entry)
       if (onUpdate !== undefined) await onUpdate(log, entry)
       events.emit('update', entry)

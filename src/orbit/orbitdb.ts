@@ -110,7 +110,8 @@ export interface BaseDatabase {
   sync: { start: () => Promise<void>, stop: () => Promise<void>, add: (entry: LogEntry) => Promise<void> }
   peers: Set<string>
   access: AccessController
-  addOperation: (op: unknown) => Promise<string>
+  /** Appends an op; `references`: how many earlier entries it names (OrbitDB's `referencesCount`, else the log's own). */
+  addOperation: (op: unknown, options?: { references?: number }) => Promise<string>
   close: () => Promise<void>
   drop: () => Promise<void>
 }

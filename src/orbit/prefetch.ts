@@ -47,9 +47,13 @@ export const ANCESTRY_LIMITS: AncestryLimits = { blockTimeoutMs: 3000, deadlineM
 /**
  * How many blocks a walk has asked for at once, at most. A rotation's snapshot is a chain
  * of ~100 parts of 256 KiB each: asked for a level at a time, 8 at once, each level of 17
- * took ~0.3 s on loopback with both ends mostly idle, waiting on round trips.
+ * took ~0.3 s on loopback with both ends mostly idle, waiting on round trips. Its last
+ * part names up to 256 of them (src/rotation/rotate.ts): 64 asked at once, since bitswap
+ * holds a want back while more come (10 ms after the last), and one asked as each block
+ * arrives made it wait for the whole batch to land first. At most 64 blocks of the cap
+ * (~44 MiB) on their way at once.
  */
-const WALK_PARALLEL = 24
+const WALK_PARALLEL = 64
 
 export type AncestryResult = { ok: true, entries: number, holes: number } | { ok: false, reason: string }
 

@@ -46,6 +46,16 @@ export interface RotateInit {
 const CUT_APPLIED_WAIT_MS = 10_000
 
 /**
+ * How many earlier entries the snapshot's last part names (every other entry names 16).
+ * A device fetching the log walks from its heads, a level of names at a time: with 16,
+ * a 100,000-key snapshot's ~90 parts took 6 levels, a round trip each (~50 ms on
+ * loopback, more on any real network). Named by its last part, they are asked for at
+ * once. 256 names (~13 KB) fit in any part's entry (src/orbit/caps.ts leaves ~90 KB
+ * spare at the largest public part); a larger snapshot takes a few levels more.
+ */
+const SNAPSHOT_REFERENCES = 256
+
+/**
  * Did this device start the current epoch, and is its snapshot not whole where this
  * device reads (`current`: that epoch's log, or still the one before)? Then it stopped
  * between its `rotate` op and the last part (a crash, a close), and rotates again from
@@ -115,7 +125,8 @@ export const rotate = async (init: RotateInit): Promise<number> => {
   for (let i = 0; i < parts.length; i++) {
     // A table's values are read here, a part at a time.
     const records = (parts[i] as RawSlot[]).map((r) => toWire({ key: r.key, value: valueOf(r.value), stamp: r.stamp }))
-    await log.append({ op: 'snapshot', part: i, of: parts.length, records })
+    const last = i === parts.length - 1
+    await log.append({ op: 'snapshot', part: i, of: parts.length, records }, last ? { references: Math.min(i + 1, SNAPSHOT_REFERENCES) } : undefined)
     init.onProgress?.({ phase: 'snapshot', done: i + 1, total: parts.length })
   }
   return epoch

@@ -57,8 +57,8 @@ export interface KvDatabase extends ManagedDatabase {
   holds: (record: SlotRecord) => boolean
   /** Would this record change the index (is it newer than what the index holds)? */
   wins: (record: SlotRecord) => boolean
-  /** Appends one operation (a snapshot part or a carry-over). */
-  append: (op: DataOp) => Promise<string>
+  /** Appends one operation (a snapshot part or a carry-over); `references`: how many earlier entries it names (default 16). */
+  append: (op: DataOp, options?: { references?: number }) => Promise<string>
   /** Writes (a put or del one, a batch part or carry one per record) applied from this log: how far it has grown past its starting snapshot. */
   writesSinceStart: () => number
   /** True once every one of these entries has been applied to the index (not just stored), and nothing is left to settle. */
@@ -504,7 +504,7 @@ export const KeyValueDatabase = ({ codec, epoch, quotas, starter, store }: KvOpt
     wins: (record) => d.state.index.wins(record.key, record.stamp),
     batchPartsOf: (hash) => d.state.batches.partsOf(hash),
     holds: (record) => { const held = d.state.index.stampOf(record.key); return held !== undefined && compareStamps(held, record.stamp) === 0 },
-    append: async (op) => await db.addOperation(encodeOwn(op)),
+    append: async (op, options) => await db.addOperation(encodeOwn(op), options),
     snapshotComplete: () => epoch === 0 || (d.snapshotOf !== undefined && d.snapshotParts.size === d.snapshotOf),
     put,
     del,
