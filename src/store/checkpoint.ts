@@ -22,8 +22,8 @@ import { CorruptStateError } from '../errors.ts'
 import type { Place } from '../orbit/ranks.ts'
 import type { LedgerDump, LedgerOp, QuotaUsage, Write } from './quota.ts'
 import type { StateDump } from './kv-state.ts'
-import { SLOTS_PER_STEP, slotTableSteps, SlotTable } from './slot-table.ts'
-import { runSteps, runStepsPaused, type Steps } from './steps.ts'
+import { slotTableSteps, SlotTable } from './slot-table.ts'
+import { ITEMS_PER_STEP, runSteps, runStepsPaused, type Steps } from './steps.ts'
 import { Strings } from './strings.ts'
 import type { ByteSource } from './byte-source.ts'
 import type { SplitBlob } from './state-store.ts'
@@ -82,7 +82,7 @@ export interface KvCheckpoint {
 /** Numbers per write: key, cost, live, ref (hash, index), stamp (epoch, time, id, hash). */
 const WRITE = 9
 
-/** A ledger's JSON text, with its own string table; a pause every SLOTS_PER_STEP writes. */
+/** A ledger's JSON text, with its own string table; a pause every ITEMS_PER_STEP writes. */
 function * ledgerSteps (l: LedgerDump): Steps<Uint8Array> {
   const t = new Strings()
   let done = 0
@@ -90,7 +90,7 @@ function * ledgerSteps (l: LedgerDump): Steps<Uint8Array> {
     const out: number[] = []
     for (const w of list) {
       out.push(t.of(w.key), w.cost, w.live ? 1 : 0, t.of(w.ref.hash), w.ref.index, w.stamp.epoch, w.stamp.time, t.of(w.stamp.id), t.of(w.stamp.hash))
-      if (++done % SLOTS_PER_STEP === 0) yield
+      if (++done % ITEMS_PER_STEP === 0) yield
     }
     return out
   }

@@ -9,7 +9,7 @@ import type { JsonValue } from './limits.ts'
 import type { RawSlot, Stamp } from './kv-index.ts'
 import type { ByteSource } from './byte-source.ts'
 import { joinBytes } from '../crypto/bytes.ts'
-import { runSteps, type Steps } from './steps.ts'
+import { ITEMS_PER_STEP, runSteps, type Steps } from './steps.ts'
 
 /** 32-bit words per record: key (offset, length), stamp (epoch, time high, time low, id offset, id length, hash offset, hash length), value (offset, length). */
 export const RECORD_WORDS = 11
@@ -64,18 +64,15 @@ export interface SlotTableBytes<Values = Uint8Array> {
   values: Values
 }
 
-/** Slots encoded between two pauses of a checkpoint written in steps (src/store/steps.ts). */
-export const SLOTS_PER_STEP = 2000
-
 /** Builds the table of `slots` (each key once). Values already held as JSON text are copied as they are. */
 export const encodeSlotTable = (slots: Iterable<RawSlot>): SlotTableBytes => runSteps(slotTableSteps(slots))
 
-/** The same, in steps of SLOTS_PER_STEP slots: `slots` and what they hold must not change meanwhile. */
+/** The same, in steps of ITEMS_PER_STEP slots: `slots` and what they hold must not change meanwhile. */
 export function * slotTableSteps (slots: Iterable<RawSlot>): Steps<SlotTableBytes> {
   const rows: Array<{ slot: RawSlot, key: Uint8Array }> = []
   for (const slot of slots) {
     rows.push({ slot, key: encoder.encode(slot.key) })
-    if (rows.length % SLOTS_PER_STEP === 0) yield
+    if (rows.length % ITEMS_PER_STEP === 0) yield
   }
   rows.sort((a, b) => compareBytes(a.key, b.key))
   yield
@@ -99,7 +96,7 @@ export function * slotTableSteps (slots: Iterable<RawSlot>): Steps<SlotTableByte
   const values: Uint8Array[] = []
   let valueBytes = 0
   for (let i = 0; i < rows.length; i++) {
-    if (i > 0 && i % SLOTS_PER_STEP === 0) yield
+    if (i > 0 && i % ITEMS_PER_STEP === 0) yield
     const { slot, key } = rows[i] as { slot: RawSlot, key: Uint8Array }
     const w = i * RECORD_WORDS
     const [keyAt, keyLength] = put(key)

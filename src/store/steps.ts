@@ -6,6 +6,9 @@
  */
 export type Steps<T> = Generator<void, T, void>
 
+/** Items (an index's slots, a ledger's writes) a checkpoint's encoding handles between two pauses. */
+export const ITEMS_PER_STEP = 2000
+
 export const runSteps = <T>(steps: Steps<T>): T => {
   let r = steps.next()
   while (r.done !== true) r = steps.next()

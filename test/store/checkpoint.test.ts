@@ -14,7 +14,7 @@ import { stateFiles } from '../../src/node/state-files.ts'
 import { decodeCheckpoint, encodeCheckpoint, encodeCheckpointPaused, ledgerOf, type KvCheckpoint } from '../../src/store/checkpoint.ts'
 import { KvState } from '../../src/store/kv-state.ts'
 import { DEFAULT_QUOTAS } from '../../src/store/quota.ts'
-import { SLOTS_PER_STEP } from '../../src/store/slot-table.ts'
+import { ITEMS_PER_STEP } from '../../src/store/steps.ts'
 import type { DataOp } from '../../src/store/codec.ts'
 import { checkpointName, stateKey, type SplitBlob } from '../../src/store/state-store.ts'
 import { allBytes, memorySource } from '../../src/store/byte-source.ts'
@@ -120,7 +120,7 @@ describe('persisted state: checkpoints', function () {
     const state = new KvState({ epoch: 1, quotas: DEFAULT_QUOTAS, starter: undefined })
     let n = 0
     const apply = (signer: string, op: DataOp): void => { state.apply({ hash: `zh${n}`, signer, clock: { id: signer, time: ++n } }, op) }
-    for (let i = 0; i < 3 * SLOTS_PER_STEP + 17; i++) apply(i % 3 === 0 ? 'A' : 'B', { op: 'put', key: `k${(i * 7919) % 9000}`, value: { i, s: 'é'.repeat(i % 5) } })
+    for (let i = 0; i < 3 * ITEMS_PER_STEP + 17; i++) apply(i % 3 === 0 ? 'A' : 'B', { op: 'put', key: `k${(i * 7919) % 9000}`, value: { i, s: 'é'.repeat(i % 5) } })
     apply('A', { op: 'del', key: 'k0' })
     const c: KvCheckpoint = { epoch: 1, heads: [`zh${n - 1}`], seen: [], skipped: 0, writes: n, snapshotOf: undefined, snapshotParts: [], unsettled: [], clean: false, state: state.dump(), ranks: [] }
     const before = encodeCheckpoint(c)
