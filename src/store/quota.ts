@@ -149,6 +149,8 @@ export class DeviceLedger {
    */
   dump (): LedgerDump {
     const base = [...this.#base.values()]
+    // Holding the snapshot's records only (one Map): each is its key's counted write, in order.
+    if (this.#best === this.#base) return { ops: [...this.#ops], cutoff: this.#cutoff, base, best: base.map((_, j): [number, number] => [-1, j]), usage: this.usage() }
     const places = new Map<Write, [number, number]>()
     base.forEach((w, j) => places.set(w, [-1, j]))
     this.#ops.forEach((o, i) => o.writes.forEach((w, j) => places.set(w, [i, j])))

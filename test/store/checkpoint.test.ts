@@ -145,6 +145,29 @@ describe('persisted state: checkpoints', function () {
     assert.deepEqual(normal(back), normal(c))
   })
 
+  it('a state that applied a snapshot keeps its writers\' records through a checkpoint, and judges later writes alike', () => {
+    const options = { epoch: 2, quotas: DEFAULT_QUOTAS, starter: 'S' }
+    const state = new KvState(options)
+    const records = Array.from({ length: 50 }, (_, i) => ({ k: `k${i}`, ...(i % 7 === 3 ? {} : { v: { i } }), s: [1, 10 + i, i % 2 === 0 ? 'A' : 'B', `zh-old${i % 5}`] as [number, number, string, string] }))
+    state.apply({ hash: 'zs0', signer: 'S', clock: { id: 'S', time: 1 } }, { op: 'snapshot', part: 0, of: 1, records })
+    // A's ledger gets an op of its own; B's holds the snapshot's records only.
+    state.apply({ hash: 'zp1', signer: 'A', clock: { id: 'A', time: 2 } }, { op: 'put', key: 'k0', value: 'later' })
+    const c: KvCheckpoint = { epoch: 2, heads: ['zp1'], seen: [], skipped: 0, writes: 1, snapshotOf: 1, snapshotParts: [0], unsettled: [], clean: true, state: state.dump(), ranks: [] }
+    const back = decodeCheckpoint({ ...encodeCheckpoint(c), tail: memorySource(encodeCheckpoint(c).tail) })
+    assert.deepEqual(normal(back), normal(c))
+    const restored = KvState.restore(options, back.state)
+    for (const signer of ['A', 'B']) assert.deepEqual(restored.usage(signer), state.usage(signer), signer)
+    // The same writes on both: B overwrites and deletes keys of its snapshot records, A deletes one of B's.
+    const later: Array<[string, number, DataOp]> = [['B', 3, { op: 'put', key: 'k1', value: 'b' }], ['B', 4, { op: 'del', key: 'k5' }], ['A', 5, { op: 'del', key: 'k9' }]]
+    for (const [signer, time, op] of later) {
+      const meta = { hash: `zl${time}`, signer, clock: { id: signer, time } }
+      assert.deepEqual(restored.apply(meta, op), state.apply(meta, op))
+    }
+    for (const signer of ['A', 'B']) assert.deepEqual(restored.usage(signer), state.usage(signer), signer)
+    assert.deepEqual(restored.index.entries(), state.index.entries())
+    assert.deepEqual(state.index.get('k1'), 'b')
+  })
+
   it('the first write of a process removes the temporary files a killed writer left, and nothing else', async () => {
     const dir = await tempDir('state-files')
     try {

@@ -131,6 +131,8 @@ describe('store: per-device quotas', () => {
     const [a1, b1, a0] = [write('a', 10), write('b', 11), write('a', 5)]
     assert.deepEqual(ledger.addBase([a1, b1, a0]), { kind: 'appended', counted: [a1, b1] })
     assert.deepEqual(ledger.usage(), { writes: 0, keys: 2, bytes: a1.cost + b1.cost })
+    assert.deepEqual(ledger.dump().best, [[-1, 0], [-1, 1]])
+    assert.equal(DeviceLedger.restore(DEFAULT_QUOTAS, ledger.dump()).best('a'), a1)
     // A later write of a holds it; the snapshot's record of a is still the snapshot's.
     const a2 = write('a', 20)
     assert.deepEqual(ledger.add({ time: 20, hash: 'h20', writes: [a2] }), { kind: 'appended', counted: [a2] })
