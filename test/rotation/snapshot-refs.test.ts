@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict'
 import { Entry, IPFSBlockStorage, type LogEntry } from '../../src/orbit/orbitdb.ts'
 import { Devices } from '../join/helpers.ts'
+import { waitFor } from '../helpers/device.ts'
 
 const KEYS = 5000
 
@@ -47,8 +48,7 @@ describe('a snapshot\'s parts, named by its last part', function () {
     }
     // A device joining now reads every key from those parts.
     const phone = await d.join('phone', 'laptop')
-    const deadline = Date.now() + 120_000
-    while (Object.keys(phone.all()).length < KEYS && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+    await waitFor(() => Object.keys(phone.all()).length === KEYS, 120_000, 'every key on the phone')
     assert.deepEqual(phone.all(), laptop.all())
   })
 })
