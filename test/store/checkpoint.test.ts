@@ -208,6 +208,9 @@ describe('persisted state: checkpoints', function () {
       // Batches (their ops have a weight and count together): one from each device.
       await phone.putMany(Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`b${i}`, { i, by: 'phone' }])))
       await laptop.batch([{ op: 'put', key: 'c1', value: 'laptop' }, { op: 'put', key: 'c2', value: 'laptop' }])
+      // The dels come after both devices have seen every put: a del made before the laptop
+      // received the phone's later put of k3 would lose to it (last writer by time), as it should.
+      await waitFor(() => JSON.stringify(laptop.all()) === JSON.stringify(phone.all()), 30_000, 'the two devices to converge before the dels')
       await laptop.del('k3')
       await phone.del('k17')
       await waitFor(() => JSON.stringify(laptop.all()) === JSON.stringify(phone.all()), 30_000, 'the two devices to converge')
@@ -224,12 +227,15 @@ describe('persisted state: checkpoints', function () {
       assert.ok(replay.applied > 70, `the replay applied the whole log (${replay.applied} entries)`)
       assert.deepEqual(normal(mine), normal(replay.checkpoint))
       const again = await d.start('laptop')
-      assert.deepEqual(again.openStats(), { fromCheckpoint: true, applied: 0 })
-      assert.deepEqual(again.all(), replay.values)
-      assert.equal(again.get('k3'), undefined)
-      assert.equal(Object.keys(again.all()).length, 18 + 40 + 2)
-      assert.equal(again.get('c1'), 'laptop')
-      await d.stop('laptop')
+      try {
+        assert.deepEqual(again.openStats(), { fromCheckpoint: true, applied: 0 })
+        assert.deepEqual(again.all(), replay.values)
+        assert.equal(again.get('k3'), undefined)
+        assert.equal(Object.keys(again.all()).length, 18 + 40 + 2)
+        assert.equal(again.get('c1'), 'laptop')
+      } finally {
+        await d.stop('laptop')
+      }
     })
 
     it('a damaged checkpoint, or one sealed for another device, is replayed over', async () => {
