@@ -40,6 +40,11 @@ export interface StartedNode {
   libp2p: Libp2pNode
   /** Private mode: the swarm key gate (its key can change while the node runs). */
   swarm?: SwarmGuard
+  /**
+   * Gives back the disk of deleted blocks: LevelDB only marks a delete, and the space
+   * comes back when the files holding the old data are compacted.
+   */
+  compactBlocks: () => Promise<void>
   stop: () => Promise<void>
 }
 
@@ -119,5 +124,9 @@ export const startNode = async (options: NodeOptions): Promise<StartedNode> => {
     await blockstore.close()
     await datastore.close()
   }
-  return { helia: helia as unknown as HeliaNode, libp2p: libp2p as unknown as Libp2pNode, ...(swarm !== undefined ? { swarm } : {}), stop }
+  // Every key is '/' and a base32 multihash (blockstore-level): all of them lie in ['/', '0').
+  // The Level it types is classic-level on Node, which has compactRange.
+  const levelDb = blockstore.db as unknown as { compactRange: (start: string, end: string) => Promise<void> }
+  const compactBlocks = async (): Promise<void> => { await levelDb.compactRange('/', '0') }
+  return { helia: helia as unknown as HeliaNode, libp2p: libp2p as unknown as Libp2pNode, ...(swarm !== undefined ? { swarm } : {}), compactBlocks, stop }
 }

@@ -34,7 +34,8 @@ import { MODES } from '../types.ts'
 import { acquireLock, isLevelLocked, type LockInfo, type StoreLock } from './lock.ts'
 import { accountPaths, type AccountPaths } from './paths.ts'
 import { makeOwnerOnly, ownerOnlyDir } from './permissions.ts'
-import { epochMemory, readConfig, writeConfig } from './config.ts'
+import { epochMemory, readConfig, writeConfig, type EpochMemory } from './config.ts'
+import { retiredLogSweeper } from './retired-logs.ts'
 import type { EpochRecord } from '../../acl/types.ts'
 import { rememberPeerOf, rememberPeers } from './network-memory.ts'
 import { followSwarm, readSwarmFile } from './swarm-file.ts'
@@ -137,7 +138,7 @@ const withServices = async (
         await account.close().catch(() => {})
         throw err
       })
-      return wrap(account, paths, started, deviceSecrets, lock, { graceMs: options.swarmGraceMs, pinned: swarm?.pinned === true }, peerDevices, memory.flush)
+      return wrap(account, paths, started, deviceSecrets, lock, { graceMs: options.swarmGraceMs, pinned: swarm?.pinned === true }, peerDevices, memory)
     } catch (err) {
       await started.orbitdb.stop().catch(() => {})
       await started.node.stop().catch(() => {})
@@ -149,9 +150,13 @@ const withServices = async (
   }
 }
 
-const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: DeviceSecrets, lock: StoreLock, swarm: { graceMs: number | undefined, pinned: boolean }, peerDevices: PeerDevices, flushConfig: () => Promise<void>): NodeAccount => {
+const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: DeviceSecrets, lock: StoreLock, swarm: { graceMs: number | undefined, pinned: boolean }, peerDevices: PeerDevices, memory: EpochMemory): NodeAccount => {
   const { node, orbitdb } = started
   let closing: Promise<void> | undefined
+  // Logs of epochs long left: their disk given back now and after each move.
+  const retired = retiredLogSweeper({ orbitdb, state: () => account.state(), configured: async () => (await readConfig(paths)).dataLog, compact: node.compactBlocks })
+  memory.onWritten(retired.sweep)
+  retired.sweep()
   const stopSwarm = followSwarm(node, account, paths.swarm, swarm)
   const libp2p = node.libp2p
   const addrs = (): string[] => libp2p.getMultiaddrs().map((a) => a.toString())
@@ -228,10 +233,12 @@ const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: 
           stopDialingReplicas()
           stopAdmitting()
           stopSwarm()
+          const sweeping = retired.stop()
           await peerDevices.stop()
           await (await joins?.catch(() => undefined))?.stop()
           await account.close()
-          await flushConfig()
+          await memory.flush()
+          await sweeping
           await orbitdb.stop()
           await node.stop()
         } finally {

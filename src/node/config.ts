@@ -46,15 +46,26 @@ export const writeConfig = async (paths: AccountPaths, config: AccountConfig): P
  * there (one that starts on a retired log replays it whole before it moves again).
  * `flush` waits for the writes under way (a close does).
  */
-export const epochMemory = (paths: AccountPaths): { onEpoch: (epoch: { dataLog: string }) => void, flush: () => Promise<void> } => {
+export interface EpochMemory {
+  onEpoch: (epoch: { dataLog: string }) => void
+  flush: () => Promise<void>
+  /** Calls `listener` each time a move is on disk (the config names the new log). */
+  onWritten: (listener: () => void) => void
+}
+
+export const epochMemory = (paths: AccountPaths): EpochMemory => {
   let writes: Promise<void> = Promise.resolve()
+  let written = (): void => {}
   return {
     onEpoch: (epoch) => {
       writes = writes.then(async () => {
         const config = await readConfig(paths)
-        if (config.dataLog !== epoch.dataLog) await writeConfig(paths, { ...config, dataLog: epoch.dataLog })
+        if (config.dataLog === epoch.dataLog) return
+        await writeConfig(paths, { ...config, dataLog: epoch.dataLog })
+        written()
       }).catch(() => {})
     },
-    flush: async () => { await writes }
+    flush: async () => { await writes },
+    onWritten: (listener) => { written = listener }
   }
 }

@@ -18,6 +18,7 @@ import { readSwarmFile, SWARM_GRACE_MS, writeSwarmFile } from './swarm-file.ts'
 import type { Swarm } from '../account/swarm.ts'
 import type { StartedNode } from '../network/node.ts'
 import { serveReplicaInfo } from '../replica/info.ts'
+import { retiredLogSweeper } from './retired-logs.ts'
 import { serveJoinRequests, type JoinRequestLimits, type JoinRequestStore } from '../replica/join-requests.ts'
 import { base64urlDecode } from '../crypto/bytes.ts'
 import { lockboxAad, openBox } from '../crypto/lockbox.ts'
@@ -164,13 +165,20 @@ export const serveReplica = async (options: { dir: string, address: string, list
     let replica: Replica | undefined
     let stopSwarmWatch: (() => void) | undefined
     let joinRequests: JoinRequestStore | undefined
+    // Logs of epochs long left: their disk given back after each move (src/node/retired-logs.ts).
+    const retired = retiredLogSweeper({
+      orbitdb: started.orbitdb,
+      state: () => replica?.state(),
+      configured: async () => replica?.dataLog() ?? undefined,
+      compact: started.node.compactBlocks
+    })
     const ready = (async (): Promise<Replica> => {
       // Said once: the same "Failed to load block" every few seconds tells a person nothing.
       let told = false
       for (;;) {
         if (closed) throw new Error('the replica stopped')
         try {
-          replica = await openReplicaCore({ orbitdb: started.orbitdb, address: options.address, signal: AbortSignal.timeout(10_000) })
+          replica = await openReplicaCore({ orbitdb: started.orbitdb, address: options.address, signal: AbortSignal.timeout(10_000), onMoved: retired.sweep })
           break
         } catch {
           if (!told) options.onNote?.(waitingNote(swarm !== undefined, started.node.libp2p.getPeers().length))
@@ -181,6 +189,7 @@ export const serveReplica = async (options: { dir: string, address: string, list
       const r = replica
       // Ready means serving: the registry (with its epoch) has arrived from a device.
       while (r.epoch() === null && !closed) await new Promise((resolve) => setTimeout(resolve, 100))
+      retired.sweep()
       r.onSync((peerId) => {
         void rememberPeerOf(started.node.libp2p, paths.peers, peerId).catch(() => {})
       })
@@ -206,6 +215,7 @@ export const serveReplica = async (options: { dir: string, address: string, list
         await joinRequests?.stop()
         await stopInfo()
         try {
+          await retired.stop()
           await replica?.close()
           await started.orbitdb.stop()
           await started.node.stop()

@@ -14,12 +14,11 @@ import { EventEmitter } from 'events'
 import PQueue from 'p-queue'
 // @ts-expect-error: @orbitdb/core ships no types; its Sync is typed where it is used.
 import SyncModule from '@orbitdb/core/src/sync.js'
-// @ts-expect-error: as above.
-import pathJoinModule from '@orbitdb/core/src/utils/path-join.js'
 import { CID } from 'multiformats/cid'
 import { base58btc } from 'multiformats/bases/base58'
 import { ComposedStorage, encodedSize, Entry, IPFSBlockStorage, LevelStorage, Log, LRUStorage, OversizedEntryError, verifyEntry, withDecodeCache } from './orbitdb.ts'
 import { ANCESTRY_LIMITS, fetchAncestry } from './prefetch.ts'
+import { logDirectory, logStorePath } from './log-paths.ts'
 import { entrySize, PendingEntries, type PendingLimits } from './pending.ts'
 import { openAbsentEntries, type AbsentEntries, type AbsentStore } from './absent.ts'
 import { joinVerified, type LogStores } from './join.ts'
@@ -30,7 +29,6 @@ import type { AccessController, BaseDatabase, DatabaseArgs, LogEntry, OrbitEvent
 
 type SyncFactory = (args: { ipfs: unknown, log: OrbitLog, events: OrbitEvents, onSynced: (entry: LogEntry) => Promise<void>, start?: boolean }) => Promise<BaseDatabase['sync']>
 const Sync = SyncModule as SyncFactory
-const pathJoin = pathJoinModule as (...parts: string[]) => string
 
 /** Refused entries kept for a retry, per database: a few MiB whoever sends them (oldest dropped first). */
 const PENDING_LIMITS: PendingLimits = { maxBytes: 4 * 1024 * 1024, maxCount: 1000 }
@@ -80,20 +78,20 @@ export interface ManagedOptions { ranks?: WriterRanks, early?: EarlyWork }
 export const ManagedDatabase = async (args: DatabaseArgs & ManagedOptions): Promise<ManagedDatabase> => {
   const { ipfs, identity, address, name, access, onUpdate, ranks, early } = args
   const cap = access.maxEntryBytes ?? MAX_ENTRY_BYTES
-  const directory = pathJoin(args.directory ?? './orbitdb', `./${address}/`)
+  const directory = logDirectory(args.directory ?? './orbitdb', address)
   const meta = args.meta ?? {}
   const referencesCount = Number(args.referencesCount) > -1 ? Number(args.referencesCount) : DEFAULT_REFERENCES
   // Not pinned (OrbitDB pins every entry): nothing here ever runs Helia's garbage
   // collector, so a pin only costs a lookup and a datastore write per entry (~8% of the
   // CPU of a 3-device write load, measured). A join finds its ancestry local (fetched beforehand, see `admit`): should a block still
   // be missing, the write queue waits seconds for it, not OrbitDB's 30.
-  const rawIndex = (args.indexStorage as StorageBackend | undefined) ?? await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await LevelStorage({ path: pathJoin(directory, '/log/_index/') }))
+  const rawIndex = (args.indexStorage as StorageBackend | undefined) ?? await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await LevelStorage({ path: logStorePath(directory, '_index') }))
   // Hashes the log goes on without (kept on disk next to it): its storage and index answer for them at once.
-  const absentStore = await LevelStorage({ path: pathJoin(directory, '/log/_absent/') }) as unknown as AbsentStore & { close: () => Promise<void>, clear: () => Promise<void> }
+  const absentStore = await LevelStorage({ path: logStorePath(directory, '_absent') }) as unknown as AbsentStore & { close: () => Promise<void>, clear: () => Promise<void> }
   const absent = await openAbsentEntries(absentStore, async (hash) => await rawIndex.get(hash) !== undefined)
   const isIndexed = async (hash: string): Promise<boolean> => await rawIndex.get(hash) !== undefined
   const entryStorage = withoutAbsent(absent, (args.entryStorage as StorageBackend | undefined) ?? withDecodeCache(await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await IPFSBlockStorage({ ipfs, pin: false, timeout: ANCESTRY_LIMITS.blockTimeoutMs }))), undefined, isIndexed)
-  const headsStorage = args.headsStorage ?? await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await LevelStorage({ path: pathJoin(directory, '/log/_heads/') }))
+  const headsStorage = args.headsStorage ?? await ComposedStorage(await LRUStorage({ size: CACHE_SIZE }), await LevelStorage({ path: logStorePath(directory, '_heads') }))
   const indexStorage = withoutAbsent(absent, rawIndex, true)
   const log = await Log(identity, { logId: address, access: capped(access, cap), entryStorage, headsStorage, indexStorage })
   const stores = { entries: entryStorage, heads: headsStorage as StorageBackend, index: indexStorage as unknown as LogStores['index'] }

@@ -3,7 +3,7 @@
  * and the current epoch's data log for devices that are never online together. It holds
  * no group key and reads nothing; it still checks every entry like a device does
  * (signatures, admissions, epoch membership), so it stores and serves only valid data.
- * It follows the registry to each new epoch and drops the retired one.
+ * It follows the registry to each new epoch and closes the retired one.
  */
 import type { AccountState, EpochRecord } from '../../acl/types.ts'
 import { openRegistry } from '../account/open.ts'
@@ -16,6 +16,8 @@ export interface Replica {
   address: string
   /** The epoch whose data log it serves (null until the registry has arrived). */
   epoch: () => number | null
+  /** The data log it serves (null until the registry has arrived). */
+  dataLog: () => string | null
   /**
    * Private mode: the epoch whose group key names the devices' swarm key now (it moves
    * at a revocation); null until the registry has arrived.
@@ -30,7 +32,7 @@ export interface Replica {
   close: () => Promise<void>
 }
 
-export const openReplicaCore = async (options: { orbitdb: OrbitDB, address: string, signal?: AbortSignal }): Promise<Replica> => {
+export const openReplicaCore = async (options: { orbitdb: OrbitDB, address: string, signal?: AbortSignal, onMoved?: () => void }): Promise<Replica> => {
   const { orbitdb, address } = options
   const registry = await openRegistry(orbitdb, address, options.signal)
   let current: { record: EpochRecord, db: ManagedDatabase } | undefined
@@ -49,10 +51,12 @@ export const openReplicaCore = async (options: { orbitdb: OrbitDB, address: stri
     current = { record: target, db }
     if (retired !== undefined) {
       retired.db.events.off('join', tell)
-      // The retired epoch is no longer written: its log can go.
-      await retired.db.drop().catch(() => {})
+      // The retired epoch is no longer written: its log closes. Its stores stay while it is
+      // the epoch before the current one (a device that has not moved may still fetch it), then
+      // go, blocks and all (src/node/retired-logs.ts).
       await retired.db.close().catch(() => {})
     }
+    options.onMoved?.()
   }
   const schedule = (): void => { queue = queue.then(follow).catch(() => {}) }
   const stop = registry.onState(schedule)
@@ -62,6 +66,7 @@ export const openReplicaCore = async (options: { orbitdb: OrbitDB, address: stri
   return {
     address: registry.address,
     epoch: () => current?.record.epoch ?? null,
+    dataLog: () => current?.record.dataLog ?? null,
     swarmEpoch: () => swarmEpochOf(registry.state())?.epoch ?? null,
     state: () => registry.state(),
     counts: async () => ({ registry: (await registry.log.values()).length, data: current === undefined ? 0 : (await current.db.log.values()).length }),

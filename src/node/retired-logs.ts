@@ -1,0 +1,86 @@
+/**
+ * Gives back the disk of data logs this device left long ago. Each rotation (a
+ * revocation, a compaction) starts a new log, and the device retires the old one once
+ * it moved; the old log's blocks and LevelDB stores stayed on disk for good, so the disk
+ * grew with the whole history however often the account compacted.
+ *
+ * The log of the epoch the config names (where the next open starts) and the one
+ * before it stay: a device that has not moved yet may still fetch the previous log's
+ * entries from this one. Logs of older epochs are reclaimed (src/orbit/reclaim.ts) and
+ * their directories removed, at each open and after each move the config records. A
+ * blind replica does the same, counting from the epoch it serves.
+ */
+import { rm, stat } from 'node:fs/promises'
+import type { AccountState } from '../../acl/types.ts'
+import { reclaimLog } from '../orbit/reclaim.ts'
+import { logDirectory } from '../orbit/log-paths.ts'
+import type { OrbitDB } from '../orbit/orbitdb.ts'
+
+/** Epochs kept before the config's own: the previous one. */
+export const KEPT_EPOCHS_BEFORE = 1
+
+export interface RetiredLogs {
+  /** Looks for logs to reclaim (in the background, one sweep at a time). */
+  sweep: () => void
+  /** Stops: a reclaim under way stops at its next batch of blocks. Resolves once nothing runs. */
+  stop: () => Promise<void>
+  /** Resolves once the sweeps asked for so far are done (tests). */
+  idle: () => Promise<void>
+}
+
+const isDir = async (path: string): Promise<boolean> => await stat(path).then((s) => s.isDirectory(), () => false)
+
+/** The data logs of `state` that this device can let go of, when the config names `configured` (see above). */
+export const retiredLogs = (state: AccountState, configured: string | undefined): string[] => {
+  const mine = state.epochs.find((e) => e.dataLog === configured)
+  const current = state.epoch
+  // The registry's current epoch older than the config's (a voided rotation): let nothing go.
+  if (mine === undefined || current === null || current.epoch < mine.epoch) return []
+  return state.epochs
+    .filter((e) => e.epoch < mine.epoch - KEPT_EPOCHS_BEFORE && e.dataLog !== current.dataLog && e.dataLog !== mine.dataLog)
+    .map((e) => e.dataLog)
+}
+
+export interface SweeperOptions {
+  orbitdb: OrbitDB
+  /** The registry's state (undefined: not known yet, nothing is swept). */
+  state: () => AccountState | undefined
+  /** The data log the next open starts on (a device: its config's; a replica: the one it serves). */
+  configured: () => Promise<string | undefined>
+  /** Gives back the disk of the deleted blocks (StartedNode.compactBlocks). */
+  compact: () => Promise<void>
+}
+
+export const retiredLogSweeper = (options: SweeperOptions): RetiredLogs => {
+  const { orbitdb } = options
+  let stopped = false
+  let chain: Promise<void> = Promise.resolve()
+  const once = async (): Promise<void> => {
+    if (stopped) return
+    const state = options.state()
+    if (state === undefined) return
+    const configured = await options.configured()
+    let reclaimed = 0
+    try {
+      for (const address of retiredLogs(state, configured)) {
+        if (stopped) return
+        const dir = logDirectory(orbitdb.directory, address)
+        if (!await isDir(dir)) continue
+        reclaimed += (await reclaimLog({ ipfs: orbitdb.ipfs, directory: orbitdb.directory, address, stopped: () => stopped })).entries
+        if (stopped) return
+        await rm(dir, { recursive: true, force: true })
+      }
+    } finally {
+      if (reclaimed > 0 && !stopped) await options.compact()
+    }
+  }
+  return {
+    // A sweep that fails (a store it could not open) leaves the rest for the next one.
+    sweep: () => { chain = chain.then(once).catch(() => {}) },
+    stop: async () => {
+      stopped = true
+      await chain
+    },
+    idle: async () => { await chain }
+  }
+}

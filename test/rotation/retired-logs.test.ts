@@ -1,0 +1,211 @@
+/**
+ * Each rotation starts a new data log; a device retires the old one once it moved.
+ * A retired log's blocks and stores went nowhere, so the disk grew with the whole
+ * history however often the account compacted. Now a device keeps the log its config
+ * names and the one before it, and gives back the disk of older ones
+ * (src/node/retired-logs.ts, src/orbit/reclaim.ts): their blocks leave the blockstore,
+ * their directories go, and nothing any device reads is lost.
+ */
+import assert from 'node:assert/strict'
+import { readdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { CID } from 'multiformats/cid'
+import { base58btc } from 'multiformats/bases/base58'
+import { LevelBlockstore } from 'blockstore-level'
+import type { AccountState, EpochRecord } from '../../acl/types.ts'
+import type { NodeAccount } from '../../src/node/account-dir.ts'
+import { accountPaths } from '../../src/node/paths.ts'
+import { retiredLogs } from '../../src/node/retired-logs.ts'
+import { logDirectory, logStorePath } from '../../src/orbit/log-paths.ts'
+import { reclaimLog } from '../../src/orbit/reclaim.ts'
+import { Entry, IPFSBlockStorage, LevelStorage, type LogEntry } from '../../src/orbit/orbitdb.ts'
+import { serveReplica, type ServedReplica } from '../../src/node/replica-dir.ts'
+import { Devices, LOOPBACK } from '../join/helpers.ts'
+import { removeDir, tempDir, waitFor } from '../helpers/device.ts'
+
+const cidOf = (hash: string): CID => CID.parse(hash, base58btc)
+const isDir = async (path: string): Promise<boolean> => await stat(path).then((s) => s.isDirectory(), () => false)
+
+/** Every entry of the current data log that `device` holds, walked from its heads. */
+const entriesOf = async (device: NodeAccount): Promise<string[]> => {
+  const storage = await IPFSBlockStorage({ ipfs: device.node.helia, pin: false })
+  try {
+    const seen = new Set<string>()
+    let level = (await device.heads()).dataHeads
+    while (level.length > 0) {
+      const next: string[] = []
+      for (const hash of level) {
+        if (seen.has(hash)) continue
+        seen.add(hash)
+        const bytes = await storage.get(hash)
+        if (bytes === undefined) throw new Error(`entry ${hash} is not on ${device.info().name}`)
+        const entry: LogEntry = await Entry.decode(bytes)
+        next.push(...entry.next, ...entry.refs)
+      }
+      level = next
+    }
+    return [...seen]
+  } finally {
+    await storage.close?.()
+  }
+}
+
+/** How many of `hashes` the device's (or replica's) blockstore holds. */
+const held = async (device: { node: NodeAccount['node'] }, hashes: string[]): Promise<number> =>
+  (await Promise.all(hashes.map(async (h) => await device.node.helia.blockstore.has(cidOf(h))))).filter(Boolean).length
+
+const epochRecord = (epoch: number, dataLog: string): EpochRecord => ({ epoch, dataLog }) as unknown as EpochRecord
+const stateWith = (epochs: EpochRecord[], current: EpochRecord | null): AccountState => ({ epochs, epoch: current }) as unknown as AccountState
+
+describe('retired data logs give their disk back', function () {
+  this.timeout(240_000)
+
+  it('which logs go: those two or more epochs before the one the config names, never the registry\'s current one', () => {
+    const logs = [0, 1, 2, 3, 4].map((e) => epochRecord(e, `/orbitdb/log${e}`))
+    assert.deepEqual(retiredLogs(stateWith(logs, logs[4] as EpochRecord), '/orbitdb/log4'), ['/orbitdb/log0', '/orbitdb/log1', '/orbitdb/log2'])
+    // The config still names an older log (the device has not moved yet): counted from there.
+    assert.deepEqual(retiredLogs(stateWith(logs, logs[4] as EpochRecord), '/orbitdb/log2'), ['/orbitdb/log0'])
+    // A config naming a log the registry does not know, or none: nothing goes.
+    assert.deepEqual(retiredLogs(stateWith(logs, logs[4] as EpochRecord), '/orbitdb/other'), [])
+    assert.deepEqual(retiredLogs(stateWith(logs, logs[4] as EpochRecord), undefined), [])
+    // The registry's current epoch older than the config's (a rotation voided): nothing goes.
+    assert.deepEqual(retiredLogs(stateWith(logs, logs[1] as EpochRecord), '/orbitdb/log4'), [])
+    assert.deepEqual(retiredLogs(stateWith(logs, null), '/orbitdb/log4'), [])
+  })
+
+  describe('two devices through four rotations', () => {
+    let d: Devices
+    before(() => { d = new Devices() })
+    after(async () => { await d.cleanup() })
+
+    it('each keeps the current and the previous log; older logs\' blocks and directories are gone on both, and every value reads', async () => {
+      const laptop = await d.create('laptop')
+      const phone = await d.join('phone', 'laptop')
+      await laptop.putMany(Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, { i, text: `value ${i * 7919} `.repeat(8) }])))
+      await waitFor(() => Object.keys(phone.all()).length === 1000, 60_000, 'the phone to read every key')
+      const logs: Array<{ dataLog: string, hashes: string[] }> = []
+      for (let r = 0; r < 4; r++) {
+        const hashes = await entriesOf(laptop)
+        logs.push({ dataLog: laptop.state().epoch?.dataLog as string, hashes })
+        assert.ok(await held(phone, hashes) > 0, `the phone holds entries of log ${r}`)
+        await laptop.rotate()
+        await laptop.put(`after/${r}`, r)
+        await phone.put(`phone/${r}`, r)
+        await waitFor(() => phone.get(`after/${r}`) === r && laptop.get(`phone/${r}`) === r && phone.info().epoch === laptop.info().epoch, 60_000, `both devices in the epoch of rotation ${r}`)
+      }
+      const current = laptop.state().epoch?.dataLog as string
+      assert.equal(logs.length, 4)
+      for (const [name, device] of [['laptop', laptop], ['phone', phone]] as const) {
+        const orbitdbDir = accountPaths(await d.dir(name)).orbitdb
+        // The sweep runs after the config records each move.
+        await waitFor(async () => !(await isDir(logDirectory(orbitdbDir, logs[2]?.dataLog as string))), 60_000, `${name} to let the log of two epochs back go`)
+        for (const [i, log] of logs.entries()) {
+          const kept = i === 3 // the previous epoch's log
+          assert.equal(await isDir(logDirectory(orbitdbDir, log.dataLog)), kept, `${name}: the directory of log ${i} ${kept ? 'kept' : 'removed'}`)
+          if (!kept) assert.equal(await held(device, log.hashes), 0, `${name}: no block of log ${i} left`)
+        }
+        assert.equal(await isDir(logDirectory(orbitdbDir, current)), true, `${name}: the current log's directory`)
+      }
+      // The laptop wrote every entry of the previous log: all of them are still here.
+      assert.equal(await held(laptop, logs[3]?.hashes as string[]), logs[3]?.hashes.length)
+      assert.equal(Object.keys(laptop.all()).length, 1008)
+      assert.deepEqual(phone.all(), laptop.all())
+      // Both reopen to the same values, and write and sync as before.
+      const values = laptop.all()
+      await d.stop('phone')
+      await d.stop('laptop')
+      const again = await d.start('laptop')
+      const phoneAgain = await d.start('phone')
+      assert.deepEqual(again.all(), values)
+      assert.deepEqual(phoneAgain.all(), values)
+      await d.connect('phone', 'laptop')
+      await again.put('reopened', true)
+      await waitFor(() => phoneAgain.get('reopened') === true, 30_000, 'a write after the reopen to reach the phone')
+    })
+  })
+
+  describe('a reclaim cut short', () => {
+    let d: Devices
+    before(() => { d = new Devices() })
+    after(async () => { await d.cleanup() })
+
+    it('leaves an empty log (its heads go first), and the next reclaim frees the rest', async () => {
+      const laptop = await d.create('laptop')
+      // One entry per put: a log of more entries than a reclaim deletes at a time.
+      for (let i = 0; i < 80; i++) await laptop.put(`k${i}`, i)
+      const old = laptop.state().epoch?.dataLog as string
+      const hashes = await entriesOf(laptop)
+      assert.ok(hashes.length >= 80, `${hashes.length} entries`)
+      await laptop.rotate()
+      const values = laptop.all()
+      await d.stop('laptop')
+      // The log of the epoch before is kept by the device: reclaimed here by hand, the node stopped.
+      const paths = accountPaths(await d.dir('laptop'))
+      const blockstore = new LevelBlockstore(join(paths.node, 'blocks'))
+      await blockstore.open()
+      try {
+        const has = async (): Promise<number> => (await Promise.all(hashes.map(async (h) => await blockstore.has(cidOf(h))))).filter(Boolean).length
+        assert.equal(await has(), hashes.length)
+        let asked = 0
+        const first = await reclaimLog({ ipfs: { blockstore }, directory: paths.orbitdb, address: old, stopped: () => ++asked > 1 })
+        assert.ok(first.entries > 0 && first.entries < hashes.length, `stopped after ${first.entries} of ${hashes.length}`)
+        assert.equal(await has(), hashes.length - first.entries)
+        const heads = await LevelStorage({ path: logStorePath(logDirectory(paths.orbitdb, old), '_heads') }) as unknown as { iterator: () => AsyncIterable<unknown>, close: () => Promise<void> }
+        let headCount = 0
+        for await (const _ of heads.iterator()) headCount++
+        await heads.close()
+        assert.equal(headCount, 0, 'the heads went first')
+        const rest = await reclaimLog({ ipfs: { blockstore }, directory: paths.orbitdb, address: old })
+        assert.ok(rest.entries >= hashes.length - first.entries)
+        assert.equal(await has(), 0)
+      } finally {
+        await blockstore.close()
+      }
+      const files = await readdir(logDirectory(paths.orbitdb, old))
+      assert.ok(files.includes('log'), 'the stores are emptied, the directory removed by the node layer only')
+      const again = await d.start('laptop')
+      assert.deepEqual(again.all(), values)
+    })
+  })
+
+  describe('a blind replica through three rotations', () => {
+    let d: Devices
+    let replicaDir: string
+    let replica: ServedReplica | undefined
+    before(async () => {
+      d = new Devices()
+      replicaDir = await tempDir('replica')
+    })
+    after(async () => {
+      await replica?.close()
+      await d.cleanup()
+      await removeDir(replicaDir)
+    })
+
+    it('keeps the log it serves and the one before; older logs\' blocks and directories are gone', async () => {
+      const laptop = await d.create('laptop')
+      replica = await serveReplica({ dir: replicaDir, address: laptop.address, listen: LOOPBACK })
+      await laptop.syncWith(replica.addrs(), 15_000, 'registry')
+      const served = await replica.ready
+      const logs: Array<{ dataLog: string, hashes: string[] }> = []
+      for (let r = 0; r < 3; r++) {
+        for (let i = 0; i < 5; i++) await laptop.put(`k${r}/${i}`, { r, i })
+        const hashes = await entriesOf(laptop)
+        await waitFor(async () => await held((replica as ServedReplica).started, hashes) === hashes.length, 30_000, `the replica to hold log ${r}`)
+        logs.push({ dataLog: laptop.state().epoch?.dataLog as string, hashes })
+        await laptop.rotate()
+        await waitFor(() => served.epoch() === r + 1, 30_000, `the replica to serve epoch ${r + 1}`)
+      }
+      const orbitdbDir = accountPaths(replicaDir).orbitdb
+      await waitFor(async () => !(await isDir(logDirectory(orbitdbDir, logs[1]?.dataLog as string))), 30_000, 'the replica to let the log of two epochs back go')
+      for (const [i, log] of logs.entries()) {
+        const kept = i === 2
+        assert.equal(await isDir(logDirectory(orbitdbDir, log.dataLog)), kept, `the directory of log ${i} ${kept ? 'kept' : 'removed'}`)
+        assert.equal(await held(replica.started, log.hashes), kept ? log.hashes.length : 0, `blocks of log ${i}`)
+      }
+      // It still carries: a phone that joins now reads every key.
+      const phone = await d.join('phone', 'laptop')
+      await waitFor(() => Object.keys(phone.all()).length === 15, 30_000, 'the phone to read every key')
+    })
+  })
+})
