@@ -88,7 +88,7 @@ describe('blind replica', function () {
     for (const marker of [MARKER_KEY, MARKER_VALUE]) assert.equal(stored.includes(marker), false, `${marker} in the replica's directory`)
   })
 
-  it('follows a revocation to the new epoch and drops the retired one', async () => {
+  it('follows a revocation to the new epoch and holds its snapshot', async () => {
     const laptop = await d.create('laptop')
     await d.join('phone', 'laptop')
     replica = await serveReplica({ dir: replicaDir, address: laptop.address, listen: LOOPBACK })
