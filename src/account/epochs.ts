@@ -247,7 +247,9 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
       to.db.events.on('update', check)
       check()
     })
-    const safe = await Promise.race([whole, to.db.checkpointed()])
+    // With no checkpoint store (a browser), only the snapshot whole makes it safe.
+    const saved = to.db.checkpointed().then(async (ok) => ok || (init.store === undefined && await whole))
+    const safe = await Promise.race([whole, saved])
     // Closed first (not safe), or settled by the close meanwhile.
     if ((!safe && !to.db.snapshotComplete()) || !leaving.has(from.db)) return
     leaving.delete(from.db)
@@ -293,9 +295,11 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
       await step()
     } else if (cutFrom(cur, next) !== undefined) {
       const to = next
+      // Its listeners as a candidate: a move on own state sets `to.stop` to end its watch as the current log.
+      const unfollow = to.stop
       if (await moveOnOwnState(to)) {
         next = undefined
-        to.stop()
+        unfollow()
         await step()
       }
     }

@@ -21,6 +21,9 @@ import type { DeviceId, Mode } from '../types.ts'
 import { DB_PREFIX, DEVICE_DB, deleteAllDatabases, openKeyValue, type KeyValue } from './idb.ts'
 import { loadSecrets, saveSecrets } from './keys.ts'
 import { startBrowserNode, type BrowserNode } from './node.ts'
+import { idbLogStores } from './log-stores.ts'
+import { retiredLogSweeper } from '../account/retired-logs.ts'
+import type { EpochRecord } from '../../acl/types.ts'
 
 /** What this browser remembers of its account (the twin of config.json and peers.json). */
 export interface BrowserConfig {
@@ -106,25 +109,56 @@ const dialPeers = async (node: BrowserNode, peers: string[]): Promise<void> => {
   }))
 }
 
-const wrap = (services: Services, account: Account, kv: KeyValue, initial: BrowserConfig): BrowserDevice => {
+/**
+ * The data log this device moved to (the account's `onEpoch`: told once the move is
+ * done, not when the registry names a newer epoch, so the next open starts where this
+ * device's uncarried writes are). Moves told before the config store is attached are
+ * saved once it is.
+ */
+interface EpochMemory {
+  onEpoch: (epoch: EpochRecord) => void
+  attach: (save: (dataLog: string) => void) => void
+}
+
+const epochMemory = (): EpochMemory => {
+  let moved: string | undefined
+  let save: ((dataLog: string) => void) | undefined
+  return {
+    onEpoch: (epoch) => {
+      moved = epoch.dataLog
+      save?.(epoch.dataLog)
+    },
+    attach: (s) => {
+      save = s
+      if (moved !== undefined) s(moved)
+    }
+  }
+}
+
+const wrap = (services: Services, account: Account, kv: KeyValue, initial: BrowserConfig, memory: EpochMemory): BrowserDevice => {
   let config = initial
+  /** The data log the stored config names (a sweep counts from it). */
+  let stored = initial.dataLog
   for (const p of config.peers) {
     const id = peerIdOf(p)
     if (id !== undefined) services.node.allowPeer(id)
   }
-  /** Remembers the data log this device is on (a rotation moves it), for the next open. */
-  const rememberEpoch = (): void => {
-    const dataLog = account.state().epoch?.dataLog
+  // Logs of epochs long left: their IndexedDB stores and blocks go (src/account/retired-logs.ts).
+  const retired = retiredLogSweeper({ orbitdb: services.orbitdb, stores: idbLogStores(services.orbitdb.directory), state: () => account.state(), configured: async () => stored })
+  let saving: Promise<void> = Promise.resolve()
+  memory.attach((dataLog) => {
     if (dataLog === config.dataLog) return
     config = { ...config, dataLog }
-    void kv.put(CONFIG, config).catch(() => {})
-  }
+    const next = config
+    saving = saving.then(async () => {
+      await kv.put(CONFIG, next)
+      stored = next.dataLog
+      retired.sweep()
+    }).catch(() => {})
+  })
+  retired.sweep()
   void dialPeers(services.node, config.peers)
-  const redial = setInterval(() => {
-    rememberEpoch()
-    void dialPeers(services.node, config.peers)
-  }, REDIAL_MS)
-  const unwatchEpoch = account.watch(rememberEpoch)
+  const redial = setInterval(() => { void dialPeers(services.node, config.peers) }, REDIAL_MS)
   return {
     account,
     node: services.node,
@@ -132,8 +166,9 @@ const wrap = (services: Services, account: Account, kv: KeyValue, initial: Brows
     revoked: () => account.devices().some((d) => d.device === account.device && d.status === 'revoked'),
     close: async () => {
       clearInterval(redial)
-      unwatchEpoch()
+      await retired.stop()
       await account.close().catch(() => {})
+      await saving
       await stopServices(services)
       kv.close()
     }
@@ -159,6 +194,7 @@ export const joinInBrowser = async (options: BrowserJoinOptions): Promise<Browse
   let services: Services | undefined
   let kv: KeyValue | undefined
   let stopWatching = (): void => {}
+  const memory = epochMemory()
   try {
     services = await startServices(secrets)
     const { node, orbitdb } = services
@@ -167,14 +203,14 @@ export const joinInBrowser = async (options: BrowserJoinOptions): Promise<Browse
     const device = { device: secrets.device, name: secrets.name, signingKey: base64urlEncode(secrets.signing.publicKey), boxKey: base64urlEncode(secrets.box.publicKey) }
     const admission = await requestAdmission({ libp2p: node.libp2p, invite, device, signal, ...(options.onCode !== undefined ? { onCode: options.onCode } : {}), ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}) })
     stopWatching = watchInviter(node.libp2p, invite.peerId, invite.addrs, { onProgress: options.onProgress, onGone: (reason) => { inviterGone.abort(reason) } })
-    const account = await joinAccountCore({ orbitdb, secrets, address: invite.account, registryHeads: admission.registryHeads, dataHeads: admission.dataHeads, signal, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}) })
+    const account = await joinAccountCore({ orbitdb, secrets, address: invite.account, registryHeads: admission.registryHeads, dataHeads: admission.dataHeads, signal, onEpoch: memory.onEpoch, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}) })
     stopWatching()
     kv = await openKeyValue()
     const config: BrowserConfig = { version: 1, account: invite.account, device: secrets.device, name: secrets.name, mode: invite.mode, dataLog: account.state().epoch?.dataLog, peers: invite.addrs.map((a) => `${a}/p2p/${invite.peerId}`) }
     // The keys first: a config without keys would be a device that cannot open.
     await saveSecrets(kv, secrets)
     await kv.put(CONFIG, config)
-    return wrap(services, account, kv, config)
+    return wrap(services, account, kv, config, memory)
   } catch (err) {
     stopWatching()
     kv?.close()
@@ -194,14 +230,16 @@ export const openInBrowser = async (): Promise<BrowserDevice> => {
     if (config === undefined || secrets === undefined) throw new NoAccountError('this browser holds no device yet: join an account')
     void askPersistence()
     const services = await startServices(secrets)
+    const memory = epochMemory()
     try {
       const account = await openAccountCore({
         orbitdb: services.orbitdb,
         secrets,
         address: config.account,
+        onEpoch: memory.onEpoch,
         ...(config.dataLog !== undefined ? { previous: config.dataLog } : {})
       })
-      return wrap(services, account, kv, config)
+      return wrap(services, account, kv, config, memory)
     } catch (err) {
       await stopServices(services)
       throw err

@@ -35,7 +35,8 @@ import { acquireLock, isLevelLocked, type LockInfo, type StoreLock } from './loc
 import { accountPaths, type AccountPaths } from './paths.ts'
 import { makeOwnerOnly, ownerOnlyDir } from './permissions.ts'
 import { epochMemory, readConfig, writeConfig, type EpochMemory } from './config.ts'
-import { retiredLogSweeper } from './retired-logs.ts'
+import { retiredLogSweeper } from '../account/retired-logs.ts'
+import { logFiles } from './log-files.ts'
 import type { EpochRecord } from '../../acl/types.ts'
 import { rememberPeerOf, rememberPeers } from './network-memory.ts'
 import { followSwarm, readSwarmFile } from './swarm-file.ts'
@@ -154,7 +155,7 @@ const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: 
   const { node, orbitdb } = started
   let closing: Promise<void> | undefined
   // Logs of epochs long left: their disk given back now and after each move.
-  const retired = retiredLogSweeper({ orbitdb, state: () => account.state(), configured: async () => (await readConfig(paths)).dataLog, compact: node.compactBlocks })
+  const retired = retiredLogSweeper({ orbitdb, stores: logFiles(orbitdb.directory, node), state: () => account.state(), configured: async () => (await readConfig(paths)).dataLog })
   memory.onWritten(retired.sweep)
   retired.sweep()
   const stopSwarm = followSwarm(node, account, paths.swarm, swarm)

@@ -18,7 +18,8 @@ import { readSwarmFile, SWARM_GRACE_MS, writeSwarmFile } from './swarm-file.ts'
 import type { Swarm } from '../account/swarm.ts'
 import type { StartedNode } from '../network/node.ts'
 import { serveReplicaInfo } from '../replica/info.ts'
-import { retiredLogSweeper } from './retired-logs.ts'
+import { retiredLogSweeper } from '../account/retired-logs.ts'
+import { logFiles } from './log-files.ts'
 import { serveJoinRequests, type JoinRequestLimits, type JoinRequestStore } from '../replica/join-requests.ts'
 import { base64urlDecode } from '../crypto/bytes.ts'
 import { lockboxAad, openBox } from '../crypto/lockbox.ts'
@@ -165,12 +166,12 @@ export const serveReplica = async (options: { dir: string, address: string, list
     let replica: Replica | undefined
     let stopSwarmWatch: (() => void) | undefined
     let joinRequests: JoinRequestStore | undefined
-    // Logs of epochs long left: their disk given back after each move (src/node/retired-logs.ts).
+    // Logs of epochs long left: their disk given back after each move (src/account/retired-logs.ts).
     const retired = retiredLogSweeper({
       orbitdb: started.orbitdb,
+      stores: logFiles(started.orbitdb.directory, started.node),
       state: () => replica?.state(),
-      configured: async () => replica?.dataLog() ?? undefined,
-      compact: started.node.compactBlocks
+      configured: async () => replica?.dataLog() ?? undefined
     })
     const ready = (async (): Promise<Replica> => {
       // Said once: the same "Failed to load block" every few seconds tells a person nothing.

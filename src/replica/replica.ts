@@ -53,7 +53,7 @@ export const openReplicaCore = async (options: { orbitdb: OrbitDB, address: stri
       retired.db.events.off('join', tell)
       // The retired epoch is no longer written: its log closes. Its stores stay while it is
       // the epoch before the current one (a device that has not moved may still fetch it), then
-      // go, blocks and all (src/node/retired-logs.ts).
+      // go, blocks and all (src/account/retired-logs.ts).
       await retired.db.close().catch(() => {})
     }
     options.onMoved?.()

@@ -3,7 +3,7 @@
  * A retired log's blocks and stores went nowhere, so the disk grew with the whole
  * history however often the account compacted. Now a device keeps the log its config
  * names and the one before it, and gives back the disk of older ones
- * (src/node/retired-logs.ts, src/orbit/reclaim.ts): their blocks leave the blockstore,
+ * (src/account/retired-logs.ts, src/orbit/reclaim.ts): their blocks leave the blockstore,
  * their directories go, and nothing any device reads is lost.
  */
 import assert from 'node:assert/strict'
@@ -15,10 +15,11 @@ import { LevelBlockstore } from 'blockstore-level'
 import type { AccountState, EpochRecord } from '../../acl/types.ts'
 import type { NodeAccount } from '../../src/node/account-dir.ts'
 import { accountPaths } from '../../src/node/paths.ts'
-import { retiredLogs } from '../../src/node/retired-logs.ts'
+import { retiredLogs } from '../../src/account/retired-logs.ts'
 import { logDirectory, logStorePath } from '../../src/orbit/log-paths.ts'
 import { reclaimLog } from '../../src/orbit/reclaim.ts'
-import { Entry, IPFSBlockStorage, LevelStorage, type LogEntry } from '../../src/orbit/orbitdb.ts'
+import { LevelStorage } from '../../src/orbit/orbitdb.ts'
+import { localEntries } from '../helpers/log-entries.ts'
 import { serveReplica, type ServedReplica } from '../../src/node/replica-dir.ts'
 import { Devices, LOOPBACK } from '../join/helpers.ts'
 import { removeDir, tempDir, waitFor } from '../helpers/device.ts'
@@ -26,29 +27,8 @@ import { removeDir, tempDir, waitFor } from '../helpers/device.ts'
 const cidOf = (hash: string): CID => CID.parse(hash, base58btc)
 const isDir = async (path: string): Promise<boolean> => await stat(path).then((s) => s.isDirectory(), () => false)
 
-/** Every entry of the current data log that `device` holds, walked from its heads. */
-const entriesOf = async (device: NodeAccount): Promise<string[]> => {
-  const storage = await IPFSBlockStorage({ ipfs: device.node.helia, pin: false })
-  try {
-    const seen = new Set<string>()
-    let level = (await device.heads()).dataHeads
-    while (level.length > 0) {
-      const next: string[] = []
-      for (const hash of level) {
-        if (seen.has(hash)) continue
-        seen.add(hash)
-        const bytes = await storage.get(hash)
-        if (bytes === undefined) throw new Error(`entry ${hash} is not on ${device.info().name}`)
-        const entry: LogEntry = await Entry.decode(bytes)
-        next.push(...entry.next, ...entry.refs)
-      }
-      level = next
-    }
-    return [...seen]
-  } finally {
-    await storage.close?.()
-  }
-}
+/** Every entry of the current data log that `device` holds. */
+const entriesOf = async (device: NodeAccount): Promise<string[]> => (await localEntries(device.node.helia, (await device.heads()).dataHeads)).map((e) => e.hash)
 
 /** How many of `hashes` the device's (or replica's) blockstore holds. */
 const held = async (device: { node: NodeAccount['node'] }, hashes: string[]): Promise<number> =>

@@ -1,19 +1,18 @@
 /**
- * Gives back the disk of data logs this device left long ago. Each rotation (a
+ * Gives back the storage of data logs this device left long ago. Each rotation (a
  * revocation, a compaction) starts a new log, and the device retires the old one once
- * it moved; the old log's blocks and LevelDB stores stayed on disk for good, so the disk
- * grew with the whole history however often the account compacted.
+ * it moved; the old log's blocks and stores stayed for good, so the storage grew with
+ * the whole history however often the account compacted.
  *
  * The log of the epoch the config names (where the next open starts) and the one
  * before it stay: a device that has not moved yet may still fetch the previous log's
  * entries from this one. Logs of older epochs are reclaimed (src/orbit/reclaim.ts) and
- * their directories removed, at each open and after each move the config records. A
- * blind replica does the same, counting from the epoch it serves.
+ * their stores removed, at each open and after each move the config records. A blind
+ * replica does the same, counting from the epoch it serves. Browser-ready: where the
+ * stores live is the caller's (src/node/log-files.ts, src/browser/device.ts).
  */
-import { rm, stat } from 'node:fs/promises'
 import type { AccountState } from '../../acl/types.ts'
 import { reclaimLog } from '../orbit/reclaim.ts'
-import { logDirectory } from '../orbit/log-paths.ts'
 import type { OrbitDB } from '../orbit/orbitdb.ts'
 
 /** Epochs kept before the config's own: the previous one. */
@@ -24,11 +23,7 @@ export interface RetiredLogs {
   sweep: () => void
   /** Stops: a reclaim under way stops at its next batch of blocks. Resolves once nothing runs. */
   stop: () => Promise<void>
-  /** Resolves once the sweeps asked for so far are done (tests). */
-  idle: () => Promise<void>
 }
-
-const isDir = async (path: string): Promise<boolean> => await stat(path).then((s) => s.isDirectory(), () => false)
 
 /** The data logs of `state` that this device can let go of, when the config names `configured` (see above). */
 export const retiredLogs = (state: AccountState, configured: string | undefined): string[] => {
@@ -41,18 +36,27 @@ export const retiredLogs = (state: AccountState, configured: string | undefined)
     .map((e) => e.dataLog)
 }
 
+/** Where a log's stores live, for the sweeper. */
+export interface LogStores {
+  /** Whether this device holds stores of the log at `address`. */
+  has: (address: string) => Promise<boolean>
+  /** Removes them (after a reclaim emptied them). */
+  remove: (address: string) => Promise<void>
+  /** Gives back the space of the deleted blocks, where the blockstore needs it (LevelDB). */
+  compact?: () => Promise<void>
+}
+
 export interface SweeperOptions {
   orbitdb: OrbitDB
+  stores: LogStores
   /** The registry's state (undefined: not known yet, nothing is swept). */
   state: () => AccountState | undefined
   /** The data log the next open starts on (a device: its config's; a replica: the one it serves). */
   configured: () => Promise<string | undefined>
-  /** Gives back the disk of the deleted blocks (StartedNode.compactBlocks). */
-  compact: () => Promise<void>
 }
 
 export const retiredLogSweeper = (options: SweeperOptions): RetiredLogs => {
-  const { orbitdb } = options
+  const { orbitdb, stores } = options
   let stopped = false
   let chain: Promise<void> = Promise.resolve()
   const once = async (): Promise<void> => {
@@ -64,14 +68,13 @@ export const retiredLogSweeper = (options: SweeperOptions): RetiredLogs => {
     try {
       for (const address of retiredLogs(state, configured)) {
         if (stopped) return
-        const dir = logDirectory(orbitdb.directory, address)
-        if (!await isDir(dir)) continue
+        if (!await stores.has(address)) continue
         reclaimed += (await reclaimLog({ ipfs: orbitdb.ipfs, directory: orbitdb.directory, address, stopped: () => stopped })).entries
         if (stopped) return
-        await rm(dir, { recursive: true, force: true })
+        await stores.remove(address)
       }
     } finally {
-      if (reclaimed > 0 && !stopped) await options.compact()
+      if (reclaimed > 0 && !stopped) await stores.compact?.()
     }
   }
   return {
@@ -80,7 +83,6 @@ export const retiredLogSweeper = (options: SweeperOptions): RetiredLogs => {
     stop: async () => {
       stopped = true
       await chain
-    },
-    idle: async () => { await chain }
+    }
   }
 }
