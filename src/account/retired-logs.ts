@@ -13,6 +13,7 @@
  */
 import type { AccountState } from '../../acl/types.ts'
 import { reclaimLog } from '../orbit/reclaim.ts'
+import { isLogAddress } from '../orbit/log-paths.ts'
 import type { OrbitDB } from '../orbit/orbitdb.ts'
 
 /** Epochs kept before the config's own: the previous one. */
@@ -25,15 +26,25 @@ export interface RetiredLogs {
   stop: () => Promise<void>
 }
 
-/** The data logs of `state` that this device can let go of, when the config names `configured` (see above). */
-export const retiredLogs = (state: AccountState, configured: string | undefined): string[] => {
+/**
+ * The data logs of `state` that this device can let go of, when the config names
+ * `configured` (see above). Never the account's registry (`account`), nor a log any
+ * kept or newer epoch names, won or superseded: an admin's rotate op may name any
+ * address, a live log's too, and this list says what to empty.
+ */
+export const retiredLogs = (state: AccountState, configured: string | undefined, account: string): string[] => {
   const mine = state.epochs.find((e) => e.dataLog === configured)
   const current = state.epoch
   // The registry's current epoch older than the config's (a voided rotation): let nothing go.
   if (mine === undefined || current === null || current.epoch < mine.epoch) return []
-  return state.epochs
-    .filter((e) => e.epoch < mine.epoch - KEPT_EPOCHS_BEFORE && e.dataLog !== current.dataLog && e.dataLog !== mine.dataLog)
-    .map((e) => e.dataLog)
+  const oldest = mine.epoch - KEPT_EPOCHS_BEFORE
+  const all = [...state.epochs, ...(state.supersededEpochs ?? [])]
+  const kept = new Set([account, current.dataLog, mine.dataLog, ...all.filter((e) => e.epoch >= oldest).map((e) => e.dataLog)])
+  // Logs of rotations that lost to another for their epoch are left by every device too.
+  return [...new Set(all.filter((e) => e.epoch < oldest).map((e) => e.dataLog))]
+    .filter((log) => !kept.has(log))
+    // An admin's rotate op may name any '/orbitdb/...' text: only a real address names a place to empty.
+    .filter(isLogAddress)
 }
 
 /** Where a log's stores live, for the sweeper. */
@@ -48,6 +59,8 @@ export interface LogStores {
 
 export interface SweeperOptions {
   orbitdb: OrbitDB
+  /** The account's address: its registry's log, never emptied. */
+  account: string
   stores: LogStores
   /** The registry's state (undefined: not known yet, nothing is swept). */
   state: () => AccountState | undefined
@@ -66,7 +79,7 @@ export const retiredLogSweeper = (options: SweeperOptions): RetiredLogs => {
     const configured = await options.configured()
     let reclaimed = 0
     try {
-      for (const address of retiredLogs(state, configured)) {
+      for (const address of retiredLogs(state, configured, options.account)) {
         if (stopped) return
         if (!await stores.has(address)) continue
         reclaimed += (await reclaimLog({ ipfs: orbitdb.ipfs, directory: orbitdb.directory, address, stopped: () => stopped })).entries

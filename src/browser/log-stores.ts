@@ -4,13 +4,13 @@
  * IndexedDB database per store, named browser-level's prefix and the store's path.
  */
 import type { LogStores } from '../account/retired-logs.ts'
-import { logDirectory, logStorePath, type LogStore } from '../orbit/log-paths.ts'
+import { checkedLogDirectory, isLogAddress, logStorePath, type LogStore } from '../orbit/log-paths.ts'
 
 /** browser-level's default name prefix (kept by it for level-js databases). */
 const LEVEL_PREFIX = 'level-js-'
 const STORES: LogStore[] = ['_heads', '_index', '_absent']
 
-const databaseOf = (directory: string, address: string, store: LogStore): string => LEVEL_PREFIX + logStorePath(logDirectory(directory, address), store)
+const databaseOf = (directory: string, address: string, store: LogStore): string => LEVEL_PREFIX + logStorePath(checkedLogDirectory(directory, address), store)
 
 const deleteDatabase = async (name: string): Promise<void> => await new Promise<void>((resolve, reject) => {
   const req = indexedDB.deleteDatabase(name)
@@ -23,6 +23,7 @@ const deleteDatabase = async (name: string): Promise<void> => await new Promise<
 /** The stores of the logs under OrbitDB's `directory`. IndexedDB gives back the space of deleted blocks by itself. */
 export const idbLogStores = (directory: string): LogStores => ({
   has: async (address) => {
+    if (!isLogAddress(address)) return false
     const names = new Set((await indexedDB.databases()).map((d) => d.name))
     return STORES.some((store) => names.has(databaseOf(directory, address, store)))
   },

@@ -155,7 +155,7 @@ const wrap = (account: Account, paths: AccountPaths, started: Started, secrets: 
   const { node, orbitdb } = started
   let closing: Promise<void> | undefined
   // Logs of epochs long left: their disk given back now and after each move.
-  const retired = retiredLogSweeper({ orbitdb, stores: logFiles(orbitdb.directory, node), state: () => account.state(), configured: async () => (await readConfig(paths)).dataLog })
+  const retired = retiredLogSweeper({ orbitdb, account: account.address, stores: logFiles(orbitdb.directory, node), state: () => account.state(), configured: async () => (await readConfig(paths)).dataLog })
   memory.onWritten(retired.sweep)
   retired.sweep()
   const stopSwarm = followSwarm(node, account, paths.swarm, swarm)

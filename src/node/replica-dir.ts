@@ -169,6 +169,7 @@ export const serveReplica = async (options: { dir: string, address: string, list
     // Logs of epochs long left: their disk given back after each move (src/account/retired-logs.ts).
     const retired = retiredLogSweeper({
       orbitdb: started.orbitdb,
+      account: options.address,
       stores: logFiles(started.orbitdb.directory, started.node),
       state: () => replica?.state(),
       configured: async () => replica?.dataLog() ?? undefined

@@ -13,7 +13,7 @@
 import { CID } from 'multiformats/cid'
 import { base58btc } from 'multiformats/bases/base58'
 import { LevelStorage } from './orbitdb.ts'
-import { logDirectory, logStorePath, type LogStore } from './log-paths.ts'
+import { checkedLogDirectory, logStorePath, type LogStore } from './log-paths.ts'
 
 /** Blocks deleted side by side. */
 const DELETE_PARALLEL = 32
@@ -34,7 +34,7 @@ export interface Reclaimed {
  * between blocks: a reclaim cut short leaves the rest for the next one.
  */
 export const reclaimLog = async (options: { ipfs: { blockstore: { delete?: (cid: CID) => Promise<void> } }, directory: string, address: string, stopped?: () => boolean }): Promise<Reclaimed> => {
-  const dir = logDirectory(options.directory, options.address)
+  const dir = checkedLogDirectory(options.directory, options.address)
   const open = async (name: LogStore): Promise<LevelStore> => await LevelStorage({ path: logStorePath(dir, name) }) as unknown as LevelStore
   const heads = await open('_heads')
   try {

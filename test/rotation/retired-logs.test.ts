@@ -35,22 +35,45 @@ const held = async (device: { node: NodeAccount['node'] }, hashes: string[]): Pr
   (await Promise.all(hashes.map(async (h) => await device.node.helia.blockstore.has(cidOf(h))))).filter(Boolean).length
 
 const epochRecord = (epoch: number, dataLog: string): EpochRecord => ({ epoch, dataLog }) as unknown as EpochRecord
-const stateWith = (epochs: EpochRecord[], current: EpochRecord | null): AccountState => ({ epochs, epoch: current }) as unknown as AccountState
+const stateWith = (epochs: EpochRecord[], current: EpochRecord | null, superseded: EpochRecord[] = []): AccountState => ({ epochs, epoch: current, supersededEpochs: superseded }) as unknown as AccountState
+const ACCOUNT = `/orbitdb/zdpu${'R'.repeat(40)}`
 
 describe('retired data logs give their disk back', function () {
   this.timeout(240_000)
 
   it('which logs go: those two or more epochs before the one the config names, never the registry\'s current one', () => {
-    const logs = [0, 1, 2, 3, 4].map((e) => epochRecord(e, `/orbitdb/log${e}`))
-    assert.deepEqual(retiredLogs(stateWith(logs, logs[4] as EpochRecord), '/orbitdb/log4'), ['/orbitdb/log0', '/orbitdb/log1', '/orbitdb/log2'])
+    const log = (n: number): string => `/orbitdb/zdpu${'B'.repeat(40)}${'abcde'[n] as string}`
+    const logs = [0, 1, 2, 3, 4].map((e) => epochRecord(e, log(e)))
+    assert.deepEqual(retiredLogs(stateWith(logs, logs[4] as EpochRecord), log(4), ACCOUNT), [log(0), log(1), log(2)])
     // The config still names an older log (the device has not moved yet): counted from there.
-    assert.deepEqual(retiredLogs(stateWith(logs, logs[4] as EpochRecord), '/orbitdb/log2'), ['/orbitdb/log0'])
+    assert.deepEqual(retiredLogs(stateWith(logs, logs[4] as EpochRecord), log(2), ACCOUNT), [log(0)])
     // A config naming a log the registry does not know, or none: nothing goes.
-    assert.deepEqual(retiredLogs(stateWith(logs, logs[4] as EpochRecord), '/orbitdb/other'), [])
-    assert.deepEqual(retiredLogs(stateWith(logs, logs[4] as EpochRecord), undefined), [])
+    assert.deepEqual(retiredLogs(stateWith(logs, logs[4] as EpochRecord), '/orbitdb/other', ACCOUNT), [])
+    assert.deepEqual(retiredLogs(stateWith(logs, logs[4] as EpochRecord), undefined, ACCOUNT), [])
     // The registry's current epoch older than the config's (a rotation voided): nothing goes.
-    assert.deepEqual(retiredLogs(stateWith(logs, logs[1] as EpochRecord), '/orbitdb/log4'), [])
-    assert.deepEqual(retiredLogs(stateWith(logs, null), '/orbitdb/log4'), [])
+    assert.deepEqual(retiredLogs(stateWith(logs, logs[1] as EpochRecord), log(4), ACCOUNT), [])
+    assert.deepEqual(retiredLogs(stateWith(logs, null), log(4), ACCOUNT), [])
+    // An old epoch naming the registry's log, a kept epoch's log, or a superseded newer one's: never emptied.
+    const tricks = [epochRecord(0, ACCOUNT), epochRecord(1, log(3)), epochRecord(2, log(4)), epochRecord(3, log(3)), epochRecord(4, log(4))]
+    assert.deepEqual(retiredLogs(stateWith(tricks, tricks[4] as EpochRecord), log(4), ACCOUNT), [])
+    const superseded = [epochRecord(0, log(0)), epochRecord(1, log(1)), epochRecord(2, log(2)), epochRecord(3, log(3))]
+    assert.deepEqual(retiredLogs(stateWith(superseded, superseded[3] as EpochRecord, [epochRecord(2, log(0))]), log(3), ACCOUNT), [log(1)])
+    // A rotation that lost its epoch long ago: its log goes as well.
+    const lost = `/orbitdb/zdpu${'L'.repeat(40)}`
+    assert.deepEqual(retiredLogs(stateWith(superseded, superseded[3] as EpochRecord, [epochRecord(0, lost)]), log(3), ACCOUNT), [log(0), log(1), lost])
+  })
+
+  it('a data log named by text that is not an address (an admin may write any \'/orbitdb/...\') names no place to empty', async () => {
+    const real = (n: number): string => `/orbitdb/zdpu${'A'.repeat(40)}${n}`
+    const logs = [epochRecord(0, '/orbitdb/../../..'), epochRecord(1, '/orbitdb/z/../../x'), epochRecord(2, real(2)), epochRecord(3, real(3)), epochRecord(4, real(4)), epochRecord(5, real(5))]
+    assert.deepEqual(retiredLogs(stateWith(logs, logs[5] as EpochRecord), real(5), ACCOUNT), [real(2), real(3)])
+    const dir = await tempDir('not-an-address')
+    try {
+      await assert.rejects(reclaimLog({ ipfs: { blockstore: {} }, directory: dir, address: '/orbitdb/../..' }), RangeError)
+      assert.deepEqual(await readdir(dir), [], 'nothing made or removed')
+    } finally {
+      await removeDir(dir)
+    }
   })
 
   describe('two devices through four rotations', () => {
