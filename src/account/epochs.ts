@@ -253,8 +253,9 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
     // Closed first (not safe), or settled by the close meanwhile.
     if ((!safe && !to.db.snapshotComplete()) || !leaving.has(from.db)) return
     leaving.delete(from.db)
-    init.onEpoch?.(to.record)
+    // Retired before the config moves on: a log the config no longer names may be emptied (src/account/retired-logs.ts).
     await from.db.retire()
+    init.onEpoch?.(to.record)
   }
 
   const step = async (): Promise<void> => {
@@ -360,8 +361,8 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
       for (const old of [...leaving]) {
         leaving.delete(old)
         if (init.store !== undefined || cur.db.snapshotComplete()) {
-          init.onEpoch?.(cur.record)
           await old.retire()
+          init.onEpoch?.(cur.record)
         } else await old.close()
       }
     }
