@@ -270,6 +270,8 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
     if (next === undefined || next.record.dataLog !== target.dataLog) {
       const key = keyFor(state, target, openBox)
       if (key === null) return // not (or no longer) a member of the new epoch: stay where we are
+      // A candidate for an epoch the registry has since moved past: its listeners (on the old log too) go with it.
+      next?.stop()
       if (next !== undefined && next.db !== cur.db) await next.db.close()
       next = undefined
       // Its manifest may not be here yet (the peer that rotated went away): tried again later.
