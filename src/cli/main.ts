@@ -101,6 +101,9 @@ const shouldWait = async (err: unknown, lockPath: string, since: number): Promis
   // Only a holder is waited for: an unreadable lock is for a person to look at, and with none
   // the store is held by a process that took no lock (or a lock was removed under it).
   const state = await lockState(lockPath)
+  // Released since the lock refused us (commands run together): try again. An error with a
+  // cause came from the store's own files (held with no lock): that is not waited for.
+  if (state.kind === 'gone') return err.cause === undefined && Date.now() - since < HOLDER_WAIT_MS
   if (state.kind !== 'held') return false
   return Date.now() - since < (state.info.role === 'daemon' ? DAEMON_WAIT_MS : HOLDER_WAIT_MS)
 }
