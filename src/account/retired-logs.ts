@@ -15,6 +15,7 @@ import type { AccountState } from '../../acl/types.ts'
 import { reclaimLog } from '../orbit/reclaim.ts'
 import { isLogAddress } from '../orbit/log-paths.ts'
 import type { OrbitDB } from '../orbit/orbitdb.ts'
+import type { CID } from 'multiformats/cid'
 
 /** Epochs kept before the config's own: the previous one. */
 export const KEPT_EPOCHS_BEFORE = 1
@@ -53,6 +54,8 @@ export interface LogStores {
   has: (address: string) => Promise<boolean>
   /** Removes them (after a reclaim emptied them). */
   remove: (address: string) => Promise<void>
+  /** Deletes a block (from the blockstore itself: see StartedNode.deleteBlock). */
+  deleteBlock: (cid: CID) => Promise<void>
   /** Gives back the space of the deleted blocks, where the blockstore needs it (LevelDB). */
   compact?: () => Promise<void>
 }
@@ -82,7 +85,7 @@ export const retiredLogSweeper = (options: SweeperOptions): RetiredLogs => {
       for (const address of retiredLogs(state, configured, options.account)) {
         if (stopped) return
         if (!await stores.has(address)) continue
-        reclaimed += (await reclaimLog({ ipfs: orbitdb.ipfs, directory: orbitdb.directory, address, stopped: () => stopped })).entries
+        reclaimed += (await reclaimLog({ deleteBlock: stores.deleteBlock, directory: orbitdb.directory, address, stopped: () => stopped })).entries
         if (stopped) return
         await stores.remove(address)
       }

@@ -21,7 +21,8 @@ const deleteDatabase = async (name: string): Promise<void> => await new Promise<
 })
 
 /** The stores of the logs under OrbitDB's `directory`. IndexedDB gives back the space of deleted blocks by itself. */
-export const idbLogStores = (directory: string): LogStores => ({
+export const idbLogStores = (directory: string, deleteBlock: LogStores['deleteBlock']): LogStores => ({
+  deleteBlock,
   has: async (address) => {
     if (!isLogAddress(address)) return false
     const names = new Set((await indexedDB.databases()).map((d) => d.name))

@@ -33,7 +33,7 @@ export interface Reclaimed {
  * Empties the stores of the closed log at `address` (see above). `stopped` is asked
  * between blocks: a reclaim cut short leaves the rest for the next one.
  */
-export const reclaimLog = async (options: { ipfs: { blockstore: { delete?: (cid: CID) => Promise<void> } }, directory: string, address: string, stopped?: () => boolean }): Promise<Reclaimed> => {
+export const reclaimLog = async (options: { deleteBlock: (cid: CID) => Promise<void>, directory: string, address: string, stopped?: () => boolean }): Promise<Reclaimed> => {
   const dir = checkedLogDirectory(options.directory, options.address)
   const open = async (name: LogStore): Promise<LevelStore> => await LevelStorage({ path: logStorePath(dir, name) }) as unknown as LevelStore
   const heads = await open('_heads')
@@ -49,7 +49,7 @@ export const reclaimLog = async (options: { ipfs: { blockstore: { delete?: (cid:
     const remove = async (): Promise<void> => {
       await Promise.all(batch.map(async (hash) => {
         try {
-          await options.ipfs.blockstore.delete?.(CID.parse(hash, base58btc))
+          await options.deleteBlock(CID.parse(hash, base58btc))
         } catch {} // not here (never fetched), or not a block's name
       }))
       entries += batch.length

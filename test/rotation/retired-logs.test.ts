@@ -10,6 +10,8 @@ import assert from 'node:assert/strict'
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { base58btc } from 'multiformats/bases/base58'
 import { LevelBlockstore } from 'blockstore-level'
 import type { AccountState, EpochRecord } from '../../acl/types.ts'
@@ -69,7 +71,7 @@ describe('retired data logs give their disk back', function () {
     assert.deepEqual(retiredLogs(stateWith(logs, logs[5] as EpochRecord), real(5), ACCOUNT), [real(2), real(3)])
     const dir = await tempDir('not-an-address')
     try {
-      await assert.rejects(reclaimLog({ ipfs: { blockstore: {} }, directory: dir, address: '/orbitdb/../..' }), RangeError)
+      await assert.rejects(reclaimLog({ deleteBlock: async () => { throw new Error('nothing is deleted') }, directory: dir, address: '/orbitdb/../..' }), RangeError)
       assert.deepEqual(await readdir(dir), [], 'nothing made or removed')
     } finally {
       await removeDir(dir)
@@ -150,7 +152,7 @@ describe('retired data logs give their disk back', function () {
         const has = async (): Promise<number> => (await Promise.all(hashes.map(async (h) => await blockstore.has(cidOf(h))))).filter(Boolean).length
         assert.equal(await has(), hashes.length)
         let asked = 0
-        const first = await reclaimLog({ ipfs: { blockstore }, directory: paths.orbitdb, address: old, stopped: () => ++asked > 1 })
+        const first = await reclaimLog({ deleteBlock: async (cid) => { await blockstore.delete(cid) }, directory: paths.orbitdb, address: old, stopped: () => ++asked > 1 })
         assert.ok(first.entries > 0 && first.entries < hashes.length, `stopped after ${first.entries} of ${hashes.length}`)
         assert.equal(await has(), hashes.length - first.entries)
         const heads = await LevelStorage({ path: logStorePath(logDirectory(paths.orbitdb, old), '_heads') }) as unknown as { iterator: () => AsyncIterable<unknown>, close: () => Promise<void> }
@@ -158,7 +160,7 @@ describe('retired data logs give their disk back', function () {
         for await (const _ of heads.iterator()) headCount++
         await heads.close()
         assert.equal(headCount, 0, 'the heads went first')
-        const rest = await reclaimLog({ ipfs: { blockstore }, directory: paths.orbitdb, address: old })
+        const rest = await reclaimLog({ deleteBlock: async (cid) => { await blockstore.delete(cid) }, directory: paths.orbitdb, address: old })
         assert.ok(rest.entries >= hashes.length - first.entries)
         assert.equal(await has(), 0)
       } finally {
@@ -209,6 +211,33 @@ describe('retired data logs give their disk back', function () {
       // It still carries: a phone that joins now reads every key.
       const phone = await d.join('phone', 'laptop')
       await waitFor(() => Object.keys(phone.all()).length === 15, 30_000, 'the phone to read every key')
+    })
+  })
+
+  describe('deleting blocks', () => {
+    let d: Devices
+    before(() => { d = new Devices() })
+    after(async () => { await d.cleanup() })
+
+    it('does not wait for reads under way, nor hold up the writes after it (Helia\'s delete waits for a read of a missing block while it asks peers)', async () => {
+      const laptop = await d.create('laptop')
+      const cidOfBytes = async (bytes: Uint8Array): Promise<CID> => CID.create(1, raw.code, await sha256.digest(bytes))
+      const missing = await cidOfBytes(new TextEncoder().encode('a block nobody has'))
+      const events: string[] = []
+      const reading = (async () => {
+        try {
+          const got = laptop.node.helia.blockstore.get(missing, { signal: AbortSignal.timeout(3000) })
+          if (Symbol.asyncIterator in got) for await (const _ of got) { /* drained */ } else await got
+        } catch {}
+        events.push('read gave up')
+      })()
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      await laptop.node.deleteBlock(await cidOfBytes(new TextEncoder().encode('a block of an old log')))
+      events.push('deleted')
+      await laptop.put('after', 1)
+      events.push('put')
+      await reading
+      assert.deepEqual(events, ['deleted', 'put', 'read gave up'])
     })
   })
 })
