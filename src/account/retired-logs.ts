@@ -54,8 +54,6 @@ export interface LogStores {
   has: (address: string) => Promise<boolean>
   /** Removes them (after a reclaim emptied them). */
   remove: (address: string) => Promise<void>
-  /** Deletes a block (from the blockstore itself: see StartedNode.deleteBlock). */
-  deleteBlock: (cid: CID) => Promise<void>
   /** Gives back the space of the deleted blocks, where the blockstore needs it (LevelDB). */
   compact?: () => Promise<void>
 }
@@ -73,6 +71,8 @@ export interface SweeperOptions {
 
 export const retiredLogSweeper = (options: SweeperOptions): RetiredLogs => {
   const { orbitdb, stores } = options
+  // Without Helia's lock (src/network/direct-delete.ts).
+  const deleteBlock = async (cid: CID): Promise<void> => { await orbitdb.ipfs.blockstore.delete?.(cid) }
   let stopped = false
   let chain: Promise<void> = Promise.resolve()
   const once = async (): Promise<void> => {
@@ -85,7 +85,7 @@ export const retiredLogSweeper = (options: SweeperOptions): RetiredLogs => {
       for (const address of retiredLogs(state, configured, options.account)) {
         if (stopped) return
         if (!await stores.has(address)) continue
-        reclaimed += (await reclaimLog({ deleteBlock: stores.deleteBlock, directory: orbitdb.directory, address, stopped: () => stopped })).entries
+        reclaimed += (await reclaimLog({ deleteBlock, directory: orbitdb.directory, address, stopped: () => stopped })).entries
         if (stopped) return
         await stores.remove(address)
       }

@@ -144,7 +144,7 @@ const wrap = (services: Services, account: Account, kv: KeyValue, initial: Brows
     if (id !== undefined) services.node.allowPeer(id)
   }
   // Logs of epochs long left: their IndexedDB stores and blocks go (src/account/retired-logs.ts).
-  const retired = retiredLogSweeper({ orbitdb: services.orbitdb, account: account.address, stores: idbLogStores(services.orbitdb.directory, services.node.deleteBlock), state: () => account.state(), configured: async () => stored })
+  const retired = retiredLogSweeper({ orbitdb: services.orbitdb, account: account.address, stores: idbLogStores(services.orbitdb.directory), state: () => account.state(), configured: async () => stored })
   let saving: Promise<void> = Promise.resolve()
   memory.attach((dataLog) => {
     if (dataLog === config.dataLog) return

@@ -21,8 +21,7 @@ const deleteDatabase = async (name: string): Promise<void> => await new Promise<
 })
 
 /** The stores of the logs under OrbitDB's `directory`. IndexedDB gives back the space of deleted blocks by itself. */
-export const idbLogStores = (directory: string, deleteBlock: LogStores['deleteBlock']): LogStores => ({
-  deleteBlock,
+export const idbLogStores = (directory: string): LogStores => ({
   has: async (address) => {
     if (!isLogAddress(address)) return false
     const names = new Set((await indexedDB.databases()).map((d) => d.name))

@@ -17,7 +17,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { Helia } from '@helia/utils'
 import { bitswap } from '@helia/block-brokers'
 import { IDBBlockstore } from 'blockstore-idb'
-import type { CID } from 'multiformats/cid'
+import { deleteWithoutLock } from '../network/direct-delete.ts'
 import { IDBDatastore } from 'datastore-idb'
 import type { Libp2pNode, HeliaNode } from '../orbit/orbitdb.ts'
 import { DB_PREFIX } from './idb.ts'
@@ -27,12 +27,6 @@ export interface BrowserNode {
   libp2p: Libp2pNode
   /** Lets this node dial loopback and private addresses of `peerId` (the account's own devices). */
   allowPeer: (peerId: string) => void
-  /**
-   * Deletes a block from the blockstore itself, not through Helia, whose delete waits for
-   * every read under way (a read of a block that is not here holds its lock while it asks
-   * peers) and holds up every later read and write meanwhile.
-   */
-  deleteBlock: (cid: CID) => Promise<void>
   stop: () => Promise<void>
 }
 
@@ -86,12 +80,12 @@ export const startBrowserNode = async (): Promise<BrowserNode> => {
     blockBrokers: [bitswap()],
     routers: []
   })
+  deleteWithoutLock(helia, blockstore)
   await helia.start()
   return {
     helia: helia as unknown as HeliaNode,
     libp2p: libp2p as unknown as Libp2pNode,
     allowPeer: (peerId) => { allowed.add(peerId) },
-    deleteBlock: async (cid) => { await blockstore.delete(cid) },
     stop: async () => {
       await helia.stop()
       await libp2p.stop()

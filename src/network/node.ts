@@ -17,7 +17,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { Helia } from '@helia/utils'
 import { bitswap } from '@helia/block-brokers'
 import { LevelBlockstore } from 'blockstore-level'
-import type { CID } from 'multiformats/cid'
+import { deleteWithoutLock } from './direct-delete.ts'
 import { LevelDatastore } from 'datastore-level'
 import type { Libp2pNode, HeliaNode } from '../orbit/orbitdb.ts'
 import type { SwarmGuard } from './swarm-guard.ts'
@@ -46,12 +46,6 @@ export interface StartedNode {
    * comes back when the files holding the old data are compacted.
    */
   compactBlocks: () => Promise<void>
-  /**
-   * Deletes a block from the blockstore itself, not through Helia, whose delete waits for
-   * every read under way (a read of a block that is not here holds its lock while it asks
-   * peers, up to seconds) and holds up every later read and write meanwhile.
-   */
-  deleteBlock: (cid: CID) => Promise<void>
   stop: () => Promise<void>
 }
 
@@ -123,6 +117,7 @@ export const startNode = async (options: NodeOptions): Promise<StartedNode> => {
     blockBrokers: [bitswap()],
     routers: []
   })
+  deleteWithoutLock(helia, blockstore)
   await helia.start()
 
   const stop = async (): Promise<void> => {
@@ -135,6 +130,5 @@ export const startNode = async (options: NodeOptions): Promise<StartedNode> => {
   // The Level it types is classic-level on Node, which has compactRange.
   const levelDb = blockstore.db as unknown as { compactRange: (start: string, end: string) => Promise<void> }
   const compactBlocks = async (): Promise<void> => { await levelDb.compactRange('/', '0') }
-  const deleteBlock = async (cid: CID): Promise<void> => { await blockstore.delete(cid) }
-  return { helia: helia as unknown as HeliaNode, libp2p: libp2p as unknown as Libp2pNode, ...(swarm !== undefined ? { swarm } : {}), compactBlocks, deleteBlock, stop }
+  return { helia: helia as unknown as HeliaNode, libp2p: libp2p as unknown as Libp2pNode, ...(swarm !== undefined ? { swarm } : {}), compactBlocks, stop }
 }

@@ -5,9 +5,8 @@ import { checkedLogDirectory, isLogAddress } from '../orbit/log-paths.ts'
 import type { StartedNode } from '../network/node.ts'
 
 /** The log directories under OrbitDB's `directory`; removing one frees its LevelDB files, compacting the blockstore frees its deleted blocks. */
-export const logFiles = (directory: string, node: Pick<StartedNode, 'compactBlocks' | 'deleteBlock'>): LogStores => ({
+export const logFiles = (directory: string, node: Pick<StartedNode, 'compactBlocks'>): LogStores => ({
   has: async (address) => isLogAddress(address) && await stat(checkedLogDirectory(directory, address)).then((s) => s.isDirectory(), () => false),
   remove: async (address) => { await rm(checkedLogDirectory(directory, address), { recursive: true, force: true }) },
-  deleteBlock: node.deleteBlock,
   compact: node.compactBlocks
 })

@@ -5,7 +5,7 @@
 // @ts-expect-error: @orbitdb/core ships no types.
 import pathJoinModule from '@orbitdb/core/src/utils/path-join.js'
 
-export const pathJoin = pathJoinModule as (...parts: string[]) => string
+const pathJoin = pathJoinModule as (...parts: string[]) => string
 
 export type LogStore = '_heads' | '_index' | '_absent'
 

@@ -232,7 +232,7 @@ describe('retired data logs give their disk back', function () {
         events.push('read gave up')
       })()
       await new Promise((resolve) => setTimeout(resolve, 100))
-      await laptop.node.deleteBlock(await cidOfBytes(new TextEncoder().encode('a block of an old log')))
+      await laptop.node.helia.blockstore.delete?.(await cidOfBytes(new TextEncoder().encode('a block of an old log')))
       events.push('deleted')
       await laptop.put('after', 1)
       events.push('put')
