@@ -14,6 +14,7 @@ import { closeAll, copyFixture, hasAllKeys, log, onExit, progress, runOnce, star
 import { fillAccount, type FillMode } from './fill.ts'
 import { OUR_CLI, PLAIN_READY } from './entries.ts'
 import { SCALE_SCENARIOS, type ScaleParams } from './scale.ts'
+import { floor } from './floor.ts'
 
 /** The new device of `sync` apart (see ChildParams.apart). */
 const JOINER = join(dirname(fileURLToPath(import.meta.url)), 'joiner.ts')
@@ -281,7 +282,7 @@ const daemon = async (side: Side, root: string, p: ChildParams): Promise<Figures
 
 // ----------------------------------------------------------------
 
-const SCENARIOS = { store, sync, revoke, daemon, 'prepare-sync': prepareSync, 'prepare-revoke': prepareRevoke, ...SCALE_SCENARIOS } as const
+const SCENARIOS = { store, sync, revoke, daemon, 'prepare-sync': prepareSync, 'prepare-revoke': prepareRevoke, ...SCALE_SCENARIOS, floor } as const
 export type Scenario = keyof typeof SCENARIOS
 
 const [scenario, side, params] = process.argv.slice(2) as [Scenario, Side, string]

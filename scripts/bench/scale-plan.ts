@@ -65,7 +65,9 @@ export const runScale = async (ctx: ScaleContext, s: ScaleSizes): Promise<void> 
     (['ours', 'plain'] as const).map((side) => ({ id: runId('batch', side), scenario: 'batch', side, params: { keys: s.batchKeys, fixture: '' } })),
     [s.revokeSmall, s.revokeLarge].map((keys) => ours('revoke', keys, { keys, gets: 0, props: 0, cliGets: 0, fixture: fixtureOf('group', keys) })),
     [s.revokeSmall, s.revokeLarge].map(newDevice),
-    [s.revokeSmall, s.revokeLarge].map(newDeviceApart)
+    [s.revokeSmall, s.revokeLarge].map(newDeviceApart),
+    // What the new device cannot skip, alone (scripts/bench/floor.ts): the target's arithmetic.
+    [s.revokeSmall, s.revokeLarge].map((keys) => ours('floor', keys, { keys }))
   ]
   const fixtureOfStep = (step: Step): string | undefined => (step.params as { fixture?: string }).fixture
 

@@ -34,6 +34,8 @@ interface ScaleRowSpec {
   label: (s: ScaleSizes, m: Sizes) => string
   unit: string
   value: (s: ScaleSizes) => Ref
+  /** A figure of the same repetitions taken from each value (paired by repetition): a growth between two sizes. */
+  minus?: (s: ScaleSizes) => Ref
   /** What the figure is compared with (null: shown for information, no ratio). */
   base: ((s: ScaleSizes) => Ref) | null
   baseLabel: (s: ScaleSizes, m: Sizes) => string
@@ -72,6 +74,9 @@ export const SCALE_ROWS: ScaleRowSpec[] = [
   { id: 'revoke-returned', label: (s) => `revoke() returned, every snapshot part written, at ${n(s.revokeLarge)} keys`, unit: 'ms', value: (s) => ref(runId('revoke', 'ours', s.revokeLarge), 'revokeReturnedMs'), base: (s) => ref(runId('revoke', 'ours', s.revokeSmall), 'revokeReturnedMs'), baseLabel: (s) => `at ${n(s.revokeSmall)} keys` },
   { id: 'new-device', label: (s) => `new device until ${n(s.revokeLarge)} keys readable`, unit: 'ms', value: (s) => ref(runId('newdev', 'ours', s.revokeLarge), 'newDeviceMs'), base: (s) => ref(runId('newdev', 'ours', s.revokeSmall), 'newDeviceMs'), baseLabel: (s) => `at ${n(s.revokeSmall)} keys`, target: { kind: 'under', value: 2 } },
   { id: 'new-device-apart', label: (s) => `new device in a process of its own, until ${n(s.revokeLarge)} keys readable`, unit: 'ms', value: (s) => ref(runId('newdev-apart', 'ours', s.revokeLarge), 'newDeviceMs'), base: (s) => ref(runId('newdev-apart', 'ours', s.revokeSmall), 'newDeviceMs'), baseLabel: (s) => `at ${n(s.revokeSmall)} keys` },
+  { id: 'floor', label: (s) => `floor: ${n(s.revokeLarge)} values decoded and read back alone (no network, log, index or quotas)`, unit: 'ms', value: (s) => ref(runId('floor', 'ours', s.revokeLarge), 'floorMs'), base: (s) => ref(runId('floor', 'ours', s.revokeSmall), 'floorMs'), baseLabel: (s) => `at ${n(s.revokeSmall)} keys` },
+  // The new-device target, < 2x, is: its growth from the small size to the large one under the small size's whole figure.
+  { id: 'floor-growth', label: (s) => `the floor's growth from ${n(s.revokeSmall)} to ${n(s.revokeLarge)} keys`, unit: 'ms', value: (s) => ref(runId('floor', 'ours', s.revokeLarge), 'floorMs'), minus: (s) => ref(runId('floor', 'ours', s.revokeSmall), 'floorMs'), base: (s) => ref(runId('newdev', 'ours', s.revokeSmall), 'newDeviceMs'), baseLabel: (s) => `the growth < 2x allows: the new device at ${n(s.revokeSmall)} keys` },
   { id: 'prop', label: (_s, m) => `one-put propagation p50 (${n(m.props)} puts)`, unit: 'ms', value: () => ref(runId('sync', 'ours'), 'propP50Ms'), base: () => ref(runId('sync', 'plain'), 'propP50Ms'), baseLabel: () => 'plain OrbitDB', target: { kind: 'max', value: 1 } }
 ]
 
@@ -99,7 +104,8 @@ export const summarizeScale = (results: Results): ScaleRow[] => {
   const s = results.meta.scale
   if (s === undefined) return []
   return SCALE_ROWS.map((spec) => {
-    const value = stat(values(results.runs, spec.value(s)))
+    const minus = spec.minus === undefined ? undefined : values(results.runs, spec.minus(s))
+    const value = stat(minus === undefined ? values(results.runs, spec.value(s)) : values(results.runs, spec.value(s)).map((v, i) => v - (minus[i] ?? Number.NaN)))
     const base = spec.base === null ? null : stat(values(results.runs, spec.base(s)))
     const ratio = value !== null && base !== null && base.median !== 0 ? value.median / base.median : null
     return {
