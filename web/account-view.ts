@@ -81,9 +81,14 @@ export const accountView = (device: BrowserDevice): { element: HTMLElement, stop
   renderEntries()
   renderStatus()
   const info = account.info()
+  // How this page opened its data: from the state it saved (src/browser/state-idb.ts), or by reading its log.
+  const opened = account.openStats()
   const element = h('section', { 'aria-labelledby': 'account-title' },
     h('h1', { id: 'account-title' }, 'Account'),
     h('p', {}, `This device: ${info.name} (${info.device})`),
+    h('p', { 'data-testid': 'opened' }, opened.fromCheckpoint
+      ? `Opened from its saved state${opened.applied > 0 ? ` and ${opened.applied} later log entries` : ''}`
+      : `Opened by reading ${opened.applied} log entries`),
     revokedNote,
     entries,
     h('form', { 'aria-label': 'Save an entry', onsubmit: onSave },

@@ -247,7 +247,7 @@ export const openEpochs = async (init: EpochsInit): Promise<Epochs> => {
       to.db.events.on('update', check)
       check()
     })
-    // With no checkpoint store (a browser), only the snapshot whole makes it safe.
+    // With no checkpoint store, only the snapshot whole makes it safe.
     const saved = to.db.checkpointed().then(async (ok) => ok || (init.store === undefined && await whole))
     const safe = await Promise.race([whole, saved])
     // Closed first (not safe), or settled by the close meanwhile.

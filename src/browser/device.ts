@@ -24,6 +24,8 @@ import { startBrowserNode, type BrowserNode } from './node.ts'
 import { idbLogStores } from './log-stores.ts'
 import { retiredLogSweeper } from '../account/retired-logs.ts'
 import type { EpochRecord } from '../../acl/types.ts'
+import { stateKey, type StateStore } from '../store/state-store.ts'
+import { idbStateStore } from './state-idb.ts'
 
 /** What this browser remembers of its account (the twin of config.json and peers.json). */
 export interface BrowserConfig {
@@ -82,6 +84,9 @@ export const hasDevice = async (): Promise<boolean> => {
 }
 
 interface Services { node: BrowserNode, orbitdb: OrbitDB }
+
+/** Where this device keeps each account's checkpoints and registry state, sealed under its own key (src/browser/state-idb.ts). */
+const storeOf = (secrets: DeviceSecrets) => (account: string): StateStore => idbStateStore(stateKey(secrets.box.secretKey, account))
 
 const startServices = async (secrets: DeviceSecrets): Promise<Services> => {
   useAccountAccessControllers()
@@ -203,7 +208,7 @@ export const joinInBrowser = async (options: BrowserJoinOptions): Promise<Browse
     const device = { device: secrets.device, name: secrets.name, signingKey: base64urlEncode(secrets.signing.publicKey), boxKey: base64urlEncode(secrets.box.publicKey) }
     const admission = await requestAdmission({ libp2p: node.libp2p, invite, device, signal, ...(options.onCode !== undefined ? { onCode: options.onCode } : {}), ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}) })
     stopWatching = watchInviter(node.libp2p, invite.peerId, invite.addrs, { onProgress: options.onProgress, onGone: (reason) => { inviterGone.abort(reason) } })
-    const account = await joinAccountCore({ orbitdb, secrets, address: invite.account, registryHeads: admission.registryHeads, dataHeads: admission.dataHeads, signal, onEpoch: memory.onEpoch, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}) })
+    const account = await joinAccountCore({ orbitdb, secrets, store: storeOf(secrets), address: invite.account, registryHeads: admission.registryHeads, dataHeads: admission.dataHeads, signal, onEpoch: memory.onEpoch, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}) })
     stopWatching()
     kv = await openKeyValue()
     const config: BrowserConfig = { version: 1, account: invite.account, device: secrets.device, name: secrets.name, mode: invite.mode, dataLog: account.state().epoch?.dataLog, peers: invite.addrs.map((a) => `${a}/p2p/${invite.peerId}`) }
@@ -235,6 +240,7 @@ export const openInBrowser = async (): Promise<BrowserDevice> => {
       const account = await openAccountCore({
         orbitdb: services.orbitdb,
         secrets,
+        store: storeOf(secrets),
         address: config.account,
         onEpoch: memory.onEpoch,
         ...(config.dataLog !== undefined ? { previous: config.dataLog } : {})
