@@ -1,10 +1,10 @@
 /**
- * `node scripts/bench-web.ts [--keys 1000] [--reps 3]`: the web app's figures for
+ * `node scripts/bench-web.ts [--keys 1000] [--later 0] [--reps 3]`: the web app's figures for
  * docs/BENCH.md. The bundle (minified, and gzipped as a static host serves it), then, in
  * real Chromium against a laptop on loopback (WebSockets) holding `--keys` entries:
  * page load to synced (a fresh profile opens the page, joins with a pasted invite, and
- * shows every entry) and reload to shown (the joined page reloaded: its data from
- * IndexedDB). Medians with (min-max).
+ * shows every entry) and reload to shown (the joined page reloaded once its checkpoint
+ * is saved: its data from IndexedDB). Medians with (min-max).
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -19,6 +19,8 @@ const option = (name: string, fallback: number): number => {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback
 }
 const KEYS = option('keys', 1000)
+/** Puts the laptop makes one by one once the page has joined (each an entry of the page's log, replayed by an open with no checkpoint). */
+const LATER = option('later', 0)
 const REPS = option('reps', 3)
 
 const stats = (xs: number[]): string => {
@@ -37,16 +39,18 @@ try {
   for (let i = 0; i < KEYS; i++) await laptop.put(`k/${String(i).padStart(5, '0')}`, i)
   const synced: number[] = []
   const reloaded: number[] = []
+  const openedHow: string[] = []
+  let live = KEYS
   for (let rep = 0; rep < REPS; rep++) {
     const invite = await laptop.invite({ ttlMs: 120_000, role: 'member' })
     const context = await browser.newContext()
     const page = await context.newPage()
     const rows = page.getByRole('region', { name: 'Entries' }).getByRole('row')
-    const allShown = async (): Promise<void> => {
-      await page.getByRole('cell', { name: `k/${String(KEYS - 1).padStart(5, '0')}`, exact: true }).waitFor({ timeout: 120_000 }).catch(async (err: unknown) => {
-        throw new Error(`the page did not show every entry: ${(await page.locator('main').innerText()).slice(0, 500)}`, { cause: err })
+    const allShown = async (last = `k/${String(KEYS - 1).padStart(5, '0')}`): Promise<void> => {
+      await page.getByRole('cell', { name: last, exact: true }).waitFor({ timeout: 120_000 }).catch(async (err: unknown) => {
+        throw new Error(`the page did not show every entry (${await rows.count() - 1} rows): ${(await page.locator("main").innerText()).slice(-300)}`, { cause: err })
       })
-      if (await rows.count() !== KEYS + 1) throw new Error(`expected ${KEYS} rows, saw ${await rows.count() - 1}`)
+      if (await rows.count() !== live + 1) throw new Error(`expected ${live} rows, saw ${await rows.count() - 1}`)
     }
     const t0 = Date.now()
     await page.goto(web.url)
@@ -55,14 +59,46 @@ try {
     await page.getByRole('button', { name: 'Join' }).click()
     await allShown()
     synced.push(Date.now() - t0)
+    const later = (i: number): string => `later-${rep}/${String(i).padStart(5, '0')}`
+    if (LATER > 0) {
+      for (let i = 0; i < LATER; i++) await laptop.put(later(i), i)
+      live += LATER
+      await allShown(later(LATER - 1))
+    }
+    // As a person opening the page again later: once it has saved a checkpoint of all it shows
+    // (src/browser/state-idb.ts; 2 s after the last change). The write id of the checkpoint saved now, if any:
+    const checkpointId = async (): Promise<string | undefined> => await page.evaluate(async () => await new Promise<string | undefined>((resolve) => {
+      const req = indexedDB.open('orbit-account/state')
+      req.onerror = () => { resolve(undefined) }
+      req.onsuccess = () => {
+        const db = req.result
+        if (!db.objectStoreNames.contains('blobs')) { db.close(); resolve(undefined); return }
+        const all = db.transaction('blobs', 'readonly').objectStore('blobs').getAll()
+        all.onsuccess = () => {
+          db.close()
+          const split = (all.result as Array<{ kind?: string, write?: Uint8Array }>).filter((r) => r.kind === 'split' && r.write !== undefined)
+          resolve(split.length === 0 ? undefined : split.map((r) => Array.from(r.write as Uint8Array).join('.')).join('|'))
+        }
+        all.onerror = () => { db.close(); resolve(undefined) }
+      }
+    }))
+    const before = await checkpointId()
+    let saved = false
+    for (const until = Date.now() + 15_000; !saved && Date.now() < until;) {
+      const now = await checkpointId()
+      saved = now !== undefined && now !== before
+      if (!saved) await new Promise((resolve) => setTimeout(resolve, 200))
+    }
     const t1 = Date.now()
     await page.reload()
-    await allShown()
+    await allShown(LATER > 0 ? later(LATER - 1) : undefined)
     reloaded.push(Date.now() - t1)
+    openedHow.push(`${saved ? 'saved' : 'not saved'}; ${await page.getByTestId('opened').innerText().catch(() => 'says nothing')}`)
     await context.close()
   }
   console.log(`page load to synced, ${KEYS} keys, pasted invite (ms): ${stats(synced)}`)
-  console.log(`reload to shown from IndexedDB, ${KEYS} keys (ms): ${stats(reloaded)}`)
+  console.log(`reload to shown from IndexedDB, ${KEYS} keys${LATER > 0 ? ` and ${LATER} put one by one after the join` : ''} (ms): ${stats(reloaded)}`)
+  console.log(`how each reload opened: ${openedHow.join(' | ')}`)
 } finally {
   await browser.close()
   await web.stop()

@@ -55,7 +55,8 @@ const damageTail = async (page: Page, name: string): Promise<void> => { await pa
       req.onerror = () => { reject(req.error) }
     })
     const tail = new Uint8Array(record.tail.slice(0))
-    tail[tail.length >> 1] ^= 0xff
+    const at = tail.length >> 1
+    tail[at] = (tail[at] ?? 0) ^ 0xff
     store.put({ ...record, tail: tail.buffer }, key)
     await new Promise<void>((resolve, reject) => { tx.oncomplete = () => { resolve() }; tx.onerror = () => { reject(tx.error) } })
   } finally {
