@@ -46,6 +46,7 @@ try {
     const context = await browser.newContext()
     const page = await context.newPage()
     const rows = page.getByRole('region', { name: 'Entries' }).getByRole('row')
+    /** Every entry shown: the cell `last` (the last key's, or the last value put), and as many rows as live keys. */
     const allShown = async (last = `k/${String(KEYS - 1).padStart(5, '0')}`): Promise<void> => {
       await page.getByRole('cell', { name: last, exact: true }).waitFor({ timeout: 120_000 }).catch(async (err: unknown) => {
         throw new Error(`the page did not show every entry (${await rows.count() - 1} rows): ${(await page.locator("main").innerText()).slice(-300)}`, { cause: err })
@@ -59,11 +60,13 @@ try {
     await page.getByRole('button', { name: 'Join' }).click()
     await allShown()
     synced.push(Date.now() - t0)
-    const later = (i: number): string => `later-${rep}/${String(i).padStart(5, '0')}`
+    // The same keys in every repetition (the table stays as large), each put a new value.
+    const later = (i: number): string => `later/${String(i).padStart(5, '0')}`
+    const laterValue = (i: number): string => `r${rep}-${i}`
     if (LATER > 0) {
-      for (let i = 0; i < LATER; i++) await laptop.put(later(i), i)
-      live += LATER
-      await allShown(later(LATER - 1))
+      for (let i = 0; i < LATER; i++) await laptop.put(later(i), laterValue(i))
+      live = KEYS + LATER
+      await allShown(JSON.stringify(laterValue(LATER - 1)))
     }
     // As a person opening the page again later: once it has saved a checkpoint of all it shows
     // (src/browser/state-idb.ts; 2 s after the last change). The write id of the checkpoint saved now, if any:
@@ -91,7 +94,7 @@ try {
     }
     const t1 = Date.now()
     await page.reload()
-    await allShown(LATER > 0 ? later(LATER - 1) : undefined)
+    await allShown(LATER > 0 ? JSON.stringify(laterValue(LATER - 1)) : undefined)
     reloaded.push(Date.now() - t1)
     openedHow.push(`${saved ? 'saved' : 'not saved'}; ${await page.getByTestId('opened').innerText().catch(() => 'says nothing')}`)
     await context.close()
