@@ -25,6 +25,7 @@ import { idbLogStores } from './log-stores.ts'
 import { retiredLogSweeper } from '../account/retired-logs.ts'
 import type { EpochRecord } from '../../acl/types.ts'
 import { stateKey, type StateStore } from '../store/state-store.ts'
+import { answerPeerDevice } from '../network/peer-device-answer.ts'
 import { idbStateStore } from './state-idb.ts'
 
 /** What this browser remembers of its account (the twin of config.json and peers.json). */
@@ -203,6 +204,8 @@ export const joinInBrowser = async (options: BrowserJoinOptions): Promise<Browse
   try {
     services = await startServices(secrets)
     const { node, orbitdb } = services
+    // Which device this page is, for the account's other devices (`status` names it): answered once it is in.
+    const answerFor = await answerPeerDevice(node.libp2p, secrets)
     node.allowPeer(invite.peerId)
     options.onProgress?.('asking the inviting device to admit this one')
     const device = { device: secrets.device, name: secrets.name, signingKey: base64urlEncode(secrets.signing.publicKey), boxKey: base64urlEncode(secrets.box.publicKey) }
@@ -210,6 +213,7 @@ export const joinInBrowser = async (options: BrowserJoinOptions): Promise<Browse
     stopWatching = watchInviter(node.libp2p, invite.peerId, invite.addrs, { onProgress: options.onProgress, onGone: (reason) => { inviterGone.abort(reason) } })
     const account = await joinAccountCore({ orbitdb, secrets, store: storeOf(secrets), address: invite.account, registryHeads: admission.registryHeads, dataHeads: admission.dataHeads, signal, onEpoch: memory.onEpoch, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}) })
     stopWatching()
+    answerFor(account)
     kv = await openKeyValue()
     const config: BrowserConfig = { version: 1, account: invite.account, device: secrets.device, name: secrets.name, mode: invite.mode, dataLog: account.state().epoch?.dataLog, peers: invite.addrs.map((a) => `${a}/p2p/${invite.peerId}`) }
     // The keys first: a config without keys would be a device that cannot open.
@@ -237,6 +241,7 @@ export const openInBrowser = async (): Promise<BrowserDevice> => {
     const services = await startServices(secrets)
     const memory = epochMemory()
     try {
+      const answerFor = await answerPeerDevice(services.node.libp2p, secrets)
       const account = await openAccountCore({
         orbitdb: services.orbitdb,
         secrets,
@@ -245,6 +250,7 @@ export const openInBrowser = async (): Promise<BrowserDevice> => {
         onEpoch: memory.onEpoch,
         ...(config.dataLog !== undefined ? { previous: config.dataLog } : {})
       })
+      answerFor(account)
       return wrap(services, account, kv, config, memory)
     } catch (err) {
       await stopServices(services)

@@ -2,7 +2,7 @@
  * Which device of the account a connected peer is. A libp2p peer id is not a device
  * id (each node has its own peer key), so a device proves it: asked over
  * PEER_DEVICE_PROTOCOL, it answers with its signing key and a signature over its own
- * peer id. The asker checks the signature, that the key is the device id's (a device
+ * peer id (src/network/peer-device-answer.ts). The asker checks the signature, that the key is the device id's (a device
  * key belongs to one account), that the peer id is the connection's, and that the
  * registry lists the device. A device answers from the moment its node starts (a peer
  * asks as soon as it has synced, which can be before the account is open here). A peer that does not answer (a blind replica, anything else) is
@@ -13,28 +13,20 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { lpStream } from '@libp2p/utils'
 import type { Account } from '../account/account.ts'
 import type { Libp2pNode } from '../orbit/orbitdb.ts'
-import type { DeviceSecrets } from '../../identity/keystore.ts'
 import { deviceIdFromSigningKey } from '../../identity/keys.ts'
-import { sign as fastSign, verify as fastVerify } from '../../identity/fast-ed25519.ts'
-import { base64urlDecode, base64urlEncode, utf8Decode, utf8Encode } from '../crypto/bytes.ts'
+import { verify as fastVerify } from '../../identity/fast-ed25519.ts'
+import { base64urlDecode, utf8Decode } from '../crypto/bytes.ts'
+import { PEER_DEVICE_ASK_MS as ASK_MS, PEER_DEVICE_MAX_BYTES as MAX_BYTES, PEER_DEVICE_PROTOCOL, peerDeviceStatement as statement, type PeerDeviceProof } from '../network/peer-device-answer.ts'
 import { forgetDevices, readNetworkMemory, rememberPeerDevice, type PeerDevice } from './network-memory.ts'
 
-export const PEER_DEVICE_PROTOCOL = '/orbit-account/peer-device/1.0.0'
-const MAX_BYTES = 1024
-/** An answer may wait ANSWER_WAIT_MS for the registry to sync: this leaves the dial and the signing room on a loaded machine. */
-const ASK_MS = 6000
 /** A peer that did not prove a device is asked again, when it syncs, after this long (it may have been opening its account). */
 const RETRY_MS = 15_000
-/** How long an answer waits for the asking peer to have synced the registry here. */
-const ANSWER_WAIT_MS = 2000
 /** The pauses before a peer that did not answer (or named a device not known here yet) is asked again. */
 const AGAIN_MS = [1500, 3000, 6000, 12_000, 24_000]
 /** How often the registry is looked at for new revocations. */
 const REVOKED_CHECK_MS = 2000
 
-const statement = (peerId: string): Uint8Array => utf8Encode(`orbit-account/peer-device/v1\n${peerId}`)
-
-interface Proof { device: string, signingKey: string, sig: string }
+type Proof = PeerDeviceProof
 
 const parseProof = (bytes: Uint8Array): Proof | undefined => {
   try {
@@ -64,38 +56,6 @@ export interface PeerDevices {
   /** Asks connected peers not identified yet again (at most every 15 s), and waits (at most `ms`) for the questions under way. */
   settle: (ms: number) => Promise<void>
   stop: () => Promise<void>
-}
-
-/**
- * Answers the peers that ask which device this node is (until `startPeerDevices(...).stop()`),
- * once the account is open (call the function returned) and only those that have synced
- * its registry: they know the account's devices already; a stranger learns nothing.
- */
-export const answerPeerDevice = async (libp2p: Libp2pNode, secrets: DeviceSecrets): Promise<(account: Account) => void> => {
-  const answer: Proof = {
-    device: secrets.device,
-    signingKey: base64urlEncode(secrets.signing.publicKey),
-    // Natively where the platform can: at a daemon's start, the JavaScript Ed25519's first use would cost ~50 ms.
-    sig: base64urlEncode(await fastSign(secrets.signing.secretKey, statement(libp2p.peerId.toString())))
-  }
-  let account: Account | undefined
-  /** Whether `peerId` synced the registry with this node, waiting a little (its sync and the question may cross). */
-  const syncedWith = async (peerId: string): Promise<boolean> => {
-    for (const deadline = Date.now() + ANSWER_WAIT_MS; Date.now() < deadline;) {
-      if (account?.syncedPeers('registry').includes(peerId) === true) return true
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
-    return false
-  }
-  await libp2p.handle(PEER_DEVICE_PROTOCOL, (stream, connection) => {
-    void (async () => {
-      if (!await syncedWith(connection.remotePeer.toString())) throw new Error('not a peer of this account')
-      const lp = lpStream(stream, { maxDataLength: MAX_BYTES })
-      await lp.write(utf8Encode(JSON.stringify(answer)), { signal: AbortSignal.timeout(ASK_MS) })
-      await stream.close({ signal: AbortSignal.timeout(ASK_MS) })
-    })().catch(() => { stream.abort(new Error('peer-device answer failed')) })
-  }, { maxInboundStreams: 2 })
-  return (a) => { account = a }
 }
 
 /** Asks the peers that sync this account which device they are, and remembers it. */

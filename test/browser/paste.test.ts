@@ -82,6 +82,10 @@ describe('web app: joining by a pasted invite (real Chromium)', function () {
     await devices.getByText('laptop (admin, active)').waitFor({ timeout: 5000 })
     await devices.getByText('browser (member, active), this device').waitFor({ timeout: 5000 })
     await page.getByRole('list', { name: 'Connected' }).getByText(laptop.peerId()).waitFor({ timeout: 5000 })
+    // The page proves which device it is (src/network/peer-device-answer.ts): the laptop's `status` names it.
+    const pagePeer = (): string | undefined => laptop.node.libp2p.getPeers().map((p) => p.toString()).find((p) => laptop.peerDevice(p)?.name === 'browser')
+    await waitFor(async () => { await laptop.settlePeers(3000); return pagePeer() !== undefined }, 45_000, 'the laptop to know the page as the device "browser"')
+    assert.equal(laptop.peerDevice(pagePeer() as string)?.status, 'active')
   })
 
   for (const [what, invite, message] of [
