@@ -11,6 +11,8 @@ import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { CLI } from '../cli/helpers.ts'
 import { qrMatrix } from './qr-matrix.ts'
+import { createAccount, type NodeAccount } from '../../src/node/account-dir.ts'
+import { removeDir, tempDir } from '../helpers/device.ts'
 
 /** Where Debian's package puts the real binary (/usr/bin/chromium is a shell wrapper). */
 const CHROMIUM_CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/lib/chromium/chromium', '/usr/bin/chromium'].filter((p): p is string => p !== undefined && p !== '')
@@ -121,3 +123,31 @@ export const storedKeys = async (page: Page): Promise<{ extractable: boolean, ex
     db.close()
     return { extractable: key.extractable, exported, sealedText: new TextDecoder('utf-8', { fatal: false }).decode(sealed.box), entries }
   })
+
+/** Chromium, the web app and a laptop account listening on loopback WebSockets, for one `describe` (started before its tests, stopped after). */
+export interface WebRig { browser: Browser, web: WebApp, laptop: NodeAccount }
+
+export const webRig = (label: string): WebRig => {
+  const rig: Partial<WebRig> = {}
+  let dir: string | undefined
+  before(async () => {
+    dir = await tempDir(label)
+    ;[rig.browser, rig.web, rig.laptop] = await Promise.all([launchChromium(), startWebApp(), createAccount({ dir, name: 'laptop', listen: ['/ip4/127.0.0.1/tcp/0/ws'] })])
+  })
+  after(async () => {
+    await rig.browser?.close()
+    await rig.web?.stop()
+    await rig.laptop?.close()
+    if (dir !== undefined) await removeDir(dir)
+  })
+  return rig as WebRig
+}
+
+/** Opens the app in `page`, pastes `invite` and joins as `name`; resolves once the account screen shows. */
+export const joinByPaste = async (page: Page, url: string, invite: string, name = 'browser'): Promise<void> => {
+  await page.goto(url)
+  await page.getByLabel('Device name').fill(name)
+  await page.getByLabel('Invite').fill(invite)
+  await page.getByRole('button', { name: 'Join' }).click()
+  await page.getByRole('heading', { name: 'Account' }).waitFor({ timeout: 60_000 })
+}

@@ -6,16 +6,14 @@
  * every value.
  */
 import assert from 'node:assert/strict'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { CID } from 'multiformats/cid'
 import { base58btc } from 'multiformats/bases/base58'
 import { base32upper } from 'multiformats/bases/base32'
-import { createAccount, type NodeAccount } from '../../src/node/account-dir.ts'
-import { removeDir, tempDir, waitFor } from '../helpers/device.ts'
+import { waitFor } from '../helpers/device.ts'
 import { localEntries } from '../helpers/log-entries.ts'
-import { appDatabases, launchChromium, startWebApp, type WebApp } from './helpers.ts'
+import { appDatabases, joinByPaste, webRig } from './helpers.ts'
 
-const WS_LOOPBACK = ['/ip4/127.0.0.1/tcp/0/ws']
 /** The page's blockstore (src/browser/node.ts): one IndexedDB database and object store of this name. */
 const BLOCKS = 'orbit-account/blocks'
 
@@ -62,33 +60,16 @@ const pageDataLog = async (page: Page): Promise<string | undefined> => await pag
 
 describe('web app: the logs of old epochs leave IndexedDB (real Chromium)', function () {
   this.timeout(240_000)
-  let browser: Browser
-  let web: WebApp
-  let laptop: NodeAccount
-  let dir: string
-
-  before(async () => {
-    dir = await tempDir('web-retired')
-    ;[browser, web, laptop] = await Promise.all([launchChromium(), startWebApp(), createAccount({ dir, name: 'laptop', listen: WS_LOOPBACK })])
-  })
-  after(async () => {
-    await browser?.close()
-    await web?.stop()
-    await laptop?.close()
-    await removeDir(dir)
-  })
+  const rig = webRig('web-retired')
 
   it('keeps the current and the previous log\'s stores and blocks, not older ones\', and shows every value after a reload', async () => {
+    const { browser, web, laptop } = rig
     await laptop.put('settings/theme', 'dark')
     const invite = await laptop.invite({ ttlMs: 120_000, role: 'member' })
     const context = await browser.newContext()
     try {
       const page = await context.newPage()
-      await page.goto(web.url)
-      await page.getByLabel('Device name').fill('browser')
-      await page.getByLabel('Invite').fill(invite.text)
-      await page.getByRole('button', { name: 'Join' }).click()
-      await page.getByRole('heading', { name: 'Account' }).waitFor({ timeout: 60_000 })
+      await joinByPaste(page, web.url, invite.text)
       const entries = page.getByRole('region', { name: 'Entries' })
       await entries.getByRole('cell', { name: '"dark"' }).waitFor({ timeout: 20_000 })
       await invite.admitted

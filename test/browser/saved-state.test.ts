@@ -5,12 +5,10 @@
  * damaged checkpoint costs a replay, never data.
  */
 import assert from 'node:assert/strict'
-import type { Browser, Page } from 'playwright-core'
-import { createAccount, type NodeAccount } from '../../src/node/account-dir.ts'
-import { removeDir, tempDir, waitFor } from '../helpers/device.ts'
-import { launchChromium, startWebApp, type WebApp } from './helpers.ts'
+import type { Page } from 'playwright-core'
+import { waitFor } from '../helpers/device.ts'
+import { joinByPaste, webRig } from './helpers.ts'
 
-const WS_LOOPBACK = ['/ip4/127.0.0.1/tcp/0/ws']
 const STATE_DB = 'orbit-account/state'
 const KEYS = 200
 const MARKER = 'saved-state-marker-value'
@@ -66,23 +64,10 @@ const damageTail = async (page: Page, name: string): Promise<void> => { await pa
 
 describe('web app: opens from the state it saved (real Chromium)', function () {
   this.timeout(240_000)
-  let browser: Browser
-  let web: WebApp
-  let laptop: NodeAccount
-  let dir: string
-
-  before(async () => {
-    dir = await tempDir('web-state')
-    ;[browser, web, laptop] = await Promise.all([launchChromium(), startWebApp(), createAccount({ dir, name: 'laptop', listen: WS_LOOPBACK })])
-  })
-  after(async () => {
-    await browser?.close()
-    await web?.stop()
-    await laptop?.close()
-    await removeDir(dir)
-  })
+  const rig = webRig('web-state')
 
   it('reopens from its sealed checkpoint, and replays its log when that checkpoint is damaged, showing every value both times', async () => {
+    const { browser, web, laptop } = rig
     const entries: Record<string, string | number> = { 'notes/secret': MARKER }
     for (let i = 0; i < KEYS; i++) entries[`item/${String(i).padStart(4, '0')}`] = i
     await laptop.putMany(entries)
@@ -90,11 +75,7 @@ describe('web app: opens from the state it saved (real Chromium)', function () {
     const context = await browser.newContext()
     try {
       const page = await context.newPage()
-      await page.goto(web.url)
-      await page.getByLabel('Device name').fill('browser')
-      await page.getByLabel('Invite').fill(invite.text)
-      await page.getByRole('button', { name: 'Join' }).click()
-      await page.getByRole('heading', { name: 'Account' }).waitFor({ timeout: 60_000 })
+      await joinByPaste(page, web.url, invite.text)
       const shown = page.getByRole('region', { name: 'Entries' })
       await shown.getByRole('cell', { name: 'item/0199', exact: true }).waitFor({ timeout: 30_000 })
       await invite.admitted
