@@ -78,14 +78,20 @@ export const idbStateStore = (key: Uint8Array): StateStore => {
       throw new CorruptStateError(`${name}: does not open with this device's key (damaged, or another device's)`, { cause })
     }
   }
-  const get = async (name: string): Promise<unknown> => await withStore('readonly', async (store) => await request(store.get(name)))
+  /** The record under `name` (undefined: none); CorruptStateError when what is there is not a record (another version, a meddler). */
+  const get = async (name: string): Promise<StoredRecord | undefined> => {
+    const record: unknown = await withStore('readonly', async (store) => await request(store.get(name)))
+    if (record === undefined) return undefined
+    if (typeof record !== 'object' || record === null) throw new CorruptStateError(`${name}: not a state record`)
+    return record as StoredRecord
+  }
   const put = async (name: string, record: StoredRecord): Promise<void> => {
     await withStore('readwrite', async (store) => { await request(store.put(record, name)) })
   }
   const isBytes = (v: unknown): v is Bytes => v instanceof Uint8Array
   return {
     read: async (name) => {
-      const record = await get(name) as StoredRecord | undefined
+      const record = await get(name)
       if (record === undefined) return undefined
       if (record.kind !== 'blob' || !isBytes(record.iv) || !(record.sealed instanceof ArrayBuffer)) throw new CorruptStateError(`${name}: not a state record`)
       return await open(name, record.iv, record.sealed, aadOf('blob', name))
@@ -101,7 +107,7 @@ export const idbStateStore = (key: Uint8Array): StateStore => {
       await put(name, { kind: 'split', write, headIv: h.iv, head: h.sealed, tailIv: t.iv, tail: t.sealed })
     },
     readSplit: async (name) => {
-      const record = await get(name) as StoredRecord | undefined
+      const record = await get(name)
       if (record === undefined) return undefined
       if (record.kind !== 'split' || !isBytes(record.write) || !isBytes(record.headIv) || !isBytes(record.tailIv) ||
           !(record.head instanceof ArrayBuffer) || !(record.tail instanceof ArrayBuffer)) {
