@@ -12,7 +12,7 @@ import { gzipSync } from 'node:zlib'
 import { buildWeb } from '../web/build.ts'
 import { createAccount } from '../src/node/account-dir.ts'
 import { removeDir, tempDir } from '../test/helpers/device.ts'
-import { launchChromium, startWebApp } from '../test/browser/helpers.ts'
+import { joinByPaste, launchChromium, startWebApp } from '../test/browser/helpers.ts'
 
 const option = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`)
@@ -49,15 +49,12 @@ try {
     /** Every entry shown: the cell `last` (the last key's, or the last value put), and as many rows as live keys. */
     const allShown = async (last = `k/${String(KEYS - 1).padStart(5, '0')}`): Promise<void> => {
       await page.getByRole('cell', { name: last, exact: true }).waitFor({ timeout: 120_000 }).catch(async (err: unknown) => {
-        throw new Error(`the page did not show every entry (${await rows.count() - 1} rows): ${(await page.locator("main").innerText()).slice(-300)}`, { cause: err })
+        throw new Error(`the page did not show every entry (${await rows.count() - 1} rows): ${(await page.locator('main').innerText()).slice(-300)}`, { cause: err })
       })
       if (await rows.count() !== live + 1) throw new Error(`expected ${live} rows, saw ${await rows.count() - 1}`)
     }
     const t0 = Date.now()
-    await page.goto(web.url)
-    await page.getByLabel('Device name').fill(`browser-${rep}`)
-    await page.getByLabel('Invite').fill(invite.text)
-    await page.getByRole('button', { name: 'Join' }).click()
+    await joinByPaste(page, web.url, invite.text, `browser-${rep}`)
     await allShown()
     synced.push(Date.now() - t0)
     // The same keys in every repetition (the table stays as large), each put a new value.

@@ -59,6 +59,8 @@ const withStore = async <T>(mode: IDBTransactionMode, work: (store: IDBObjectSto
 }
 
 const own = (bytes: Uint8Array): Bytes => new Uint8Array(bytes)
+/** `bytes` as WebCrypto takes them: the same view when it is over an ArrayBuffer (a checkpoint's tail is megabytes), else a copy. */
+const asBuffer = (bytes: Uint8Array): Bytes => bytes.buffer instanceof ArrayBuffer ? bytes as Bytes : own(bytes)
 const aadOf = (...parts: Array<string | Uint8Array>): Bytes => {
   const text = parts.map((p) => typeof p === 'string' ? `${p.length}:${p}` : `${p.length}:${Array.from(p, (b) => b.toString(16).padStart(2, '0')).join('')}`).join('|')
   return own(utf8Encode(`orbit-account/state/v1|${text}`))
@@ -69,7 +71,7 @@ export const idbStateStore = (key: Uint8Array): StateStore => {
   const cryptoKey = crypto.subtle.importKey('raw', own(key), { name: 'AES-GCM' }, false, ['encrypt', 'decrypt'])
   const seal = async (plain: Uint8Array, aad: Bytes): Promise<{ iv: Bytes, sealed: ArrayBuffer }> => {
     const iv = own(randomBytes(IV_BYTES))
-    return { iv, sealed: await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad }, await cryptoKey, own(plain)) }
+    return { iv, sealed: await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad }, await cryptoKey, asBuffer(plain)) }
   }
   const open = async (name: string, iv: Bytes, sealed: ArrayBuffer, aad: Bytes): Promise<Uint8Array> => {
     try {

@@ -17,7 +17,7 @@ import { base64urlEncode, utf8Encode } from '../crypto/bytes.ts'
 export const PEER_DEVICE_PROTOCOL = '/orbit-account/peer-device/1.0.0'
 /** The largest answer read or written. */
 export const PEER_DEVICE_MAX_BYTES = 1024
-/** How long a question, or the writing of its answer, may take. */
+/** How long a question, or the writing of its answer, may take: an answer may wait ANSWER_WAIT_MS for the registry to sync, and this leaves the dial and the signing room on a loaded machine. */
 export const PEER_DEVICE_ASK_MS = 6000
 /** How long an answer waits for the asking peer to have synced the registry here. */
 const ANSWER_WAIT_MS = 2000

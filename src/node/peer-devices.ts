@@ -26,11 +26,9 @@ const AGAIN_MS = [1500, 3000, 6000, 12_000, 24_000]
 /** How often the registry is looked at for new revocations. */
 const REVOKED_CHECK_MS = 2000
 
-type Proof = PeerDeviceProof
-
-const parseProof = (bytes: Uint8Array): Proof | undefined => {
+const parseProof = (bytes: Uint8Array): PeerDeviceProof | undefined => {
   try {
-    const o = JSON.parse(utf8Decode(bytes)) as Partial<Proof>
+    const o = JSON.parse(utf8Decode(bytes)) as Partial<PeerDeviceProof>
     return typeof o.device === 'string' && typeof o.signingKey === 'string' && typeof o.sig === 'string' ? { device: o.device, signingKey: o.signingKey, sig: o.sig } : undefined
   } catch {
     return undefined
@@ -38,7 +36,7 @@ const parseProof = (bytes: Uint8Array): Proof | undefined => {
 }
 
 /** The device `proof` names, if it proves that `peerId` is that device (checked natively where the platform can: the JavaScript curve's first use costs ~10 ms). */
-export const checkProof = async (proof: Proof, peerId: string): Promise<string | undefined> => {
+export const checkProof = async (proof: PeerDeviceProof, peerId: string): Promise<string | undefined> => {
   try {
     const key = base64urlDecode(proof.signingKey)
     if (deviceIdFromSigningKey(key) !== proof.device) return undefined
